@@ -1,0 +1,257 @@
+"""The adjtimex ABI: mode/status/state constants, NTP constants, integer helpers, ``Timex``.
+
+Everything here mirrors ``include/uapi/linux/timex.h`` and ``include/linux/timex.h`` (values from
+the reference, §3.1 and §3.9).  The integer helpers give Python ints the semantics the kernel's C
+code has: truncating signed division, the symmetric ``shift_right`` and 64/32-bit wrap-around.
+
+``Timex`` is ``struct timex`` (the kernel's ``struct __kernel_timex`` on a 64-bit machine).  Its
+fields only accept plain ``int`` values that fit the C field; a wrong type raises ``TypeError``
+and an out-of-range value raises ``OverflowError``, both naming the field.  For a Python API a
+wrong type is a programming error, not a system-call failure, so it is never an ``OSError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+# --- adjtimex mode bits (uapi/linux/timex.h) -------------------------------------------------
+ADJ_OFFSET = 0x0001
+ADJ_FREQUENCY = 0x0002
+ADJ_MAXERROR = 0x0004
+ADJ_ESTERROR = 0x0008
+ADJ_STATUS = 0x0010
+ADJ_TIMECONST = 0x0020
+ADJ_TAI = 0x0080
+ADJ_SETOFFSET = 0x0100
+ADJ_MICRO = 0x1000
+ADJ_NANO = 0x2000
+ADJ_TICK = 0x4000
+#: Kernel-internal: the call comes from adjtime(3), not ntp_adjtime(3).
+ADJ_ADJTIME = 0x8000
+#: Kernel-internal: with ADJ_ADJTIME, only read the pending adjtime slew (same bit as ADJ_NANO).
+ADJ_OFFSET_READONLY = 0x2000
+#: User-space names for the adjtime(3) modes (ADJ_ADJTIME | ADJ_OFFSET [| READONLY]).
+ADJ_OFFSET_SINGLESHOT = 0x8001
+ADJ_OFFSET_SS_READ = 0xA001
+
+# --- status bits ----------------------------------------------------------------------------
+STA_PLL = 0x0001
+STA_PPSFREQ = 0x0002
+STA_PPSTIME = 0x0004
+STA_FLL = 0x0008
+STA_INS = 0x0010
+STA_DEL = 0x0020
+STA_UNSYNC = 0x0040
+STA_FREQHOLD = 0x0080
+STA_PPSSIGNAL = 0x0100
+STA_PPSJITTER = 0x0200
+STA_PPSWANDER = 0x0400
+STA_PPSERROR = 0x0800
+STA_CLOCKERR = 0x1000
+STA_NANO = 0x2000
+STA_MODE = 0x4000
+STA_CLK = 0x8000
+#: Bits user space cannot write through ADJ_STATUS.
+STA_RONLY = (
+    STA_PPSSIGNAL
+    | STA_PPSJITTER
+    | STA_PPSWANDER
+    | STA_PPSERROR
+    | STA_CLOCKERR
+    | STA_NANO
+    | STA_MODE
+    | STA_CLK
+)
+
+# --- clock states (adjtimex return values) ---------------------------------------------------
+TIME_OK = 0
+TIME_INS = 1
+TIME_DEL = 2
+TIME_OOP = 3
+TIME_WAIT = 4
+TIME_ERROR = 5
+TIME_BAD = TIME_ERROR
+
+# --- generic limits -------------------------------------------------------------------------
+NSEC_PER_SEC = 1_000_000_000
+NSEC_PER_USEC = 1_000
+USEC_PER_SEC = 1_000_000
+LLONG_MAX = 2**63 - 1
+LLONG_MIN = -(2**63)
+KTIME_MAX = LLONG_MAX
+KTIME_SEC_MAX = KTIME_MAX // NSEC_PER_SEC  # 9223372036
+TIME64_MAX = LLONG_MAX
+#: KTIME_SEC_MAX less 30 years of 365 days: the last second settimeofday accepts (time64.h).
+TIME_SETTOD_SEC_MAX = KTIME_SEC_MAX - 30 * 365 * 86400  # 8277292036
+SECS_PER_DAY = 86400
+USER_HZ = 100
+
+# --- NTP constants (linux/timex.h, ntp.c; reference §3.1) ------------------------------------
+NTP_SCALE_SHIFT = 32
+SHIFT_PLL = 2
+SHIFT_FLL = 2
+MAXTC = 10
+SHIFT_USEC = 16
+PPM_SCALE = NSEC_PER_USEC << (NTP_SCALE_SHIFT - SHIFT_USEC)  # 65536000
+PPM_SCALE_INV_SHIFT = 19
+PPM_SCALE_INV = (1 << (PPM_SCALE_INV_SHIFT + NTP_SCALE_SHIFT)) // PPM_SCALE + 1  # 34359739
+MAXPHASE = 500_000_000
+MAXFREQ = 500_000
+MAXFREQ_SCALED = MAXFREQ << NTP_SCALE_SHIFT  # 2147483648000000
+MINSEC = 256
+MAXSEC = 2048
+NTP_PHASE_LIMIT = (MAXPHASE // NSEC_PER_USEC) << 5  # 16000000 µs
+MAX_TICKADJ = 500
+MAX_TAI_OFFSET = 100_000
+
+_MASK32 = (1 << 32) - 1
+_MASK64 = (1 << 64) - 1
+
+
+# --- integer helpers with C semantics -------------------------------------------------------
+def shift_right(x: int, s: int) -> int:
+    """``shift_right()`` of linux/timex.h: shift the magnitude, keep the sign.
+
+    The kernel uses it so that negative phase and frequency values round toward zero exactly
+    like positive ones, instead of toward minus infinity as an arithmetic shift would.
+    """
+    return -((-x) >> s) if x < 0 else x >> s
+
+
+def div_trunc(a: int, b: int) -> int:
+    """C signed division (``div_s64``/``/`` on signed operands): truncates toward zero."""
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
+
+
+def rem_trunc(a: int, b: int) -> int:
+    """C ``%`` (the remainder ``div_s64_rem`` returns): takes the sign of the dividend."""
+    return a - div_trunc(a, b) * b
+
+
+def to_u64(x: int) -> int:
+    """Wrap to ``u64`` as a C assignment to an unsigned 64-bit variable does."""
+    return x & _MASK64
+
+
+def to_s64(x: int) -> int:
+    """Wrap to ``s64`` (the kernel builds with -fno-strict-overflow, so signed math wraps)."""
+    x &= _MASK64
+    return x - (1 << 64) if x >> 63 else x
+
+
+def to_u32(x: int) -> int:
+    """Wrap to ``u32`` (a ``(u32)`` cast)."""
+    return x & _MASK32
+
+
+def to_s32(x: int) -> int:
+    """Wrap to ``s32`` (an ``int`` field)."""
+    x &= _MASK32
+    return x - (1 << 32) if x >> 31 else x
+
+
+def clamp(x: int, lo: int, hi: int) -> int:
+    """The kernel's ``clamp(val, lo, hi)``."""
+    return lo if x < lo else hi if x > hi else x
+
+
+# --- struct timex ---------------------------------------------------------------------------
+class Timeval(NamedTuple):
+    """``struct __kernel_timex_timeval``: ``tv_usec`` holds ns when STA_NANO/ADJ_NANO apply."""
+
+    tv_sec: int
+    tv_usec: int
+
+
+_TIMEVAL_ZERO = Timeval(0, 0)  # immutable, so a safe shared default
+_S64 = (LLONG_MIN, LLONG_MAX)
+_S32 = (-(2**31), 2**31 - 1)
+_U32 = (0, _MASK32)
+
+#: C type range of every integer field of ``struct __kernel_timex`` (64-bit layout).
+TIMEX_FIELD_RANGES: dict[str, tuple[int, int]] = {
+    "modes": _U32,
+    "offset": _S64,
+    "freq": _S64,
+    "maxerror": _S64,
+    "esterror": _S64,
+    "status": _S32,
+    "constant": _S64,
+    "precision": _S64,
+    "tolerance": _S64,
+    "tick": _S64,
+    "ppsfreq": _S64,
+    "jitter": _S64,
+    "shift": _S32,
+    "stabil": _S64,
+    "jitcnt": _S64,
+    "calcnt": _S64,
+    "errcnt": _S64,
+    "stbcnt": _S64,
+    "tai": _S32,
+}
+
+
+def _check_c_int(name: str, value: Any, bounds: tuple[int, int]) -> int:
+    """Accept a plain int that fits the C field ``name``; bool is rejected as a likely bug."""
+    if type(value) is not int:
+        raise TypeError(f"Timex.{name} must be int, not {type(value).__name__}")
+    lo, hi = bounds
+    if not lo <= value <= hi:
+        raise OverflowError(f"Timex.{name}={value} does not fit its C type [{lo}, {hi}]")
+    return value
+
+
+def _as_timeval(value: Any) -> Timeval:
+    """Turn a 2-tuple of ints into a ``Timeval`` (both members are 64-bit in the ABI)."""
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise TypeError(f"Timex.time must be a (tv_sec, tv_usec) pair, not {value!r}")
+    sec = _check_c_int("time.tv_sec", value[0], _S64)
+    usec = _check_c_int("time.tv_usec", value[1], _S64)
+    return Timeval(sec, usec)
+
+
+@dataclass(slots=True)
+class Timex:
+    """``struct timex`` as adjtimex(2) sees it; the kernel reads and fills it in place.
+
+    Every field defaults to 0 and ``time`` to ``Timeval(0, 0)``.  Assigning a plain pair to
+    ``time`` stores a ``Timeval``.  Non-int values raise ``TypeError``; values outside the C
+    field's range raise ``OverflowError`` (see the module docstring).
+    """
+
+    modes: int = 0
+    offset: int = 0
+    freq: int = 0
+    maxerror: int = 0
+    esterror: int = 0
+    status: int = 0
+    constant: int = 0
+    precision: int = 0
+    tolerance: int = 0
+    time: Timeval = _TIMEVAL_ZERO
+    tick: int = 0
+    ppsfreq: int = 0
+    jitter: int = 0
+    shift: int = 0
+    stabil: int = 0
+    jitcnt: int = 0
+    calcnt: int = 0
+    errcnt: int = 0
+    stbcnt: int = 0
+    tai: int = 0
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Type- and range-check every assignment, including those made by ``__init__``."""
+        if name == "time":
+            value = _as_timeval(value)
+        elif name in TIMEX_FIELD_RANGES:
+            value = _check_c_int(name, value, TIMEX_FIELD_RANGES[name])
+        object.__setattr__(self, name, value)
+
+    def copy(self) -> Timex:
+        """An independent copy (``Timeval`` is immutable, so a shallow copy suffices)."""
+        return dataclasses.replace(self)

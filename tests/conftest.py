@@ -1,0 +1,33 @@
+"""Shared fixtures and the hypothesis profiles.
+
+`TK_SOAK=1` (or `--soak`) runs the long soaks marked `soak` and uses many more examples.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "default", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "soak", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+SOAK = os.environ.get("TK_SOAK") == "1"
+settings.load_profile("soak" if SOAK else "default")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--soak", action="store_true", help="run the long soak tests")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SOAK or config.getoption("--soak"):
+        return
+    skip = pytest.mark.skip(reason="soak test: run with --soak or TK_SOAK=1")
+    for item in items:
+        if "soak" in item.keywords:
+            item.add_marker(skip)

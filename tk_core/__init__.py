@@ -1,0 +1,100 @@
+"""timekeepers' engine: one host, one clocksource, one timer queue, a timekeeper per namespace.
+
+Start with `Host`; see README.md for a tour.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .clockids import (
+    CLOCK_BOOTTIME,
+    CLOCK_BOOTTIME_ALARM,
+    CLOCK_MONOTONIC,
+    CLOCK_MONOTONIC_COARSE,
+    CLOCK_MONOTONIC_RAW,
+    CLOCK_PROCESS_CPUTIME_ID,
+    CLOCK_REALTIME,
+    CLOCK_REALTIME_ALARM,
+    CLOCK_REALTIME_COARSE,
+    CLOCK_TAI,
+    CLOCK_THREAD_CPUTIME_ID,
+    clock_name,
+)
+from .clocksource import (
+    Clocksource,
+    clocks_calc_max_nsecs,
+    clocks_calc_mult_shift,
+    clocksource_max_adjustment,
+    clocksource_update_freq,
+)
+from .counter import ExtendedCounter
+from .host import Host, HostStats
+from .namespace import Namespace, OffsetsNamespace, TimekeeperNamespace
+from .task import Task
+from .timekeeper import Timekeeper
+
+
+def clock_gettime_ns(caller: Namespace | Task, clockid: int) -> int:
+    """`clock_gettime` as a function: `caller` is a namespace (its owner) or a task."""
+    return caller.clock_gettime_ns(clockid)
+
+
+def clock_settime_ns(caller: Namespace | Task, clockid: int, value_ns: int) -> None:
+    """`clock_settime` as a function (EPERM for a task without CAP_SYS_TIME)."""
+    caller.clock_settime_ns(clockid, value_ns)
+
+
+def create_namespace(host: Host, name: str, **kwargs: Any) -> Namespace:
+    """`Host.create_namespace` as a function."""
+    return host.create_namespace(name, **kwargs)
+
+
+def run_for(host: Host, duration_ns: int) -> None:
+    """`Host.run_for` as a function."""
+    host.run_for(duration_ns)
+
+
+def run_until(host: Host, true_ns: int) -> None:
+    """`Host.run_until` as a function."""
+    host.run_until(true_ns)
+
+
+def spawn(namespace: Namespace, caps: frozenset[str] = frozenset()) -> Task:
+    """`Namespace.spawn` as a function."""
+    return namespace.spawn(caps)
+
+
+__all__ = [
+    "CLOCK_BOOTTIME",
+    "CLOCK_BOOTTIME_ALARM",
+    "CLOCK_MONOTONIC",
+    "CLOCK_MONOTONIC_COARSE",
+    "CLOCK_MONOTONIC_RAW",
+    "CLOCK_PROCESS_CPUTIME_ID",
+    "CLOCK_REALTIME",
+    "CLOCK_REALTIME_ALARM",
+    "CLOCK_REALTIME_COARSE",
+    "CLOCK_TAI",
+    "CLOCK_THREAD_CPUTIME_ID",
+    "Clocksource",
+    "ExtendedCounter",
+    "Host",
+    "HostStats",
+    "Namespace",
+    "OffsetsNamespace",
+    "Task",
+    "Timekeeper",
+    "TimekeeperNamespace",
+    "clock_gettime_ns",
+    "clock_name",
+    "clock_settime_ns",
+    "clocks_calc_max_nsecs",
+    "clocks_calc_mult_shift",
+    "clocksource_max_adjustment",
+    "clocksource_update_freq",
+    "create_namespace",
+    "run_for",
+    "run_until",
+    "spawn",
+]

@@ -1,0 +1,422 @@
+"""Time namespaces: the proposed model (own timekeeper) and the merged one (fixed offsets).
+
+* `TimekeeperNamespace` owns a `Timekeeper` and an `NtpState`: its own mult/shift, its own
+  NTP discipline through adjtimex, its own leap seconds — seconds of its own length over the
+  host's one counter.  The host's root namespace is one of these (init_time_ns).
+* `OffsetsNamespace` is Linux 5.6+: REALTIME and TAI are the host's; MONOTONIC (and RAW,
+  COARSE) and BOOTTIME add constant offsets that can be written only until a task enters.
+
+Calls made on a namespace object act as its privileged owner; `spawn` returns a `Task` whose
+calls are checked against its own capabilities.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING, Any
+
+from gmpy2 import mpq
+
+from ntp.timex import ADJ_OFFSET_SINGLESHOT, ADJ_OFFSET_SS_READ, Timex
+
+from .adjtimex import do_adjtimex
+from .clockids import (
+    CLOCK_BOOTTIME,
+    CLOCK_BOOTTIME_ALARM,
+    CLOCK_MONOTONIC,
+    CLOCK_MONOTONIC_COARSE,
+    CLOCK_MONOTONIC_RAW,
+    CLOCK_REALTIME,
+    CLOCK_REALTIME_ALARM,
+    CLOCK_REALTIME_COARSE,
+    CLOCK_TAI,
+    KNOWN_UNMODELLED,
+    clock_name,
+)
+from .hrtimer import CycleEntry
+from .reference import Reference
+from .task import CAP_SYS_TIME, OWNER, Credentials, Task, eperm
+from .timekeeper import NSEC_PER_SEC, TK_ADV_TICK, Timekeeper
+from .timens_proc import (
+    KTIME_SEC_MAX,
+    OffsetEntry,
+    check_offset_ranges,
+    format_timens_offsets,
+    parse_timens_offsets,
+)
+
+if TYPE_CHECKING:
+    from .host import Host
+
+UPDATE_POLICIES = ("lazy", "periodic")
+MODELS = ("timekeeper", "offsets")
+
+
+def einval(msg: str) -> OSError:
+    return OSError(errno.EINVAL, f"EINVAL: {msg}")
+
+
+def _check_int(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int (nanoseconds), got {type(value).__name__}")
+    return value
+
+
+class Namespace:
+    """What both models share: identity, tasks, freezing, and the read entry point."""
+
+    #: Methods a Task forwards with its own credentials (see `Task.__getattr__`).
+    CRED_CALLS = frozenset({"set_offsets", "timens_offsets_write"})
+
+    model = "?"
+
+    def __init__(self, host: Host, name: str) -> None:
+        self.host = host
+        self.name = name
+        self.frozen = False
+        self.tasks: list[Task] = []
+
+    # -- tasks --------------------------------------------------------------------------
+
+    def spawn(self, caps: frozenset[str] | set[str] | tuple[str, ...] = frozenset()) -> Task:
+        """Start a task in this namespace; the first one freezes the namespace's offsets."""
+        task = Task(self, self.host.next_pid(), frozenset(caps))
+        self.tasks.append(task)
+        self.frozen = True
+        return task
+
+    # -- reading ------------------------------------------------------------------------
+
+    def clock_gettime_ns(self, clockid: int) -> int:
+        """`clock_gettime`: the clock's value now, in int ns (EINVAL for an unknown clock)."""
+        return self.read_clock_at(clockid, self.host.cycles_now())
+
+    def read_clock_at(self, clockid: int, cycles: int) -> int:
+        raise NotImplementedError
+
+    def clock_getres_ns(self, clockid: int) -> int:
+        """`clock_getres`: 1 ns for high-resolution clocks, one tick for the coarse ones."""
+        self.read_clock_at(clockid, self.host.cycles_now())  # validates the id
+        if clockid in (CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE):
+            return NSEC_PER_SEC // self.host.hz
+        return 1
+
+    def _bad_clock(self, clockid: int) -> OSError:
+        if clockid in KNOWN_UNMODELLED:
+            return einval(f"{clock_name(clockid)} is a Linux clock this engine does not model")
+        return einval(f"invalid clock id {clockid!r}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class TimekeeperNamespace(Namespace):
+    """A namespace with its own kernel timekeeper and NTP state."""
+
+    model = "timekeeper"
+
+    def __init__(self, host: Host, name: str, tk: Timekeeper, update: str, dilation: Any) -> None:
+        super().__init__(host, name)
+        if update not in UPDATE_POLICIES:
+            raise ValueError(f"update must be one of {UPDATE_POLICIES}, got {update!r}")
+        self.tk = tk
+        self.update = update
+        self.dilation = dilation
+        freq_eff = mpq(host.clocksource.freq_hz) * dilation
+        self.reference = Reference(tk, tk.cycle_last, freq_eff)
+        self.advance_calls = 0
+        self._hook = CycleEntry(self._on_hook)
+        self.clock_was_set_listeners: list[Any] = []
+
+    @property
+    def timekeeper(self) -> Timekeeper:
+        """The kernel-named state (`mult`, `shift`, `cycle_last`, `xtime_sec`, …)."""
+        return self.tk
+
+    @property
+    def ntp(self) -> Any:
+        """This namespace's NTP state (`ntp.kernel.NtpState`)."""
+        return self.tk.ntp
+
+    def read_clock_at(self, clockid: int, cycles: int) -> int:
+        tk = self.tk
+        if clockid in (CLOCK_REALTIME, CLOCK_REALTIME_ALARM):
+            return tk.mono_ns(cycles) + tk.offs_real
+        if clockid == CLOCK_MONOTONIC:
+            return tk.mono_ns(cycles)
+        if clockid in (CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM):
+            return tk.mono_ns(cycles) + tk.offs_boot
+        if clockid == CLOCK_TAI:
+            return tk.mono_ns(cycles) + tk.offs_tai
+        if clockid == CLOCK_MONOTONIC_RAW:
+            return tk.raw_ns(cycles)
+        if clockid == CLOCK_REALTIME_COARSE:
+            return tk.real_coarse_ns()
+        if clockid == CLOCK_MONOTONIC_COARSE:
+            return tk.mono_coarse_ns()
+        raise self._bad_clock(clockid)
+
+    def offset_of(self, clockid: int) -> int:
+        """The hrtimer base offset: clock value minus MONOTONIC (0 for MONOTONIC)."""
+        tk = self.tk
+        if clockid == CLOCK_REALTIME:
+            return tk.offs_real
+        if clockid == CLOCK_TAI:
+            return tk.offs_tai
+        if clockid == CLOCK_BOOTTIME:
+            return tk.offs_boot
+        return 0
+
+    def cycles_for(self, clockid: int, value_ns: int) -> int:
+        """First host cycle at which `clockid` reads ≥ value_ns, with today's conversion."""
+        if clockid == CLOCK_MONOTONIC_RAW:
+            return self.tk.cycles_for_raw(value_ns)
+        return self.tk.cycles_for_mono(value_ns - self.offset_of(clockid))
+
+    # -- accumulation -------------------------------------------------------------------
+
+    def accumulate(self) -> int:
+        """Advance the timekeeper to now (TK_ADV_TICK); runs clock_was_set for a leap."""
+        cycles = self.host.sample()
+        return self.advance_to(cycles)
+
+    def advance_to(self, cycles: int) -> int:
+        self.advance_calls += 1
+        clock_set = self.tk.timekeeping_advance(cycles, TK_ADV_TICK)
+        self.reference.sync(self.tk, cycles)
+        if clock_set:
+            self.clock_was_set()
+        self.plan()
+        return clock_set
+
+    def reference_error_ns(self, clockid: int, ideal: str = "kernel") -> mpq:
+        """Kernel-path reading minus the exact ideal (`tk_core.reference`), in ns (exact)."""
+        cycles = self.host.cycles_now()
+        kernel = self.read_clock_at(clockid, cycles)
+        return kernel - self.reference.ideal_ns(self.tk, clockid, cycles, ideal)
+
+    def _on_hook(self, cycles: int) -> None:
+        self.host.stats.lazy_hooks += 1
+        self.advance_to(cycles)
+
+    def plan(self) -> None:
+        """Keep this lazy namespace's one queue entry where its next accumulation must be.
+
+        A quiescent namespace has none.  While NTP slews (phase offset, adjtime, tick change)
+        or a leap is pending it needs the once-per-second hook, on the tick where a periodic
+        namespace would run it; and while its mult is dithering it accumulates where
+        ntp_error reaches the host's `lazy_error_bound_ns`, so the ±1 dither still keeps the
+        long-run rate exact.
+        """
+        if self.update != "lazy":
+            return
+        tk = self.tk
+        key = tk.cycles_of_next_second() if tk.ntp.needs_per_second_hook() else None
+        flip = tk.cycles_of_dither_flip(self.host.lazy_error_bound)
+        if flip is not None and (key is None or flip < key):
+            key = flip
+        if key is None:
+            self.host.queue.remove(self._hook)
+        else:
+            self.host.enqueue(self._hook, key)
+
+    def clock_was_set(self) -> None:
+        """`clock_was_set` for this namespace only: tell its listeners (e.g. its timer index)."""
+        self.host.stats.clock_was_set += 1
+        for listener in self.clock_was_set_listeners:
+            listener(self)
+
+    # -- setting and steering -----------------------------------------------------------
+
+    def _require_time_cap(self, creds: Credentials, what: str) -> None:
+        if not creds.has(CAP_SYS_TIME):
+            raise eperm(f"{what} needs CAP_SYS_TIME")
+
+    def clock_settime_ns(self, clockid: int, value_ns: int, creds: Credentials = OWNER) -> None:
+        """`clock_settime`: only CLOCK_REALTIME is settable (EINVAL otherwise, EPERM w/o cap)."""
+        _check_int("value_ns", value_ns)
+        if clockid != CLOCK_REALTIME:
+            self.read_clock_at(clockid, self.host.cycles_now())  # unknown id → EINVAL
+            raise einval(f"{clock_name(clockid)} cannot be set")
+        sec, nsec = divmod(value_ns, NSEC_PER_SEC)
+        if value_ns < 0:
+            raise einval(f"settime value {value_ns} ns is negative")
+        self._require_time_cap(creds, "clock_settime")
+        cycles = self.host.sample()
+        self.tk.do_settimeofday64(cycles, sec, nsec)
+        self.reference.sync(self.tk, cycles)
+        self.clock_was_set()
+        self.plan()
+
+    def adjtimex(self, tx: Timex, creds: Credentials = OWNER) -> int:
+        """`adjtimex(2)` on this namespace's own timekeeper; fills `tx`, returns the state."""
+        if not isinstance(tx, Timex):
+            raise TypeError(f"adjtimex takes an ntp.Timex, got {type(tx).__name__}")
+        has_cap = creds.has(CAP_SYS_TIME)
+        cycles = self.host.sample()
+        self.tk.ntp.validate_timex(tx, has_cap)  # reject before anything moves
+        if self.update == "lazy":
+            self.advance_to(cycles)
+        result, was_set = do_adjtimex(self.tk, cycles, tx, has_cap)
+        self.reference.sync(self.tk, cycles)
+        if was_set:
+            self.clock_was_set()
+        self.plan()
+        return result
+
+    def clock_adjtime(self, clockid: int, tx: Timex, creds: Credentials = OWNER) -> int:
+        """`clock_adjtime(2)`: CLOCK_REALTIME is this namespace's adjtimex."""
+        if clockid == CLOCK_REALTIME:
+            return self.adjtimex(tx, creds)
+        code = self.tk.ntp.behaviour.clock_adjtime_errno(clockid)
+        raise OSError(code, f"{errno.errorcode[code]}: clock_adjtime on {clock_name(clockid)}")
+
+    def adjtime(self, delta_us: int | None, creds: Credentials = OWNER) -> int:
+        """adjtime(3) over ADJ_OFFSET_SINGLESHOT: slew by delta_us (None reads); returns pending."""
+        if delta_us is None:
+            tx = Timex(modes=ADJ_OFFSET_SS_READ)
+        else:
+            tx = Timex(modes=ADJ_OFFSET_SINGLESHOT, offset=_check_int("delta_us", delta_us))
+        self.adjtimex(tx, creds)
+        return tx.offset
+
+    # -- suspend ------------------------------------------------------------------------
+
+    def suspend(self, cycles: int) -> None:
+        """`timekeeping_suspend`: fold the partial tick into xtime before the host sleeps."""
+        self.tk.timekeeping_forward_now(cycles)
+        self.tk.tk_update_ktime_data()
+
+    def resume(self, suspend_cycles: int, resume_cycles: int) -> None:
+        """`timekeeping_resume`: inject the sleep measured by the nonstop counter."""
+        sleep_ns = ((resume_cycles - suspend_cycles) * self.tk.clock_mult) >> self.tk.shift
+        self.tk.inject_sleeptime(resume_cycles, sleep_ns)
+        self.reference.resume(suspend_cycles, resume_cycles)
+        self.reference.sync(self.tk, resume_cycles)
+        self.clock_was_set()
+        self.plan()
+
+
+class OffsetsNamespace(Namespace):
+    """Linux 5.6 time namespace: fixed MONOTONIC/BOOTTIME offsets over the host timekeeper."""
+
+    model = "offsets"
+    CRED_CALLS = Namespace.CRED_CALLS
+
+    def __init__(self, host: Host, name: str, monotonic_ns: int = 0, boottime_ns: int = 0) -> None:
+        super().__init__(host, name)
+        self.monotonic_offset = monotonic_ns
+        self.boottime_offset = boottime_ns
+
+    @property
+    def _root(self) -> TimekeeperNamespace:
+        return self.host.root
+
+    def read_clock_at(self, clockid: int, cycles: int) -> int:
+        base = self._root.read_clock_at(clockid, cycles)
+        if clockid in (CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE):
+            return base + self.monotonic_offset
+        if clockid in (CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM):
+            return base + self.boottime_offset
+        return base
+
+    def offset_of(self, clockid: int) -> int:
+        """Namespace clock minus host MONOTONIC, for the timer queue."""
+        root = self._root
+        if clockid == CLOCK_MONOTONIC:
+            return self.monotonic_offset
+        if clockid == CLOCK_BOOTTIME:
+            return root.tk.offs_boot + self.boottime_offset
+        return root.offset_of(clockid)
+
+    def cycles_for(self, clockid: int, value_ns: int) -> int:
+        if clockid == CLOCK_MONOTONIC_RAW:
+            return self._root.tk.cycles_for_raw(value_ns - self.monotonic_offset)
+        return self._root.tk.cycles_for_mono(value_ns - self.offset_of(clockid))
+
+    # -- steering goes to the host ------------------------------------------------------
+
+    def _host_time_cap(self, creds: Credentials, what: str) -> None:
+        if not creds.has(CAP_SYS_TIME, over_host=True):
+            raise eperm(
+                f"{what} in an offsets namespace steers the host clock: "
+                "needs CAP_SYS_TIME over the host"
+            )
+
+    def clock_settime_ns(self, clockid: int, value_ns: int, creds: Credentials = OWNER) -> None:
+        """Setting REALTIME sets the host's clock: needs CAP_SYS_TIME over the host."""
+        _check_int("value_ns", value_ns)
+        if clockid == CLOCK_REALTIME and value_ns >= 0:
+            self._host_time_cap(creds, "clock_settime")
+        self._root.clock_settime_ns(clockid, value_ns, creds=OWNER)
+
+    def adjtimex(self, tx: Timex, creds: Credentials = OWNER) -> int:
+        """adjtimex acts on the host timekeeper (Linux semantics); reads are always allowed."""
+        if not isinstance(tx, Timex):
+            raise TypeError(f"adjtimex takes an ntp.Timex, got {type(tx).__name__}")
+        host_cap = creds.has(CAP_SYS_TIME, over_host=True)
+        self._root.tk.ntp.validate_timex(tx, host_cap)
+        return self._root.adjtimex(tx, creds=OWNER)
+
+    def clock_adjtime(self, clockid: int, tx: Timex, creds: Credentials = OWNER) -> int:
+        if clockid == CLOCK_REALTIME:
+            return self.adjtimex(tx, creds)
+        return self._root.clock_adjtime(clockid, tx, creds)
+
+    def adjtime(self, delta_us: int | None, creds: Credentials = OWNER) -> int:
+        if delta_us is None:
+            tx = Timex(modes=ADJ_OFFSET_SS_READ)
+        else:
+            tx = Timex(modes=ADJ_OFFSET_SINGLESHOT, offset=_check_int("delta_us", delta_us))
+        self.adjtimex(tx, creds)
+        return tx.offset
+
+    # -- offsets ------------------------------------------------------------------------
+
+    def _apply_offsets(self, entries: list[OffsetEntry], creds: Credentials) -> None:
+        """`proc_timens_set_offset`: EPERM, then every range check, then EACCES, then apply."""
+        if not creds.has(CAP_SYS_TIME):
+            raise eperm("setting time namespace offsets needs CAP_SYS_TIME")
+        cycles = self.host.cycles_now()
+        root = self._root
+        now = {
+            CLOCK_MONOTONIC: root.read_clock_at(CLOCK_MONOTONIC, cycles),
+            CLOCK_BOOTTIME: root.read_clock_at(CLOCK_BOOTTIME, cycles),
+        }
+        check_offset_ranges(entries, now)
+        if self.frozen:
+            raise OSError(errno.EACCES, "EACCES: a task has entered this namespace")
+        for e in entries:
+            value = e.sec * NSEC_PER_SEC + e.nsec
+            if e.clockid == CLOCK_MONOTONIC:
+                self.monotonic_offset = value
+            else:
+                self.boottime_offset = value
+
+    def set_offsets(
+        self,
+        monotonic_ns: int | None = None,
+        boottime_ns: int | None = None,
+        creds: Credentials = OWNER,
+    ) -> None:
+        """Set the MONOTONIC and/or BOOTTIME offsets (ns) before the first task enters."""
+        entries = []
+        for clockid, value in ((CLOCK_MONOTONIC, monotonic_ns), (CLOCK_BOOTTIME, boottime_ns)):
+            if value is None:
+                continue
+            _check_int("offset", value)
+            sec, nsec = divmod(value, NSEC_PER_SEC)
+            if abs(sec) > KTIME_SEC_MAX + 1:
+                raise OSError(errno.ERANGE, f"ERANGE: offset {value} ns beyond ±KTIME_SEC_MAX s")
+            entries.append(OffsetEntry(clockid, sec, nsec))
+        self._apply_offsets(entries, creds)
+
+    def timens_offsets_write(self, text: str, creds: Credentials = OWNER) -> int:
+        """Write `/proc/PID/timens_offsets`: returns the bytes consumed, or raises OSError."""
+        entries, consumed = parse_timens_offsets(text)
+        self._apply_offsets(entries, creds)
+        return consumed
+
+    def timens_offsets_read(self) -> str:
+        """Read `/proc/PID/timens_offsets` (the v5.7+ symbolic layout)."""
+        return format_timens_offsets(self.monotonic_offset, self.boottime_offset)

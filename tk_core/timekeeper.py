@@ -1,0 +1,532 @@
+"""One kernel-style `struct timekeeper`, with the kernel's integer arithmetic.
+
+Every `timekeeper` namespace owns one of these; the host's root namespace owns one too.  The
+state and the functions mirror kernel/time/timekeeping.c (v5.x–6.x; kernel-time-facts.md §2):
+the same field names, the same shifted-nanosecond bookkeeping, the same logarithmic
+accumulation and the same v4.19+ mult steering, so every figure can be compared with a real
+kernel.  What differs, and why:
+
+* cycles are the host's 64-bit *extended* count (`tk_core.counter`), not the masked hardware
+  value.  Deltas are therefore plain differences.  In `periodic` mode deltas stay below one
+  tick, exactly as in a kernel; in `lazy` mode a delta may span hours, and `delta × mult`
+  would overflow a kernel's u64.  Python ints do not overflow, and because the extended count
+  never loses a wrap while the host samples it, the long delta is still the true number of
+  cycles: the read gives what a kernel with 128-bit arithmetic would give.
+* NTP lives in `ntp.kernel.NtpState`, one per timekeeper (like the 6.17 `ntp_data` per
+  timekeeper), so every namespace has its own discipline and its own leap-second state.
+* there is no shadow timekeeper and no seqcount: the simulation is single-threaded.  Where the
+  kernel restores the shadow copy after an error, we restore a snapshot.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from typing import Any
+
+from ntp.kernel import NtpState
+from ntp.trace import TRACE, emit
+
+NSEC_PER_SEC = 1_000_000_000
+NTP_SCALE_SHIFT = 32
+KTIME_MAX = (1 << 63) - 1
+KTIME_SEC_MAX = 9_223_372_036
+TIME_SETTOD_SEC_MAX = 8_277_292_036
+U32_MAX = (1 << 32) - 1
+
+# timekeeping_advance modes
+TK_ADV_TICK = 0
+TK_ADV_FREQ = 1
+
+# timekeeping_update actions
+TK_CLEAR_NTP = 1 << 0
+TK_CLOCK_WAS_SET = 1 << 2
+
+
+def ilog2(x: int) -> int:
+    """The kernel's `ilog2` for a u64 (−1 for 0, as `fls64(0) − 1`)."""
+    return x.bit_length() - 1
+
+
+def einval(msg: str) -> OSError:
+    return OSError(errno.EINVAL, f"EINVAL: {msg}")
+
+
+def settod_valid(sec: int, nsec: int) -> bool:
+    """`timespec64_valid_settod`: 0 ≤ sec < TIME_SETTOD_SEC_MAX and 0 ≤ nsec < 1e9."""
+    return 0 <= sec < TIME_SETTOD_SEC_MAX and 0 <= nsec < NSEC_PER_SEC
+
+
+@dataclass(frozen=True, slots=True)
+class ClockInit:
+    """The readings a new timekeeper starts from (all int ns) at extended cycle `cycles`."""
+
+    cycles: int
+    realtime_ns: int
+    monotonic_ns: int
+    boottime_ns: int
+    raw_ns: int
+    tai_offset: int = 0
+
+
+class Timekeeper:
+    """Kernel `struct timekeeper` plus the functions of timekeeping.c that act on it."""
+
+    def __init__(
+        self,
+        clock_mult: int,
+        shift: int,
+        hz: int,
+        ntp: NtpState,
+        init: ClockInit,
+        *,
+        maxadj: int = 0,
+        behaviour_restore_on_error: bool = True,
+        separate_coarse_nsec: bool = True,
+    ) -> None:
+        self.ntp = ntp
+        self.hz = hz
+        self.clock_mult = clock_mult  # the clocksource's (possibly dilated) mult: tkr_raw.mult
+        self.maxadj = maxadj
+        self.restore_on_error = behaviour_restore_on_error
+        self.separate_coarse_nsec = separate_coarse_nsec
+        self.coarse_nsec = 0
+        self.clock_was_set_seq = 0
+        self.next_leap_ktime = KTIME_MAX
+        self.mult_warned = False
+        self.tk_setup_internals(shift, init.cycles)
+        self._set_readings(init)
+        self.tk_update_leap_state()
+
+    # -- setup -------------------------------------------------------------------------
+
+    def tk_setup_internals(self, shift: int, cycles: int) -> None:
+        """`tk_setup_internals`: per-tick intervals for this clocksource mult/shift and HZ."""
+        self.shift = shift
+        self.cycle_last = cycles
+        ntp_interval_length = NSEC_PER_SEC // self.hz
+        ntpinterval = ntp_interval_length << shift
+        interval = (ntpinterval + self.clock_mult // 2) // self.clock_mult
+        if interval == 0:
+            interval = 1
+        self.cycle_interval = interval
+        self.xtime_interval = interval * self.clock_mult
+        self.xtime_remainder = ntpinterval - self.xtime_interval
+        self.raw_interval = interval * self.clock_mult
+        self.ntp_error = 0
+        self.ntp_error_shift = NTP_SCALE_SHIFT - shift
+        self.ntp_tick = ntpinterval << self.ntp_error_shift
+        self.mult = self.clock_mult
+        self.raw_mult = self.clock_mult
+        self.ntp_err_mult = 0
+        self.skip_second_overflow = 0
+
+    def _set_readings(self, init: ClockInit) -> None:
+        sec, nsec = divmod(init.realtime_ns, NSEC_PER_SEC)
+        self.xtime_sec = sec
+        self.xtime_nsec = nsec << self.shift
+        self.wall_to_monotonic_ns = init.monotonic_ns - init.realtime_ns
+        self.offs_real = -self.wall_to_monotonic_ns
+        self.offs_boot = init.boottime_ns - init.monotonic_ns
+        self.tai_offset = init.tai_offset
+        self.offs_tai = self.offs_real + self.tai_offset * NSEC_PER_SEC
+        raw_sec, raw_nsec = divmod(init.raw_ns, NSEC_PER_SEC)
+        self.raw_sec = raw_sec
+        self.raw_xtime_nsec = raw_nsec << self.shift
+        self.tk_update_coarse_nsecs()
+        self.tk_update_ktime_data()
+
+    # -- derived fields ----------------------------------------------------------------
+
+    def tk_update_ktime_data(self) -> None:
+        """`tk_update_ktime_data`: the ktime bases readers add their fraction to."""
+        self.base_mono = self.xtime_sec * NSEC_PER_SEC + self.wall_to_monotonic_ns
+        self.base_raw = self.raw_sec * NSEC_PER_SEC
+
+    def tk_update_coarse_nsecs(self) -> None:
+        """`tk_update_coarse_nsecs` (v6.15+): the coarse clocks' own copy of the ns fraction.
+
+        The mult steering moves xtime_nsec back to compensate a larger mult, which made the
+        coarse clocks step backwards by a few ns; since 6.15 they read this copy, taken only
+        when time was accumulated or the clock was set.  Older kernels read xtime_nsec.
+        """
+        self.coarse_nsec = self.xtime_nsec >> self.shift
+
+    @property
+    def wall_to_monotonic(self) -> tuple[int, int]:
+        """As the kernel's normalised timespec: (sec, nsec) with 0 ≤ nsec < 1e9."""
+        return divmod(self.wall_to_monotonic_ns, NSEC_PER_SEC)
+
+    @property
+    def monotonic_to_boot(self) -> tuple[int, int]:
+        return divmod(self.offs_boot, NSEC_PER_SEC)
+
+    def tk_set_wall_to_mono(self, wtm_ns: int) -> None:
+        """`tk_set_wall_to_mono`: offs_real and offs_tai follow wall_to_monotonic."""
+        self.wall_to_monotonic_ns = wtm_ns
+        self.offs_real = -wtm_ns
+        self.offs_tai = self.offs_real + self.tai_offset * NSEC_PER_SEC
+
+    def set_tai_offset(self, tai: int) -> None:
+        """`__timekeeping_set_tai_offset`."""
+        self.tai_offset = tai
+        self.offs_tai = self.offs_real + tai * NSEC_PER_SEC
+
+    def tk_update_leap_state(self) -> None:
+        """`tk_update_leap_state`: the MONOTONIC instant of a pending insertion, or KTIME_MAX."""
+        nxt = self.ntp.get_next_leap()
+        self.next_leap_ktime = KTIME_MAX if nxt == KTIME_MAX else nxt - self.offs_real
+
+    # -- readout (the kernel read path: pure, never accumulates) ------------------------
+
+    def mono_ns(self, cycles: int) -> int:
+        """`ktime_get`: base + ((delta × mult + xtime_nsec) >> shift)."""
+        delta = cycles - self.cycle_last
+        return self.base_mono + ((delta * self.mult + self.xtime_nsec) >> self.shift)
+
+    def raw_ns(self, cycles: int) -> int:
+        """`ktime_get_raw`: the unsteered clock, the clocksource's own mult."""
+        delta = cycles - self.cycle_last
+        return self.base_raw + ((delta * self.raw_mult + self.raw_xtime_nsec) >> self.shift)
+
+    def _coarse_fraction(self) -> int:
+        if self.separate_coarse_nsec:
+            return self.coarse_nsec
+        return self.xtime_nsec >> self.shift
+
+    def mono_coarse_ns(self) -> int:
+        """`ktime_get_coarse`: the last accumulation, no counter read (moves in tick steps)."""
+        return self.base_mono + self._coarse_fraction()
+
+    def real_coarse_ns(self) -> int:
+        """`ktime_get_coarse_real`: xtime_sec and the accumulated nanoseconds."""
+        return self.xtime_sec * NSEC_PER_SEC + self._coarse_fraction()
+
+    def cycles_for_mono(self, target_ns: int) -> int:
+        """The first extended cycle at which `mono_ns` reads ≥ `target_ns`, with today's mult.
+
+        The exact inverse of `mono_ns` for the current parameters: a timer armed in namespace
+        time is queued on the host at this cycle.  An accumulation or mult change before then
+        can move the true answer by a few cycles; the timer queue re-checks on expiry.
+        """
+        need = ((target_ns - self.base_mono) << self.shift) - self.xtime_nsec
+        if need <= 0:
+            return self.cycle_last
+        return self.cycle_last + -(-need // self.mult)
+
+    def cycles_for_raw(self, target_ns: int) -> int:
+        need = ((target_ns - self.base_raw) << self.shift) - self.raw_xtime_nsec
+        if need <= 0:
+            return self.cycle_last
+        return self.cycle_last + -(-need // self.raw_mult)
+
+    # -- accumulation --------------------------------------------------------------------
+
+    def timekeeping_advance(self, cycles: int, mode: int = TK_ADV_TICK) -> int:
+        """`timekeeping_advance`: accumulate whole ticks up to `cycles`, then steer mult.
+
+        Returns the TK_CLOCK_WAS_SET bit when a leap second was applied (the caller runs
+        `clock_was_set_delayed`), else 0.
+        """
+        offset = cycles - self.cycle_last
+        if offset < self.cycle_interval and mode == TK_ADV_TICK:
+            return 0
+        shift = max(0, ilog2(offset) - ilog2(self.cycle_interval))
+        maxshift = (64 - (ilog2(self.ntp.tick_length) + 1)) - 1
+        shift = min(shift, maxshift)
+        clock_set = 0
+        chunks = 0
+        while offset >= self.cycle_interval:
+            offset, set_now = self.logarithmic_accumulation(offset, shift)
+            clock_set |= set_now
+            chunks += 1
+            if offset < (self.cycle_interval << shift):
+                shift -= 1
+        self.timekeeping_adjust(offset)
+        clock_set |= self.accumulate_nsecs_to_secs()
+        if chunks:
+            self.tk_update_coarse_nsecs()
+        self.timekeeping_update(clock_set)
+        if TRACE.enabled:
+            emit(
+                "accumulation",
+                tk=id(self),
+                mode="freq" if mode == TK_ADV_FREQ else "tick",
+                chunks=chunks,
+                cycle_last=self.cycle_last,
+                xtime_sec=self.xtime_sec,
+                mult=self.mult,
+                ntp_error=self.ntp_error,
+            )
+        return clock_set
+
+    def logarithmic_accumulation(self, offset: int, shift: int) -> tuple[int, int]:
+        """`logarithmic_accumulation`: add one chunk of cycle_interval << shift cycles."""
+        interval = self.cycle_interval << shift
+        if offset < interval:
+            return offset, 0
+        offset -= interval
+        self.cycle_last += interval
+        self.xtime_nsec += self.xtime_interval << shift
+        clock_set = self.accumulate_nsecs_to_secs()
+        self.raw_xtime_nsec += self.raw_interval << shift
+        snsec_per_sec = NSEC_PER_SEC << self.shift
+        while self.raw_xtime_nsec >= snsec_per_sec:
+            self.raw_xtime_nsec -= snsec_per_sec
+            self.raw_sec += 1
+        self.ntp_error += self.ntp_tick << shift
+        self.ntp_error -= (self.xtime_interval + self.xtime_remainder) << (
+            self.ntp_error_shift + shift
+        )
+        return offset, clock_set
+
+    def accumulate_nsecs_to_secs(self) -> int:
+        """`accumulate_nsecs_to_secs`: whole seconds go to xtime_sec; NTP's hook runs for each."""
+        nsecps = NSEC_PER_SEC << self.shift
+        clock_set = 0
+        while self.xtime_nsec >= nsecps:
+            self.xtime_nsec -= nsecps
+            self.xtime_sec += 1
+            if self.skip_second_overflow:
+                self.skip_second_overflow = 0
+                continue
+            leap = self.ntp.second_overflow(self.xtime_sec)
+            if leap:
+                self.xtime_sec += leap
+                self.tk_set_wall_to_mono(self.wall_to_monotonic_ns - leap * NSEC_PER_SEC)
+                self.set_tai_offset(self.tai_offset - leap)
+                clock_set = TK_CLOCK_WAS_SET
+                if TRACE.enabled:
+                    emit("leap_applied", tk=id(self), leap=leap, xtime_sec=self.xtime_sec)
+        return clock_set
+
+    def timekeeping_adjust(self, offset: int) -> None:
+        """`timekeeping_adjust` (v4.19+): mult from NTP's tick length, plus the ±1 dither."""
+        tick_length = self.ntp.tick_length
+        if self.ntp_tick == tick_length:
+            mult = self.mult - self.ntp_err_mult
+        else:
+            self.ntp_tick = tick_length
+            mult = ((tick_length >> self.ntp_error_shift) - self.xtime_remainder) // (
+                self.cycle_interval
+            )
+        self.ntp_err_mult = 1 if self.ntp_error > 0 else 0
+        mult += self.ntp_err_mult
+        old = self.mult
+        self.timekeeping_apply_adjustment(offset, mult - self.mult)
+        if self.maxadj and abs(self.mult - self.clock_mult) > self.maxadj and not self.mult_warned:
+            self.mult_warned = True
+            emit("mult_beyond_11_percent", tk=id(self), mult=self.mult, base=self.clock_mult)
+        if self.xtime_nsec < 0:
+            self.xtime_nsec += NSEC_PER_SEC << self.shift
+            self.xtime_sec -= 1
+            self.skip_second_overflow = 1
+        if TRACE.enabled and self.mult != old:
+            emit("mult_change", tk=id(self), old=old, new=self.mult, ntp_error=self.ntp_error)
+
+    def timekeeping_apply_adjustment(self, offset: int, mult_adj: int) -> None:
+        """`timekeeping_apply_adjustment`: change mult and keep "now" continuous."""
+        if mult_adj == 0:
+            return
+        if mult_adj > 0 and self.mult + mult_adj > U32_MAX:
+            emit("mult_overflow_refused", tk=id(self), mult=self.mult, adj=mult_adj)
+            return
+        self.mult += mult_adj
+        self.xtime_interval += self.cycle_interval * mult_adj
+        self.xtime_nsec -= offset * mult_adj
+
+    def timekeeping_update(self, action: int) -> None:
+        """`timekeeping_update`: clear NTP if asked, refresh leap state and readout bases."""
+        if action & TK_CLEAR_NTP:
+            self.ntp_error = 0
+            self.ntp.clear()
+        self.tk_update_leap_state()
+        self.tk_update_ktime_data()
+        if action & TK_CLOCK_WAS_SET:
+            self.clock_was_set_seq += 1
+
+    def timekeeping_forward_now(self, cycles: int) -> None:
+        """`timekeeping_forward_now`: fold the cycles since cycle_last into xtime (no NTP hook).
+
+        The kernel splits long deltas into max_cycles pieces to stay within u64; the sum is
+        the same, and Python's integers need no split.  Whole seconds move into xtime_sec
+        without calling `second_overflow`, exactly as `tk_normalize_xtime` does.
+        """
+        delta = cycles - self.cycle_last
+        self.cycle_last = cycles
+        self.xtime_nsec += delta * self.mult
+        self.raw_xtime_nsec += delta * self.raw_mult
+        nsecps = NSEC_PER_SEC << self.shift
+        if self.xtime_nsec >= nsecps:
+            carry, self.xtime_nsec = divmod(self.xtime_nsec, nsecps)
+            self.xtime_sec += carry
+        if self.raw_xtime_nsec >= nsecps:
+            carry, self.raw_xtime_nsec = divmod(self.raw_xtime_nsec, nsecps)
+            self.raw_sec += carry
+        self.tk_update_coarse_nsecs()
+
+    # -- setting the clock ---------------------------------------------------------------
+
+    def realtime_ts(self) -> tuple[int, int]:
+        """`tk_xtime`: REALTIME as of the last accumulation or forward (sec, nsec)."""
+        return self.xtime_sec, self.xtime_nsec >> self.shift
+
+    def do_settimeofday64(self, cycles: int, sec: int, nsec: int) -> None:
+        """`do_settimeofday64`: set REALTIME; MONOTONIC must not go backwards (EINVAL).
+
+        On success NTP is cleared (TK_CLEAR_NTP) and the caller runs clock_was_set.
+        """
+        if not settod_valid(sec, nsec):
+            raise einval(f"settime value {sec}.{nsec:09d} outside 0..{TIME_SETTOD_SEC_MAX} s")
+        snapshot = self.snapshot()
+        self.timekeeping_forward_now(cycles)
+        xsec, xnsec = self.realtime_ts()
+        ts_delta = (sec - xsec) * NSEC_PER_SEC + (nsec - xnsec)
+        if self.wall_to_monotonic_ns > ts_delta:
+            self._error_path(snapshot)
+            raise einval("settime below the current CLOCK_MONOTONIC value")
+        self.tk_set_wall_to_mono(self.wall_to_monotonic_ns - ts_delta)
+        self.xtime_sec = sec
+        self.xtime_nsec = nsec << self.shift
+        self.tk_update_coarse_nsecs()
+        self.timekeeping_update(TK_CLEAR_NTP | TK_CLOCK_WAS_SET)
+
+    def timekeeping_inject_offset(self, cycles: int, sec: int, nsec: int) -> None:
+        """`timekeeping_inject_offset` (ADJ_SETOFFSET): add sec + nsec to REALTIME."""
+        if not 0 <= nsec < NSEC_PER_SEC:
+            raise einval(f"ADJ_SETOFFSET fraction {nsec} ns outside 0..999999999")
+        snapshot = self.snapshot()
+        self.timekeeping_forward_now(cycles)
+        xsec, xnsec = self.realtime_ts()
+        offset_ns = sec * NSEC_PER_SEC + nsec
+        tsec, tnsec = divmod(xsec * NSEC_PER_SEC + xnsec + offset_ns, NSEC_PER_SEC)
+        if self.wall_to_monotonic_ns > offset_ns or not settod_valid(tsec, tnsec):
+            self._error_path(snapshot)
+            raise einval("ADJ_SETOFFSET would put REALTIME below MONOTONIC or out of range")
+        self.xtime_sec += sec
+        self.xtime_nsec += nsec << self.shift
+        nsecps = NSEC_PER_SEC << self.shift
+        if self.xtime_nsec >= nsecps:
+            self.xtime_nsec -= nsecps
+            self.xtime_sec += 1
+        self.tk_update_coarse_nsecs()
+        self.tk_set_wall_to_mono(self.wall_to_monotonic_ns - offset_ns)
+        self.timekeeping_update(TK_CLEAR_NTP | TK_CLOCK_WAS_SET)
+
+    def _error_path(self, snapshot: dict[str, Any]) -> None:
+        """v6.13+ restores the shadow timekeeper; v5.x–6.12 still ran the TK_CLEAR_NTP update."""
+        if self.restore_on_error:
+            self.restore(snapshot)
+        else:
+            self.timekeeping_update(TK_CLEAR_NTP | TK_CLOCK_WAS_SET)
+
+    def inject_sleeptime(self, cycles: int, sleep_ns: int) -> None:
+        """`__timekeeping_inject_sleeptime` + resume: BOOTTIME and REALTIME jump, MONOTONIC not.
+
+        As `timekeeping_resume` does, the cycles that passed while suspended are discarded
+        (cycle_last = now) and ntp_error restarts from zero.
+        """
+        self.cycle_last = cycles
+        self.xtime_sec += sleep_ns // NSEC_PER_SEC
+        self.xtime_nsec += (sleep_ns % NSEC_PER_SEC) << self.shift
+        nsecps = NSEC_PER_SEC << self.shift
+        if self.xtime_nsec >= nsecps:
+            self.xtime_nsec -= nsecps
+            self.xtime_sec += 1
+        self.tk_update_coarse_nsecs()
+        self.tk_set_wall_to_mono(self.wall_to_monotonic_ns - sleep_ns)
+        self.offs_boot += sleep_ns
+        self.ntp_error = 0
+        self.timekeeping_update(TK_CLOCK_WAS_SET)
+
+    # -- lazy-mode planning (not kernel code: when must a lazy namespace next accumulate?) --
+
+    def cycles_of_next_second(self) -> int:
+        """The extended cycle of the first tick boundary at which xtime_sec will advance.
+
+        `second_overflow` runs when an accumulation chunk carries xtime_nsec past one second;
+        with today's mult that is after k more ticks.  A lazy namespace that is slewing or has
+        a leap pending keeps one queue entry here, so its NTP hook runs on the same tick a
+        periodic namespace's would.
+        """
+        nsecps = NSEC_PER_SEC << self.shift
+        need = nsecps - self.xtime_nsec
+        k = max(1, -(-need // self.xtime_interval))
+        return self.cycle_last + k * self.cycle_interval
+
+    def ntp_error_rate(self) -> int:
+        """How much ntp_error grows per accumulated tick with today's mult and NTP tick."""
+        return self.ntp_tick - (
+            (self.xtime_interval + self.xtime_remainder) << self.ntp_error_shift
+        )
+
+    def cycles_of_dither_flip(self, bound: int) -> int | None:
+        """When must a lazy namespace accumulate so the ±1 mult dither keeps |ntp_error| ≲ bound?
+
+        A kernel re-decides the dither on every tick.  A lazy namespace decides only when it
+        accumulates, so between accumulations ntp_error drifts linearly.  This returns the
+        first tick boundary at which it would pass `bound` in the direction it is moving (the
+        accumulation there flips the dither), or None when it does not drift.
+        """
+        rate = self.ntp_error_rate()
+        if rate == 0:
+            return None
+        if rate > 0:
+            k = (bound - self.ntp_error) // rate + 1
+        else:
+            k = (self.ntp_error + bound) // (-rate) + 1
+        return self.cycle_last + max(1, k) * self.cycle_interval
+
+    # -- state ---------------------------------------------------------------------------
+
+    _FIELDS = (
+        "shift",
+        "cycle_last",
+        "cycle_interval",
+        "xtime_interval",
+        "xtime_remainder",
+        "raw_interval",
+        "ntp_error",
+        "ntp_error_shift",
+        "ntp_tick",
+        "mult",
+        "raw_mult",
+        "clock_mult",
+        "ntp_err_mult",
+        "skip_second_overflow",
+        "xtime_sec",
+        "xtime_nsec",
+        "wall_to_monotonic_ns",
+        "offs_real",
+        "offs_boot",
+        "offs_tai",
+        "tai_offset",
+        "raw_sec",
+        "raw_xtime_nsec",
+        "clock_was_set_seq",
+        "next_leap_ktime",
+        "base_mono",
+        "base_raw",
+        "hz",
+        "maxadj",
+        "mult_warned",
+        "coarse_nsec",
+        "separate_coarse_nsec",
+    )
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every kernel field and the NTP state, as plain ints (checkpoints, error restore)."""
+        state: dict[str, Any] = {name: getattr(self, name) for name in self._FIELDS}
+        state["ntp"] = self.ntp.to_dict()
+        return state
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for name in self._FIELDS:
+            setattr(self, name, state[name])
+        self.ntp = NtpState.from_dict(state["ntp"])
+
+    def __repr__(self) -> str:
+        return (
+            f"Timekeeper(xtime_sec={self.xtime_sec}, mult={self.mult}, shift={self.shift}, "
+            f"cycle_last={self.cycle_last}, ntp_error={self.ntp_error})"
+        )
