@@ -1,0 +1,459 @@
+"""The leap-second table: our own parser for the IERS/NIST ``leap-seconds.list``.
+
+Why our own: the system copy of the file may be expired (Debian's expires 2026-06-28), and a
+library that refuses an expired table fails offline.  We ship a byte-for-byte copy of the
+public-domain file in ``ntp/data/``, verify its SHA-1 ourselves and make the behaviour after
+expiry an explicit policy (``assume_no_new_leaps`` or ``strict``).
+
+Time values are exact: Unix seconds as ``int`` or ``gmpy2.mpq``; floats are refused.  Unix time
+here is POSIX time, which has no number for 23:59:60: during an inserted second the kernel shows
+23:59:59 a second time (TIME_OOP).  :meth:`LeapTable.utc_to_tai` takes ``fold=1`` to name that
+second pass, like ``datetime``'s ``fold`` for a repeated wall-clock hour.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import date, timedelta
+from fractions import Fraction
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from gmpy2 import mpq, mpz
+
+from ntp.trace import emit
+
+#: Seconds from the NTP epoch (1900-01-01) to the Unix epoch (1970-01-01).
+NTP_UNIX_OFFSET = 2_208_988_800
+#: 1972-01-01 00:00:00 UTC: from here on UTC differs from TAI by an integer number of seconds.
+UTC_1972_UNIX = 63_072_000
+SECONDS_PER_DAY = 86_400
+
+ExpiryPolicy = Literal["assume_no_new_leaps", "strict"]
+EXPIRY_POLICIES: tuple[str, ...] = ("assume_no_new_leaps", "strict")
+SHIPPED_SOURCE = "ntp/data/leap-seconds.list (shipped copy)"
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+class LeapError(Exception):
+    """Base of the leap-table errors."""
+
+
+class LeapTableError(LeapError, ValueError):
+    """A leap-seconds file is corrupt or was tampered with; the message says where and why."""
+
+
+class LeapTableExpired(LeapError):
+    """Raised under the ``strict`` policy for an instant at or after the table's expiry."""
+
+
+def exact(value: object, what: str = "time") -> mpq:
+    """Return ``value`` as an exact ``mpq``; floats are refused because they are not exact.
+
+    Accepts int, ``mpq``, ``Fraction`` and numeric strings such as ``"1/12"`` or ``"0.001024"``.
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        kind = type(value).__name__
+        raise TypeError(
+            f"{what} must be exact (int, Fraction, gmpy2.mpq or a string like '1/2'), "
+            f"got {kind} {value!r}"
+        )
+    if isinstance(value, int | Fraction | str | mpq | mpz):
+        try:
+            return mpq(value)
+        except (ValueError, ZeroDivisionError) as err:
+            raise ValueError(f"{what}: cannot read {value!r} as an exact number") from err
+    raise TypeError(f"{what} must be an exact number, got {type(value).__name__} {value!r}")
+
+
+def unix_to_date(unix: int) -> date:
+    """The UTC calendar day containing the Unix second ``unix``."""
+    return date.fromordinal(_EPOCH_ORDINAL + unix // SECONDS_PER_DAY)
+
+
+def date_to_unix(day: date) -> int:
+    """Unix seconds of 00:00:00 UTC on ``day``."""
+    return (day.toordinal() - _EPOCH_ORDINAL) * SECONDS_PER_DAY
+
+
+def _iso(unix: int) -> str:
+    return (
+        f"{unix_to_date(unix).isoformat()}T00:00:00Z" if unix % SECONDS_PER_DAY == 0 else str(unix)
+    )
+
+
+@dataclass(frozen=True)
+class LeapEvent:
+    """One leap second: ``unix`` is 00:00:00 UTC of the day after ``day``.
+
+    ``sign`` is +1 for an inserted 23:59:60 and −1 for a deleted 23:59:59; ``day`` is the UTC day
+    whose last minute has 61 (or 59) seconds.
+    """
+
+    unix: int
+    sign: int
+    day: date
+    tai_minus_utc_before: int
+    tai_minus_utc_after: int
+
+    @property
+    def ntp(self) -> int:
+        """The same instant in NTP seconds (since 1900-01-01), as the file writes it."""
+        return self.unix + NTP_UNIX_OFFSET
+
+
+@dataclass
+class _Parsed:
+    """What the line scanner collected, with line numbers for error messages."""
+
+    entries: list[tuple[int, int]]
+    digits: list[str]
+    specials: dict[str, tuple[int, list[str]]]
+
+
+class LeapTable:
+    """TAI − UTC for any instant since 1972, the leap events, and the table's expiry.
+
+    Build one with :meth:`load` (the shipped file or a path) or :meth:`parse` (text).
+    """
+
+    def __init__(
+        self,
+        leaps: list[tuple[int, int]],
+        *,
+        expires: int,
+        last_update: int,
+        source: str = "<table>",
+        expiry_policy: ExpiryPolicy = "assume_no_new_leaps",
+    ) -> None:
+        if expiry_policy not in EXPIRY_POLICIES:
+            raise ValueError(
+                f"expiry_policy must be one of {EXPIRY_POLICIES}, got {expiry_policy!r}"
+            )
+        _validate_entries(leaps)
+        self._starts = [u for u, _ in leaps]
+        self._offsets = [o for _, o in leaps]
+        self._tai_starts = [u + o for u, o in leaps]
+        self._events = tuple(_events(leaps))
+        self.expires = expires
+        self.last_update = last_update
+        self.source = source
+        self.expiry_policy: ExpiryPolicy = expiry_policy
+        self._warned = False
+
+    # --- construction ------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls, path: str | Path | None = None, *, expiry_policy: ExpiryPolicy = "assume_no_new_leaps"
+    ) -> LeapTable:
+        """Load and verify a ``leap-seconds.list``; ``None`` means our shipped copy."""
+        if path is None:
+            ref = resources.files("ntp").joinpath("data", "leap-seconds.list")
+            return cls.parse(ref.read_text("ascii"), SHIPPED_SOURCE, expiry_policy=expiry_policy)
+        text = Path(path).read_text("ascii")
+        return cls.parse(text, str(path), expiry_policy=expiry_policy)
+
+    @classmethod
+    def parse(
+        cls,
+        text: str,
+        source: str = "<string>",
+        *,
+        expiry_policy: ExpiryPolicy = "assume_no_new_leaps",
+    ) -> LeapTable:
+        """Parse and verify the text of a ``leap-seconds.list``; raise :class:`LeapTableError`."""
+        parsed = _scan(text, source)
+        nlines = len(text.splitlines())
+        for tag, what in (("$", "last update"), ("@", "expiry"), ("h", "SHA-1 hash")):
+            if tag not in parsed.specials:
+                raise LeapTableError(
+                    f"{source}, end of file (line {nlines}): missing #{tag} line ({what})"
+                )
+        if not parsed.entries:
+            raise LeapTableError(f"{source}, end of file (line {nlines}): no data lines")
+        _verify_hash(parsed, source)
+        ntp_update = int(parsed.specials["$"][1][0])
+        ntp_expiry = int(parsed.specials["@"][1][0])
+        return cls(
+            [(ntp - NTP_UNIX_OFFSET, off) for ntp, off in parsed.entries],
+            expires=ntp_expiry - NTP_UNIX_OFFSET,
+            last_update=ntp_update - NTP_UNIX_OFFSET,
+            source=source,
+            expiry_policy=expiry_policy,
+        )
+
+    def with_leap(self, day: date | str, sign: int, *, expires: int | None = None) -> LeapTable:
+        """A new table with a hypothetical leap at the end of ``day`` (for experiments).
+
+        ``day`` must be the last day of a month and after the table's last entry; ``sign`` is +1
+        or −1.  ``expires`` (Unix seconds) defaults to this table's expiry: announcing a leap
+        does not by itself say how long the table stays valid.
+        """
+        leap_day = date.fromisoformat(day) if isinstance(day, str) else day
+        if sign not in (1, -1):
+            raise ValueError(
+                f"sign must be +1 (insert 23:59:60) or -1 (delete 23:59:59), got {sign!r}"
+            )
+        nxt = leap_day + timedelta(days=1)
+        if nxt.day != 1:
+            raise ValueError(
+                f"{leap_day.isoformat()} is not the last day of a month: a leap second can only "
+                f"end a UTC month (that month ends on {_month_end(leap_day).isoformat()})"
+            )
+        unix = date_to_unix(nxt)
+        if unix <= self._starts[-1]:
+            raise ValueError(
+                f"leap on {leap_day.isoformat()} is not after the table's last entry "
+                f"({unix_to_date(self._starts[-1]).isoformat()}); add leaps only after known ones"
+            )
+        leaps = [*self.leaps, (unix, self._offsets[-1] + sign)]
+        return LeapTable(
+            leaps,
+            expires=self.expires if expires is None else expires,
+            last_update=self.last_update,
+            source=f"{self.source} + leap {leap_day.isoformat()} {sign:+d}",
+            expiry_policy=self.expiry_policy,
+        )
+
+    # --- the table -----------------------------------------------------------------------------
+    @property
+    def leaps(self) -> list[tuple[int, int]]:
+        """(Unix second of the first second after the leap, TAI − UTC from then on), in order.
+
+        The first entry is 1972-01-01 (TAI − UTC = 10 s), the start of integer offsets, not a leap.
+        """
+        return list(zip(self._starts, self._offsets, strict=True))
+
+    @property
+    def events(self) -> list[LeapEvent]:
+        """The leap seconds themselves (every entry after the first), with sign and UTC day."""
+        return list(self._events)
+
+    @property
+    def expires_date(self) -> date:
+        """The UTC day on which the table expires (at 00:00:00)."""
+        return unix_to_date(self.expires)
+
+    def is_expired(self, now_unix: int | mpq) -> bool:
+        """Whether the table says nothing reliable about ``now_unix`` and later."""
+        return exact(now_unix) >= self.expires
+
+    def next_leap(self, after_unix: int | mpq) -> LeapEvent | None:
+        """The first known leap whose instant (``event.unix``) is strictly after ``after_unix``."""
+        t = exact(after_unix)
+        self._check_expiry(t)
+        for event in self._events:
+            if event.unix > t:
+                return event
+        return None
+
+    # --- conversions ---------------------------------------------------------------------------
+    def tai_minus_utc(self, unix_utc: int | mpq) -> int:
+        """TAI − UTC in seconds at a UTC instant (Unix seconds, int or mpq).
+
+        At a leap's own second ``L`` (00:00:00 after it) the new offset applies; before it the old
+        one, including during the deleted second of a negative leap, which UTC never shows.
+        """
+        t = exact(unix_utc)
+        self._check_range(t)
+        self._check_expiry(t)
+        return self._offsets[bisect_right(self._starts, t) - 1]
+
+    def utc_to_tai(self, unix_utc: int | mpq, *, fold: int = 0) -> mpq:
+        """The TAI reading at a UTC instant, counted like Unix time: ``unix + (TAI − UTC)``.
+
+        During the second before a positive leap POSIX time repeats ``L-1 .. L``; ``fold=0`` is
+        the real 23:59:59, ``fold=1`` the inserted 23:59:60 (one second later in TAI).
+        """
+        t = exact(unix_utc)
+        offset = self.tai_minus_utc(t)
+        i = bisect_right(self._starts, t)
+        if fold and i < len(self._starts) and self._starts[i] - 1 <= t:
+            offset += max(0, self._offsets[i] - offset)
+        return t + offset
+
+    def tai_to_utc_fold(self, tai: int | mpq) -> tuple[mpq, int]:
+        """TAI to (Unix UTC, fold): the inverse of :meth:`utc_to_tai`, exactly.
+
+        TAI inside an inserted second maps to ``L-1+frac`` with ``fold=1``, which is what a
+        stepping kernel clock reads then (23:59:59 shown twice).
+        """
+        x = exact(tai, "TAI instant")
+        i = bisect_right(self._tai_starts, x) - 1
+        if i < 0:
+            raise ValueError(
+                f"TAI {x} is before 1972-01-01 00:00:10 TAI: UTC before 1972 had no integer "
+                "offset from TAI, so the table cannot convert it"
+            )
+        unix = x - self._offsets[i]
+        fold = 0
+        if i + 1 < len(self._starts) and unix >= self._starts[i + 1]:
+            unix, fold = unix - 1, 1
+        self._check_expiry(unix)
+        return unix, fold
+
+    def tai_to_utc(self, tai: int | mpq) -> mpq:
+        """TAI to Unix UTC; the inserted second reads as a repeat of 23:59:59 (see fold)."""
+        return self.tai_to_utc_fold(tai)[0]
+
+    # --- checks --------------------------------------------------------------------------------
+    def _check_range(self, t: mpq) -> None:
+        if t < self._starts[0]:
+            first = unix_to_date(self._starts[0]).isoformat()
+            raise ValueError(
+                f"Unix time {t} is before {first}: UTC before 1972 was not offset from TAI by "
+                "a whole number of seconds (it had rate offsets and fractional steps), so "
+                "TAI - UTC is undefined there"
+            )
+
+    def _check_expiry(self, t: mpq) -> None:
+        if t < self.expires:
+            return
+        if self.expiry_policy == "strict":
+            raise LeapTableExpired(
+                f"{self.source} expired on {self.expires_date.isoformat()} "
+                f"(Unix {self.expires}); asked about Unix {t} ({_iso_any(t)}), and the "
+                "strict policy refuses to guess whether new leaps were announced"
+            )
+        if not self._warned:
+            self._warned = True
+            emit(
+                "leap_table_expired",
+                source=self.source,
+                expires=self.expires,
+                expires_utc=_iso(self.expires),
+                asked=str(t),
+                policy=self.expiry_policy,
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"LeapTable({len(self._starts)} entries, TAI-UTC {self._offsets[-1]} s, "
+            f"expires {self.expires_date.isoformat()}, source={self.source!r})"
+        )
+
+
+def _validate_entries(leaps: list[tuple[int, int]]) -> None:
+    """Programmatic tables get the same structural checks a file gets (without line numbers)."""
+    if not leaps:
+        raise ValueError("a leap table needs at least one (unix, TAI-UTC) entry")
+    for (u0, o0), (u1, o1) in itertools.pairwise(leaps):
+        if u1 <= u0 or abs(o1 - o0) != 1:
+            raise ValueError(
+                f"bad leap entries ({u0}, {o0}) -> ({u1}, {o1}): dates must "
+                "increase and TAI-UTC must change by exactly ±1"
+            )
+
+
+def _events(leaps: list[tuple[int, int]]) -> list[LeapEvent]:
+    out = []
+    for (_, before), (unix, after) in itertools.pairwise(leaps):
+        day = unix_to_date(unix) - timedelta(days=1)
+        out.append(LeapEvent(unix, after - before, day, before, after))
+    return out
+
+
+def _month_end(day: date) -> date:
+    first_next = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+    return first_next - timedelta(days=1)
+
+
+def _iso_any(t: mpq) -> str:
+    """A UTC label for a Unix instant, e.g. ``2026-07-01T00:00:00Z`` (+ a fraction if any)."""
+    whole = int(t // 1)
+    secs = whole % SECONDS_PER_DAY
+    label = (
+        f"{unix_to_date(whole).isoformat()}T{secs // 3600:02}:{secs // 60 % 60:02}:{secs % 60:02}Z"
+    )
+    return label if t == whole else f"{label} + {t - whole} s"
+
+
+# --- the file format ----------------------------------------------------------------------------
+def _scan(text: str, source: str) -> _Parsed:
+    """Read every line, checking data lines as they come; specials are kept for later."""
+    parsed = _Parsed([], [], {})
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("#"):
+            _special(line, lineno, source, parsed)
+        elif line.split("#", 1)[0].strip():
+            _data(line, lineno, source, parsed)
+    return parsed
+
+
+def _fail(source: str, lineno: int, check: str, detail: str) -> LeapTableError:
+    return LeapTableError(f"{source}, line {lineno}: {check}: {detail}")
+
+
+def _special(line: str, lineno: int, source: str, parsed: _Parsed) -> None:
+    tag, words = line[1:2], line[2:].split()
+    if tag not in ("$", "@", "h"):
+        return
+    if tag in parsed.specials:
+        first = parsed.specials[tag][0]
+        raise _fail(source, lineno, "duplicate special line", f"#{tag} already on line {first}")
+    if tag == "h":
+        if len(words) != 5 or not all(_is_hex_word(w) for w in words):
+            raise _fail(source, lineno, "bad #h line", f"want 5 hex words of SHA-1, got {words}")
+    elif len(words) != 1 or not words[0].isdigit() or not words[0].isascii():
+        raise _fail(source, lineno, "bad number", f"#{tag} wants one NTP timestamp, got {words}")
+    parsed.specials[tag] = (lineno, words)
+
+
+def _is_hex_word(word: str) -> bool:
+    return 1 <= len(word) <= 8 and all(c in "0123456789abcdefABCDEF" for c in word)
+
+
+def _data(line: str, lineno: int, source: str, parsed: _Parsed) -> None:
+    words = line.split("#", 1)[0].split()
+    if len(words) != 2 or not all(w.isdigit() and w.isascii() for w in words):
+        raise _fail(source, lineno, "bad number", f"want 'NTP-seconds TAI-UTC', got {words}")
+    ntp, offset = int(words[0]), int(words[1])
+    unix = ntp - NTP_UNIX_OFFSET
+    day = unix_to_date(unix)
+    if unix % SECONDS_PER_DAY or day.day != 1:
+        raise _fail(
+            source,
+            lineno,
+            "not the start of a month",
+            f"{ntp} is not 00:00:00 UTC on the 1st of a month ({day.isoformat()})",
+        )
+    if unix < UTC_1972_UNIX:
+        raise _fail(source, lineno, "before 1972", f"{day.isoformat()} predates integer TAI-UTC")
+    if parsed.entries:
+        _check_step(parsed.entries[-1], (ntp, offset), lineno, source)
+    parsed.entries.append((ntp, offset))
+    parsed.digits.extend(words)
+
+
+def _check_step(prev: tuple[int, int], cur: tuple[int, int], lineno: int, source: str) -> None:
+    if cur[0] <= prev[0]:
+        raise _fail(source, lineno, "non-increasing dates", f"{cur[0]} is not after {prev[0]}")
+    if abs(cur[1] - prev[1]) != 1:
+        raise _fail(
+            source, lineno, "offset step not ±1", f"TAI-UTC goes from {prev[1]} to {cur[1]}"
+        )
+
+
+def leap_file_hash(update: str, expiry: str, data_numbers: list[str]) -> str:
+    """SHA-1 of a leap-seconds.list as its ``#h`` line states it, as 5 space-separated words.
+
+    The digest covers the text of the ``#$`` value, then the ``#@`` value, then the two numbers
+    of every data line in file order, concatenated with all whitespace and comments removed.
+    """
+    digest = hashlib.sha1("".join([update, expiry, *data_numbers]).encode("ascii")).hexdigest()
+    return " ".join(digest[i : i + 8] for i in range(0, 40, 8))
+
+
+def _verify_hash(parsed: _Parsed, source: str) -> None:
+    lineno, words = parsed.specials["h"]
+    computed = leap_file_hash(parsed.specials["$"][1][0], parsed.specials["@"][1][0], parsed.digits)
+    # Words are compared as numbers: some published copies drop a word's leading zeros.
+    if [int(w, 16) for w in words] != [int(w, 16) for w in computed.split()]:
+        raise _fail(
+            source, lineno, "hash mismatch", f"#h says {' '.join(words)}, computed {computed}"
+        )
