@@ -1,0 +1,365 @@
+"""NTP client models that steer any clock exposing `clock_gettime_ns` and `adjtimex`.
+
+Pure: no tk_core import.  A client never touches clock internals: it reads CLOCK_REALTIME and
+calls adjtimex exactly as a daemon on a real kernel would.  The engine (tk_core.daemon) runs
+the exchange — it schedules polls as timers in the host's queue, draws the network delays
+from a seeded `PathModel`, stamps the server's clock at the true instant the request arrives,
+and hands the four timestamps to `on_sample`.
+
+Two models:
+
+* `NtpdClient` — the kernel-PLL discipline of ntpd: every sample goes to the kernel as
+  ADJ_OFFSET with STA_PLL and a time constant derived from the poll interval; the kernel's
+  PLL/FLL (ntp.kernel) does the rest.  Offsets above the step threshold (128 ms) are stepped
+  with ADJ_SETOFFSET.  Leap seconds: STA_INS/STA_DEL on the leap day (the kernel steps), or
+  with `slew_leap` (ntpd −x) nothing is armed and the 1 s error is slewed away at 500 ppm.
+* `ChronyClient` — chronyd's approach: a least-squares fit of the offsets (corrected for the
+  frequency and steps it applied itself) gives the frequency error; the frequency is set
+  directly (ADJ_FREQUENCY, ADJ_TICK beyond ±500 ppm) and the remaining offset is slewed over
+  `corrtimeratio` update intervals at no more than `maxslewrate`; offsets above `makestep` are
+  stepped during the first updates.  `leapsecmode` is system / step / slew / ignore.
+
+Conventions: an offset θ is server − client (positive: the client is behind).  Times are int ns;
+frequencies are exact rationals (dimensionless; 1e-6 is 1 ppm).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import gmpy2
+from gmpy2 import mpq
+
+from ntp.timex import (
+    ADJ_FREQUENCY,
+    ADJ_MAXERROR,
+    ADJ_NANO,
+    ADJ_OFFSET,
+    ADJ_SETOFFSET,
+    ADJ_STATUS,
+    ADJ_TICK,
+    ADJ_TIMECONST,
+    STA_DEL,
+    STA_INS,
+    STA_PLL,
+    Timex,
+)
+from ntp.trace import TRACE, emit
+
+NSEC = 1_000_000_000
+CLOCK_REALTIME = 0
+PPM = mpq(1, 1_000_000)
+MAX_FREQ = 500 * PPM
+TICK_UNIT = mpq(1, 10_000)  # one ADJ_TICK µs at USER_HZ 100 is 100 ppm
+LEAP_NONE, LEAP_INSERT, LEAP_DELETE = 0, 1, 2
+FREQ_GRID = 1 << 48  # estimates are kept to 2^-48 (3.6e-15), far below what adjtimex can set
+
+
+class SteerableClock(Protocol):
+    """What a client needs: a REALTIME reading and adjtimex (a namespace or a task)."""
+
+    def clock_gettime_ns(self, clockid: int) -> int: ...
+
+    def adjtimex(self, tx: Timex) -> int: ...
+
+
+@dataclass(frozen=True)
+class PathModel:
+    """A network path: fixed one-way delay, uniform jitter, asymmetry, loss (all seeded).
+
+    Each direction's delay is `delay_ns` + a uniform draw in [0, `jitter_ns`]; the return
+    direction adds `asymmetry_ns`.  `loss` is the probability (exact) that an exchange is lost.
+    """
+
+    delay_ns: int = 250_000
+    jitter_ns: int = 100_000
+    asymmetry_ns: int = 0
+    loss: mpq = field(default_factory=lambda: mpq(0))
+
+    def __post_init__(self) -> None:
+        if self.delay_ns < 0 or self.jitter_ns < 0 or self.delay_ns + self.asymmetry_ns < 0:
+            raise ValueError("PathModel delays must be >= 0")
+        if not 0 <= mpq(self.loss) < 1:
+            raise ValueError("PathModel loss must be in [0, 1)")
+
+    def draw(self, rng: random.Random) -> tuple[int, int] | None:
+        """(outbound, return) delays in ns, or None when the exchange is lost."""
+        loss = mpq(self.loss)
+        if loss and rng.randrange(loss.denominator) < loss.numerator:
+            return None
+        out = self.delay_ns + rng.randint(0, self.jitter_ns)
+        back = self.delay_ns + self.asymmetry_ns + rng.randint(0, self.jitter_ns)
+        return out, back
+
+
+def offset_of(t1: int, t2: int, t3: int, t4: int) -> mpq:
+    """The NTP on-wire offset ((t2 − t1) + (t3 − t4)) / 2, exactly."""
+    return mpq((t2 - t1) + (t3 - t4), 2)
+
+
+def frequency_modes(freq: mpq) -> Timex:
+    """A Timex that sets frequency `freq` (dimensionless): ADJ_FREQUENCY, plus ADJ_TICK beyond
+    ±500 ppm (the tick carries whole 100 ppm steps, the frequency the rest)."""
+    tick_steps = 0
+    if abs(freq) > MAX_FREQ:
+        tick_steps = max(-1000, min(1000, int(freq / TICK_UNIT)))  # int() truncates to 0
+    rest = freq - tick_steps * TICK_UNIT
+    scaled = int(gmpy2.rint(rest * 1_000_000 * 65536))
+    scaled = max(-(500 << 16), min(500 << 16, scaled))
+    return Timex(modes=ADJ_FREQUENCY | ADJ_TICK, freq=scaled, tick=10_000 + tick_steps)
+
+
+def applied_frequency(tx: Timex) -> mpq:
+    """The frequency (dimensionless, exact) that a `frequency_modes` Timex really sets."""
+    return mpq(tx.freq, 65_536 * 1_000_000) + (tx.tick - 10_000) * TICK_UNIT
+
+
+@dataclass
+class Sample:
+    local_ns: int
+    offset_ns: mpq
+    delay_ns: int
+
+
+class NtpClient:
+    """Common parts: poll interval, sample log, leap indicator bookkeeping."""
+
+    name = "client"
+
+    def __init__(self, poll_exp: int = 6) -> None:
+        if not 0 <= poll_exp <= 17:
+            raise ValueError(f"poll_exp must be in 0..17, got {poll_exp}")
+        self.poll_exp = poll_exp
+        self.samples: list[Sample] = []
+        self.updates = 0
+        self.leap_pending = LEAP_NONE
+
+    @property
+    def poll_ns(self) -> int:
+        return NSEC << self.poll_exp
+
+    def next_poll_ns(self) -> int:
+        """Delay until the next poll (the engine arms a timer on the client's MONOTONIC)."""
+        return self.poll_ns
+
+    def on_sample(
+        self, clock: SteerableClock, t1: int, t2: int, t3: int, t4: int, leap: int
+    ) -> None:
+        theta = offset_of(t1, t2, t3, t4)
+        self.samples.append(Sample(t4, theta, (t4 - t1) - (t3 - t2)))
+        self.leap_pending = leap
+        if TRACE.enabled:
+            emit("ntp_sample", client=self.name, offset_ns=float(theta), leap=leap)
+        self.update(clock, theta)
+        self.updates += 1
+
+    def update(self, clock: SteerableClock, theta: mpq) -> None:
+        raise NotImplementedError
+
+    def on_leap_instant(self, clock: SteerableClock, sign: int) -> int | None:
+        """Called at the leap instant (client REALTIME midnight); may return a follow-up delay."""
+        return None
+
+    def on_leap_followup(self, clock: SteerableClock) -> None:
+        """Called after the delay `on_leap_instant` returned."""
+
+
+class NtpdClient(NtpClient):
+    """ntpd with the kernel discipline (see the module docstring)."""
+
+    name = "ntpd"
+
+    def __init__(
+        self, poll_exp: int = 6, step_threshold_ns: int = 128_000_000, slew_leap: bool = False
+    ) -> None:
+        super().__init__(poll_exp)
+        self.slew_leap = slew_leap
+        self.step_threshold_ns = 600 * NSEC if slew_leap else step_threshold_ns
+        self.started = False
+
+    def _leap_bits(self) -> int:
+        if self.slew_leap:
+            return 0
+        return {LEAP_INSERT: STA_INS, LEAP_DELETE: STA_DEL}.get(self.leap_pending, 0)
+
+    def update(self, clock: SteerableClock, theta: mpq) -> None:
+        if abs(theta) > self.step_threshold_ns:
+            step = int(gmpy2.rint(theta))
+            sec, nsec = divmod(step, NSEC)
+            clock.adjtimex(Timex(modes=ADJ_SETOFFSET | ADJ_NANO, time=(sec, nsec)))
+            return
+        tx = Timex(
+            modes=ADJ_OFFSET | ADJ_STATUS | ADJ_TIMECONST | ADJ_NANO | ADJ_MAXERROR,
+            offset=int(gmpy2.rint(theta)),
+            status=STA_PLL | self._leap_bits(),
+            constant=max(0, self.poll_exp - 4),
+            maxerror=0,
+        )
+        clock.adjtimex(tx)
+
+
+class ChronyClient(NtpClient):
+    """chronyd-like frequency-and-slew discipline (see the module docstring)."""
+
+    name = "chrony"
+    LEAPSECMODES = ("system", "step", "slew", "ignore")
+
+    def __init__(
+        self,
+        poll_exp: int = 6,
+        makestep_ns: int = NSEC,
+        makestep_limit: int = 3,
+        corrtimeratio: int = 3,
+        maxslewrate: mpq | None = None,
+        leapsecmode: str = "system",
+        max_samples: int = 16,
+    ) -> None:
+        super().__init__(poll_exp)
+        if leapsecmode not in self.LEAPSECMODES:
+            raise ValueError(f"leapsecmode must be one of {self.LEAPSECMODES}, got {leapsecmode!r}")
+        self.makestep_ns = makestep_ns
+        self.makestep_limit = makestep_limit
+        self.corrtimeratio = corrtimeratio
+        self.maxslewrate = mpq(maxslewrate) if maxslewrate is not None else mpq(1, 12)
+        self.leapsecmode = leapsecmode
+        self.max_samples = max_samples
+        self.freq = mpq(0)  # what the client has set (dimensionless)
+        self.base_freq = mpq(0)  # its estimate of the frequency that cancels the clock error
+        self.applied_ns = mpq(0)  # corrections it applied itself, integrated (ns)
+        self.applied_at: int | None = None  # local time the current frequency was set
+        self.corrected: list[tuple[int, mpq]] = []  # (local ns, offset + applied corrections)
+        self.leap_slewing = False
+
+    # -- bookkeeping of the corrections the client applied itself -----------------------------
+
+    def _integrate(self, now: int) -> None:
+        """Add the phase the client's own frequency setting has moved the clock since then.
+
+        Over `dt` of its own (steered) time a clock running at 1 + F has gained
+        dt·F/(1 + F) on the same clock left alone — for chrony's 1/12 leap slew the
+        difference from dt·F is 8 %.
+        """
+        if self.applied_at is not None:
+            self.applied_ns += (now - self.applied_at) * self.freq / (1 + self.freq)
+        self.applied_at = now
+
+    def _set_freq(self, clock: SteerableClock, freq: mpq, now: int) -> None:
+        """Set `freq` and remember the value the kernel really got (16.16 ppm, tick steps)."""
+        self._integrate(now)
+        tx = frequency_modes(freq)
+        self.freq = applied_frequency(tx)
+        clock.adjtimex(tx)
+
+    def _step(self, clock: SteerableClock, delta_ns: int) -> None:
+        sec, nsec = divmod(delta_ns, NSEC)
+        clock.adjtimex(Timex(modes=ADJ_SETOFFSET | ADJ_NANO, time=(sec, nsec)))
+        self.applied_ns += delta_ns
+
+    # -- the update -----------------------------------------------------------------------------
+
+    def update(self, clock: SteerableClock, theta: mpq) -> None:
+        now = self.samples[-1].local_ns
+        self._integrate(now)
+        if abs(theta) > self.makestep_ns and self.updates < self.makestep_limit:
+            self._step(clock, int(gmpy2.rint(theta)))
+            self.corrected.clear()
+            return
+        # What would have been measured had the client applied nothing: a straight line
+        # whose slope is minus the clock's own frequency error, which is the frequency
+        # that cancels it.
+        self.corrected.append((now, theta + self.applied_ns))
+        del self.corrected[: -self.max_samples]
+        if len(self.corrected) >= 2:
+            self.base_freq = _slope(self.corrected)
+            self.base_freq = mpq(int(gmpy2.rint(self.base_freq * FREQ_GRID)), FREQ_GRID)
+        extra = theta / (self.corrtimeratio * self.poll_ns)
+        extra = max(-self.maxslewrate, min(self.maxslewrate, extra))
+        self._set_status(clock)
+        if not self.leap_slewing:
+            self._set_freq(clock, self.base_freq + extra, now)
+
+    def _set_status(self, clock: SteerableClock) -> None:
+        bits = 0
+        if self.leapsecmode == "system":
+            bits = {LEAP_INSERT: STA_INS, LEAP_DELETE: STA_DEL}.get(self.leap_pending, 0)
+        clock.adjtimex(Timex(modes=ADJ_STATUS, status=bits))
+
+    def on_leap_instant(self, clock: SteerableClock, sign: int) -> int | None:
+        """The server's timescale steps by ∓1 s: shift the sample history to match, then
+
+        system: the kernel steps the clock (count it as a correction); step: ADJ_SETOFFSET
+        ∓1 s now; slew: run ∓maxslewrate until the second is absorbed; ignore: nothing.
+        """
+        self.corrected = [(x, y - sign * NSEC) for x, y in self.corrected]
+        if self.leapsecmode == "system":
+            self.applied_ns -= sign * NSEC
+        if self.leapsecmode == "step":
+            self._step(clock, -sign * NSEC)
+            return None
+        if self.leapsecmode == "slew":
+            self.leap_slewing = True
+            now = clock.clock_gettime_ns(CLOCK_REALTIME)
+            self._set_freq(clock, self.base_freq - sign * self.maxslewrate, now)
+            # The follow-up timer runs on the slewed clock itself: 1/rate true seconds are
+            # 1/rate − 1 of its seconds for an inserted leap (+1 for a deleted one).
+            return int(gmpy2.rint(NSEC / self.maxslewrate)) - sign * NSEC
+        return None
+
+    def on_leap_followup(self, clock: SteerableClock) -> None:
+        self.leap_slewing = False
+        self._set_freq(clock, self.base_freq, clock.clock_gettime_ns(CLOCK_REALTIME))
+
+
+def _slope(points: list[tuple[int, mpq]]) -> mpq:
+    """Least-squares slope of y over x, exactly."""
+    n = len(points)
+    mx = mpq(sum(x for x, _ in points), n)
+    my = sum((y for _, y in points), mpq(0)) / n
+    sxx = sum(((x - mx) ** 2 for x, _ in points), mpq(0))
+    if sxx == 0:
+        return mpq(0)
+    sxy = sum(((x - mx) * (y - my) for x, y in points), mpq(0))
+    return sxy / sxx
+
+
+class ReferenceServer:
+    """The clock at the other end: true UTC (stepping at leaps) or a smeared timescale.
+
+    `leap` is the leap it knows about (a `LeapEvent`-like object with `unix` and `sign`);
+    `smear` (a `BoundSmear` for that leap) makes it serve smeared time and, like real
+    smearing servers, not announce the leap.  Times are Unix seconds on the never-stepping
+    true timeline (see ntp.smear): before the leap identical to UTC.
+    """
+
+    def __init__(
+        self, leap: object | None = None, smear: object | None = None, announce_s: int = 86_400
+    ) -> None:
+        self.leap = leap
+        self.smear = smear
+        self.announce_s = announce_s
+        self._step = None
+        if leap is not None and smear is None:
+            from ntp.smear import Step
+
+            self._step = Step().for_leap(leap.unix, leap.sign)  # type: ignore[attr-defined]
+
+    def time_ns(self, true_unix: mpq) -> int:
+        """What the server's clock reads at the true instant `true_unix` (floor to ns)."""
+        if self.smear is not None:
+            value = self.smear.smeared(true_unix)  # type: ignore[attr-defined]
+        elif self._step is not None:
+            value = self._step.utc(true_unix)
+        else:
+            value = true_unix
+        return int(gmpy2.floor(value * NSEC))
+
+    def leap_indicator(self, true_unix: mpq) -> int:
+        """LI bits: insert/delete during the `announce_s` before the leap; none if smearing."""
+        if self.leap is None or self.smear is not None:
+            return LEAP_NONE
+        start = self.leap.unix - self.announce_s  # type: ignore[attr-defined]
+        if start <= true_unix < self.leap.unix:  # type: ignore[attr-defined]
+            return LEAP_INSERT if self.leap.sign > 0 else LEAP_DELETE  # type: ignore[attr-defined]
+        return LEAP_NONE
