@@ -2,9 +2,9 @@
 
 The NTP code changed in small, user-visible ways over the versions the simulator cares about.
 ``KernelBehaviour`` collects those differences as flags; ``KernelBehaviour.from_version`` sets
-them from a version string by comparing ``(major, minor)`` against the version that introduced
-each change.  The patch level (``6.1.192``) is accepted and kept in ``version`` but does not
-move any threshold: see the note on stable backports below.
+them from a version string: first from ``(major, minor)`` against the mainline release that
+introduced each change, then, for a stable series listed in ``STABLE_BACKPORTS``, from the
+patch level at which the change was backported into that series.
 
 Flags and the change behind each (reference §3.7, §3.8, §2.6; UNSURE where the reference is):
 
@@ -16,8 +16,7 @@ Flags and the change behind each (reference §3.7, §3.8, §2.6; UNSURE where th
 * ``offset_readback_u32_cast`` — v5.1 .. v6.12: the µs offset readback casts the ns value to
   ``u32`` before dividing by 1000, garbling negative offsets.  The cast came with "timex: use
   __kernel_timex internally" (merged for v5.1 by our reading; UNSURE whether 5.0) and was removed
-  by "ntp: Remove invalid cast in time offset math" (v6.13).  The reference marks the exact
-  range UNSURE.
+  by "ntp: Remove invalid cast in time offset math" (v6.13).
 * ``setoffset_error_clears_ntp`` — up to v6.12: a failing ADJ_SETOFFSET still runs the
   timekeeper update with TK_CLEAR_NTP; v6.13+ restores the shadow timekeeper instead.
 * ``adj_tai_zero_allowed`` — v5.2+: ADJ_TAI accepts 0 (before: only > 0).  The MAX_TAI_OFFSET
@@ -27,12 +26,28 @@ Flags and the change behind each (reference §3.7, §3.8, §2.6; UNSURE where th
   MONOTONIC_COARSE, BOOTTIME, the ALARM clocks, TAI, CPU-time clocks) fails with it; an unknown
   clock id fails with EINVAL (posix-timers.c ``clock_adjtime``).
 
-Stable backports (UNSURE in detail): the two 2024 clamps were backported to the stable trees in
-August 2024 (they appear e.g. in 5.4.282) and the u32-cast removal in December 2024 ("backport for
-6.12.y and older").  A current Debian 12 kernel (6.1.1xx) therefore probably behaves like
-mainline for those three flags.  We do not know the exact stable patch levels, so ``"6.1"`` and
-``"6.1.N"`` model the 6.1 *release* behaviour; build a custom ``KernelBehaviour`` (it is a plain
-frozen dataclass, use ``dataclasses.replace``) to model a patched stable kernel.
+Stable backports (``STABLE_BACKPORTS``).  The three 2024 fixes above were tagged for stable and
+reached the long-term series at known patch levels.  For 6.1.y, the series Debian 12 ships, the
+stable review postings show them in:
+
+* 6.1.105 (review series "6.1.105-rc1", 12 Aug 2024, patches 102/150 and 107/150): both clamps
+  (upstream 87d571d6fb77 and the time_constant safeguard);
+* 6.1.120 (review series "6.1.120-rc1", 12 Dec 2024, patch 563/772): the removal of the u32
+  cast (upstream f5807b0606da, sent to stable as a one-line backport because the 6.13 code it
+  was written against did not apply).
+
+So ``"6.1"``/``"6.1.0"`` .. ``"6.1.104"`` model the 6.1 release, ``"6.1.105"`` .. ``"6.1.119"``
+have mainline clamps, and ``"6.1.120"`` and later (Debian 12's ``"6.1.192"``) behave like
+mainline for all three.  ``setoffset_error_clears_ntp`` is *not* backported: the v6.13 change is
+part of the shadow-timekeeper rework, a refactoring series that was not sent to stable (UNSURE:
+no stable posting of it was found), so every 6.1.y keeps clearing NTP on a failing
+ADJ_SETOFFSET.  Other stable series are not listed: their patch level does not move any
+threshold (they model their ``X.Y`` release); build a custom ``KernelBehaviour`` (a plain frozen
+dataclass, use ``dataclasses.replace``) for such a kernel.
+
+Beware of distribution ``uname -r`` strings: Debian's ``6.1.0-28-amd64`` carries the ABI
+number, not the stable patch level, and parses as 6.1.0 (the release).  Pass the package
+version instead (``uname -v`` shows it, e.g. ``Debian 6.1.119-1`` → ``"6.1.119"``).
 """
 
 from __future__ import annotations
@@ -50,6 +65,16 @@ OFFSET_U32_CAST_UNTIL = (6, 13)
 SETOFFSET_ERROR_RESTORES_SINCE = (6, 13)
 ADJ_TAI_ZERO_SINCE = (5, 2)
 
+#: Stable series -> {flag: first patch level that has the mainline behaviour of that flag}.
+#: Only backports confirmed in the stable review postings are listed (module docstring).
+STABLE_BACKPORTS: dict[tuple[int, int], dict[str, int]] = {
+    (6, 1): {
+        "timeconst_preclamp": 105,
+        "maxerror_clamp": 105,
+        "offset_readback_u32_cast": 120,
+    },
+}
+
 _MAINLINE_KEY = (10**9, 0)
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?(?:[-+~][0-9A-Za-z.+~_-]*)?$")
 _ACCEPTED = (
@@ -60,14 +85,30 @@ _ACCEPTED = (
 # Linux clock ids (uapi/linux/time.h); duplicated here because ntp must not import tk_core.
 _CLOCK_REALTIME = 0
 _KNOWN_CLOCK_IDS = frozenset({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11})
+# Negative clock ids (posix-timers.h): the low three bits select a CPU clock, or with the value
+# CLOCKFD a dynamic posix clock named by a file descriptor.
+_CLOCKFD_MASK = 7
+_CLOCKFD = 3
+
+
+def _parse_full(version: str) -> tuple[int, int, int]:
+    """``(major, minor, patch)`` of a version string (patch 0 if absent), else ``ValueError``."""
+    m = _VERSION_RE.match(version.strip())
+    if m is None:
+        raise ValueError(f"unknown kernel version {version!r}; {_ACCEPTED}")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
 
 
 def _parse(version: str) -> tuple[int, int]:
     """``(major, minor)`` of a version string, or ``ValueError`` naming the accepted forms."""
-    m = _VERSION_RE.match(version.strip())
-    if m is None:
-        raise ValueError(f"unknown kernel version {version!r}; {_ACCEPTED}")
-    return int(m.group(1)), int(m.group(2))
+    major, minor, _ = _parse_full(version)
+    return major, minor
+
+
+def _backported(key: tuple[int, int], patch: int, flag: str) -> bool:
+    """Whether stable release ``key``.``patch`` already carries mainline's ``flag`` behaviour."""
+    since = STABLE_BACKPORTS.get(key, {}).get(flag)
+    return since is not None and patch >= since
 
 
 @dataclass(frozen=True)
@@ -91,12 +132,17 @@ class KernelBehaviour:
             raise TypeError(f"kernel version must be str or None, not {type(version).__name__}")
         if version.strip().lower() == "mainline":
             return cls()
-        key = _parse(version)
+        major, minor, patch = _parse_full(version)
+        key = (major, minor)
+        cast = OFFSET_U32_CAST_SINCE <= key < OFFSET_U32_CAST_UNTIL
         return cls(
             version=version.strip(),
-            timeconst_preclamp=key >= TIMECONST_PRECLAMP_SINCE,
-            maxerror_clamp=key >= MAXERROR_CLAMP_SINCE,
-            offset_readback_u32_cast=OFFSET_U32_CAST_SINCE <= key < OFFSET_U32_CAST_UNTIL,
+            timeconst_preclamp=key >= TIMECONST_PRECLAMP_SINCE
+            or _backported(key, patch, "timeconst_preclamp"),
+            maxerror_clamp=key >= MAXERROR_CLAMP_SINCE
+            or _backported(key, patch, "maxerror_clamp"),
+            offset_readback_u32_cast=cast
+            and not _backported(key, patch, "offset_readback_u32_cast"),
             setoffset_error_clears_ntp=key < SETOFFSET_ERROR_RESTORES_SINCE,
             adj_tai_zero_allowed=key >= ADJ_TAI_ZERO_SINCE,
         )
@@ -111,14 +157,21 @@ class KernelBehaviour:
     def clock_adjtime_errno(self, clockid: int) -> int:
         """errno ``clock_adjtime(clockid, …)`` fails with before reaching NTP; 0 if it may.
 
-        Mirrors posix-timers.c ``clock_adjtime``: an unknown id has no k_clock (EINVAL); a known
-        clock without ``clock_adj`` gives EOPNOTSUPP; only CLOCK_REALTIME reaches do_adjtimex.
-        Negative ids are per-process/thread CPU clocks (EOPNOTSUPP); fd-based dynamic clocks are
-        not modelled.
+        Mirrors posix-timers.c ``do_clock_adjtime``: the k_clock lookup comes first, before any
+        permission or value check.  An unknown id has no k_clock (EINVAL); a known clock without
+        ``clock_adj`` gives EOPNOTSUPP; only CLOCK_REALTIME reaches do_adjtimex.  Negative ids
+        are per-process/thread CPU clocks (EOPNOTSUPP) unless their low bits say CLOCKFD: those
+        name a dynamic posix clock by file descriptor, and since the simulation has no such
+        descriptors the lookup fails as for a bad fd (EINVAL).  The 6.17+ auxiliary clocks
+        (ids 16..23) are modelled as on a kernel built without CONFIG_POSIX_AUX_CLOCKS (EINVAL).
         """
         if clockid == _CLOCK_REALTIME:
             return 0
-        if clockid < 0 or clockid in _KNOWN_CLOCK_IDS:
+        if clockid < 0:
+            if clockid & _CLOCKFD_MASK == _CLOCKFD:
+                return errno.EINVAL
+            return self.clock_adjtime_other_clocks_errno
+        if clockid in _KNOWN_CLOCK_IDS:
             return self.clock_adjtime_other_clocks_errno
         return errno.EINVAL
 

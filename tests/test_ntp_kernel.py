@@ -626,7 +626,7 @@ def test_trace_events() -> None:
         (None, True, True, False, False, True),
         ("mainline", True, True, False, False, True),
         ("6.1", False, False, True, True, True),
-        ("6.1.192", False, False, True, True, True),
+        ("6.1.192", True, True, False, True, True),  # stable backports, ntp.version
         ("6.1.0-28-amd64", False, False, True, True, True),
         ("5.6", False, False, True, True, True),
         ("5.1", False, False, True, True, False),

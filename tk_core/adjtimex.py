@@ -24,9 +24,10 @@ from .timekeeper import NSEC_PER_SEC, TK_ADV_FREQ, TK_CLOCK_WAS_SET, Timekeeper
 def do_adjtimex(tk: Timekeeper, cycles: int, tx: Timex, has_cap_sys_time: bool) -> tuple[int, bool]:
     """`do_adjtimex`: returns (clock state, clock_was_set) and fills `tx` in place.
 
-    `cycles` is the extended counter now.  The caller has already accumulated the
-    timekeeper up to now (a lazy namespace accumulates before any adjtimex), so the
-    NTP state read back is current.
+    clock_was_set is True when the call stepped the clock: ADJ_SETOFFSET, a TAI offset
+    change, or a leap second applied by the TK_ADV_FREQ advance.  `cycles` is the extended
+    counter now.  A lazy namespace has accumulated up to now before the call; a periodic one
+    is where its last tick left it, as a kernel's timekeeper is between ticks.
     """
     tk.ntp.validate_timex(tx, has_cap_sys_time)
     clock_was_set = False
@@ -44,8 +45,11 @@ def do_adjtimex(tk: Timekeeper, cycles: int, tx: Timex, has_cap_sys_time: bool) 
         tk.timekeeping_update(TK_CLOCK_WAS_SET)
         clock_was_set = True
     tk.tk_update_leap_state()
-    if tx.modes & (ADJ_FREQUENCY | ADJ_TICK):
-        tk.timekeeping_advance(cycles, TK_ADV_FREQ)
+    # The TK_ADV_FREQ advance accumulates any whole ticks still pending (a periodic
+    # namespace between an accumulation boundary and its tick), so it can run
+    # second_overflow and apply a leap second; the kernel then calls clock_was_set too.
+    if tx.modes & (ADJ_FREQUENCY | ADJ_TICK) and tk.timekeeping_advance(cycles, TK_ADV_FREQ):
+        clock_was_set = True
     if TRACE.enabled:
         emit("adjtimex_applied", tk=id(tk), modes=tx.modes, result=result, mult=tk.mult)
     return result, clock_was_set
