@@ -20,6 +20,14 @@ SOAK = os.environ.get("TK_SOAK") == "1"
 settings.load_profile("soak" if SOAK else "default")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _timers_never_early() -> None:
+    """Every host in the tests asserts on each timer fire that the clock reached the expiry."""
+    from tk_core import Host
+
+    Host.check_never_early = True
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--soak", action="store_true", help="run the long soak tests")
 

@@ -122,3 +122,13 @@ def test_bad_policies_are_clear_errors():
         follow(ns, "step", leap=LEAP, epoch_unix=START, update_interval_s=0)
     assert make_shape("cosine", window=3600).for_event(LEAP).duration == 3600
     assert mpq(LEAP.unix) == LEAP.unix
+
+
+def test_namespace_follow_method_uses_the_hosts_epoch():
+    host = Host(realtime_ns=(LEAP.unix - 600) * NSEC)
+    ns = host.create_namespace("slewing")
+    f = ns.follow("slew", leap=LEAP)
+    host.run_for(640 * NSEC)  # 40 s past the leap: chrony's 12 s slew is done
+    utc = (host.true_unix - 1) * NSEC
+    assert abs(ns.clock_gettime_ns(CLOCK_REALTIME) - utc) < 2_000
+    assert f.max_tracking_error_ns() < 1_000

@@ -126,3 +126,19 @@ def test_negative_xtime_nsec_is_folded_into_the_previous_second():
     assert tk.xtime_nsec < 0
     tk.timekeeping_adjust(0)
     assert tk.xtime_nsec >= 0 and tk.xtime_sec == sec - 1 and tk.skip_second_overflow == 1
+
+
+@pytest.mark.parametrize("version, clears", [(None, False), ("6.1", True)])
+def test_failed_setoffset_error_path_per_version(version, clears):
+    # Before 6.13 the inject error path still ran TK_CLEAR_NTP | TK_CLOCK_WAS_SET and the
+    # kernel called clock_was_set; since 6.13 the shadow timekeeper is restored: no change.
+    host = Host(realtime_ns=START, monotonic_ns=100 * NSEC, kernel_version=version)
+    ns = host.create_namespace("a", update="periodic")
+    ns.adjtimex(Timex(modes=ADJ_FREQUENCY, freq=10 << 16))
+    ns.adjtimex(Timex(modes=0x10, status=0))  # ADJ_STATUS: clear STA_UNSYNC
+    before = host.stats.clock_was_set
+    with pytest.raises(OSError):
+        ns.adjtimex(Timex(modes=ADJ_SETOFFSET, time=(-2_000_000_000, 0)))  # below MONOTONIC
+    assert bool(ns.ntp.time_status & STA_UNSYNC) is clears
+    assert (host.stats.clock_was_set - before == 1) is clears
+    assert ns.ntp.time_freq != 0  # ntp_clear keeps the frequency in both

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .clockevent import ClockEventDevice
 from .clockids import (
     CLOCK_BOOTTIME,
     CLOCK_BOOTTIME_ALARM,
@@ -29,10 +30,12 @@ from .clocksource import (
     clocksource_update_freq,
 )
 from .counter import ExtendedCounter
-from .host import Host, HostStats
+from .host import Host, HostStats, NamespaceStats
 from .namespace import Namespace, OffsetsNamespace, TimekeeperNamespace
+from .posix_timers import PosixTimer, Sleeper
 from .task import Task
 from .timekeeper import Timekeeper
+from .timerfd import TimerFd
 
 
 def clock_gettime_ns(caller: Namespace | Task, clockid: int) -> int:
@@ -77,15 +80,20 @@ __all__ = [
     "CLOCK_REALTIME_COARSE",
     "CLOCK_TAI",
     "CLOCK_THREAD_CPUTIME_ID",
+    "ClockEventDevice",
     "Clocksource",
     "ExtendedCounter",
     "Host",
     "HostStats",
     "Namespace",
+    "NamespaceStats",
     "OffsetsNamespace",
+    "PosixTimer",
+    "Sleeper",
     "Task",
     "Timekeeper",
     "TimekeeperNamespace",
+    "TimerFd",
     "clock_gettime_ns",
     "clock_name",
     "clock_settime_ns",

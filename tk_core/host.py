@@ -6,6 +6,14 @@ the shared timer queue.  The loop is SimPy-small: find the earliest queued entry
 the true instant at which the counter reaches its cycle (the programmed clockevent), jump
 there, take the interrupt, repeat.
 
+Every interrupt goes through one clockevent device (`tk_core.clockevent`): it cannot be
+programmed closer than its min_delta (escalated the kernel's way when programming fails), and
+`_interrupt` is `hrtimer_interrupt`'s loop — run what is due, program the next event, and
+after three passes that could not catch up declare a hang and force a delay of the time spent
+(at most 100 ms).  Time passes inside an interrupt only if the host is given costs:
+`irq_cost_ns` of true time on entry to every interrupt and `expiry_cost_ns` per entry run.
+Both default to 0 (an infinitely fast CPU); the storm experiments set them.
+
 NOHZ idle is the default: no periodic tick runs unless a `periodic` namespace needs one (or
 `nohz=False`).  What still wakes an idle host: queued entries (timers, lazy NTP hooks) and the
 wrap guard — the kernel's `timekeeping_max_deferment` cap, an interrupt at most max_idle_ns
@@ -26,28 +34,47 @@ from ntp.kernel import NtpState
 from ntp.trace import TRACE, emit
 from ntp.version import KernelBehaviour
 
+from .clockevent import HANG_PASSES, ClockEventDevice, hang_delay_ns
 from .clockids import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME
 from .clocksource import Clocksource, clocksource_update_freq
 from .counter import ExtendedCounter
 from .hrtimer import ClockEntry, HostEntry, HostTimerQueue, hrtimer_forward
 from .namespace import MODELS, Namespace, OffsetsNamespace, TimekeeperNamespace
 from .timekeeper import NSEC_PER_SEC, ClockInit, Timekeeper
+from .timerbase import TimerEntry
 
 NS = mpq(1, NSEC_PER_SEC)
 
 
-@dataclass
+@dataclass(eq=False)
 class NamespaceStats:
-    """Per-namespace timer counters (filled by the timer queue)."""
+    """Per-namespace timer counters (filled by the timer queue).
+
+    `expiries`: timers fired; `early_rechecks`: expiries refused because the namespace clock
+    had not reached the deadline (each re-arms); `rekeys`: queued timers converted again
+    without coming due (clock_was_set, a rate rise, requeue_on_adjust); `rearms` =
+    early_rechecks + rekeys; `interrupts` / `hang_detections`: host interrupts (hangs) in
+    which one of its timers was run; `late_max_ns`: worst lateness (namespace clock ns) of a
+    fire not caused by a forward step; `stepped_fires`: fires a clock step made due.
+    """
 
     expiries: int = 0
     early_rechecks: int = 0
     rearms: int = 0
+    rekeys: int = 0
+    interrupts: int = 0
+    hang_detections: int = 0
+    late_max_ns: int = 0
+    stepped_fires: int = 0
 
 
 @dataclass
 class HostStats:
-    """What the host did; the scalability experiments read these."""
+    """What the host did; the scalability experiments read these.
+
+    Timer counters are the sums of the per-namespace ones; `other_rechecks` counts early
+    re-checks of clock entries that are not namespace timers (the tick, daemons).
+    """
 
     interrupts: int = 0
     guard_wakes: int = 0
@@ -57,7 +84,12 @@ class HostStats:
     expiries: int = 0
     early_rechecks: int = 0
     rearms: int = 0
+    rekeys: int = 0
+    other_rechecks: int = 0
     hang_detections: int = 0
+    late_max_ns: int = 0
+    stepped_fires: int = 0
+    max_hang_ns: int = 0
     per_namespace: dict[str, NamespaceStats] = field(default_factory=dict)
 
 
@@ -90,7 +122,17 @@ class Host:
     `realtime_ns` is REALTIME at true time 0; `monotonic_ns` how long the host has been up
     (MONOTONIC and RAW at true time 0); `boottime_ns` defaults to `monotonic_ns`.
     `kernel_version` selects version-dependent behaviours (see `ntp.version`).
+
+    Timers: `clockevent` (or `min_delta_ns`, `max_delta_ns`, `program_latency_ns` for the
+    default device), `irq_cost_ns` / `expiry_cost_ns` (true time an interrupt / one expiry
+    takes), `requeue_on_adjust` (re-key a namespace's timers at every NTP rate change instead
+    of re-checking them when they come due), `rekey_slack_ns` (how late a rate rise may make
+    a queued key before its base re-keys), `record_lateness` (keep every fire's lateness in
+    `self.lateness`).  `check_never_early` (class default False; the tests set it) asserts on
+    every fire that the namespace's own clock has reached the deadline.
     """
+
+    check_never_early = False
 
     def __init__(
         self,
@@ -107,6 +149,15 @@ class Host:
         wrap_guard: bool = True,
         root_update: str = "lazy",
         lazy_error_bound_ns: int = 100,
+        clockevent: ClockEventDevice | None = None,
+        min_delta_ns: int = 1000,
+        max_delta_ns: int = 600 * NSEC_PER_SEC,
+        program_latency_ns: int = 0,
+        irq_cost_ns: int = 0,
+        expiry_cost_ns: int = 0,
+        requeue_on_adjust: bool = False,
+        rekey_slack_ns: int = 1000,
+        record_lateness: bool = False,
     ) -> None:
         for name, value in (
             ("hz", hz),
@@ -117,6 +168,7 @@ class Host:
                 raise TypeError(f"Host {name} must be an int, got {value!r}")
         if hz <= 0 or realtime_ns < 0 or monotonic_ns < 0:
             raise ValueError("Host needs hz > 0, realtime_ns >= 0 and monotonic_ns >= 0")
+        self.epoch_ns = realtime_ns  # true UTC at true time 0: the host boots on true time
         self.clocksource = (
             clocksource if clocksource is not None else Clocksource(3_000_000_000, 64, name="tsc")
         )
@@ -132,10 +184,29 @@ class Host:
         self.namespaces: dict[str, Namespace] = {}
         self.periodic: list[TimekeeperNamespace] = []
         self._pids = itertools.count(1)
+        self.requeue_on_adjust = requeue_on_adjust
+        self.rekey_slack_ns = rekey_slack_ns
+        self.irq_cost_ns = irq_cost_ns
+        self.expiry_cost_ns = expiry_cost_ns
+        self.lateness: list[int] | None = [] if record_lateness else None
+        self.hang_detected = False
+        self._in_irq = False
+        self._touched: dict[NamespaceStats, None] = {}
+        self._want: int | None = None
+        self._floor: mpq | None = None
         self._now = mpq(0)
         self._cache_now: Any = None
         self._cache_cycles = 0
         cs = self.clocksource
+        if program_latency_ns > NSEC_PER_SEC // hz:
+            raise ValueError("program_latency_ns beyond one jiffy: the device could never fire")
+        self.clockevent = clockevent or ClockEventDevice(
+            cs.freq_hz,
+            hz,
+            min_delta_ns=min_delta_ns,
+            max_delta_ns=max_delta_ns,
+            program_latency_ns=program_latency_ns,
+        )
         true0 = cs.cycles_at(self._now)
         self.counter = ExtendedCounter(cs.mask, true0)
         self._lost = true0 - self.counter.last_ext
@@ -165,6 +236,11 @@ class Host:
     def true_ns(self) -> int:
         """True time in whole nanoseconds (floor)."""
         return int(gmpy2.floor(self._now * NSEC_PER_SEC))
+
+    @property
+    def true_unix(self) -> mpq:
+        """True UTC now on the never-stepping timeline, in exact Unix seconds."""
+        return mpq(self.epoch_ns, NSEC_PER_SEC) + self._now
 
     def cycles_now(self) -> int:
         """The extended counter now, without sampling (the kernel read path)."""
@@ -271,14 +347,33 @@ class Host:
     # -- the queue and the clockevent ----------------------------------------------------
 
     def enqueue(self, entry: HostEntry, key: int) -> None:
+        """Queue `entry` at `key` cycles; reprogram unless inside the interrupt or hung."""
         self.queue.add(entry, key)
         self._program()
 
     def note_early(self, entry: ClockEntry) -> None:
-        """An entry came due before its namespace clock reached the deadline (re-armed)."""
-        self.stats.early_rechecks += 1
+        """A non-timer clock entry (tick, daemon) came due before its deadline (re-armed)."""
+        self.stats.other_rechecks += 1
         if TRACE.enabled:
             emit("timer_early_recheck", clockid=entry.clockid, expires=entry.expires)
+
+    def touch(self, stats: NamespaceStats) -> None:
+        """A namespace's timer ran in the current interrupt (per-namespace interrupt counts)."""
+        self._touched[stats] = None
+
+    def note_lateness(self, entry: TimerEntry, late_ns: int) -> None:
+        """Record how late (namespace clock ns) a timer fired; forward steps count apart."""
+        st = entry.stats
+        if entry.stepped:
+            st.stepped_fires += 1
+            self.stats.stepped_fires += 1
+            return
+        if late_ns > st.late_max_ns:
+            st.late_max_ns = late_ns
+            if late_ns > self.stats.late_max_ns:
+                self.stats.late_max_ns = late_ns
+        if self.lateness is not None:
+            self.lateness.append(late_ns)
 
     def _tick_needed(self) -> bool:
         return not self.nohz or bool(self.periodic)
@@ -289,40 +384,112 @@ class Host:
         elif not self._tick_needed() and self._tick.queued:
             self._tick.cancel()
 
-    def _program(self) -> None:
-        """Program the clockevent: the earliest queued entry, capped by the wrap guard."""
+    def _next_key(self) -> int | None:
+        """The earliest queued entry, capped by the wrap guard."""
         key = self.queue.first_key()
         if self.wrap_guard:
             guard = self.counter.last_ext + self.guard_cycles
             if key is None or guard < key:
                 key = guard
-        if key is None:
-            self._next_t = None
+        return key
+
+    def _program(self) -> None:
+        """`hrtimer_reprogram` (forced): not from inside the interrupt, nor while hung."""
+        if self._in_irq or self.hang_detected:
             return
-        t = self.clocksource.time_of_cycles(key + self._lost)
+        key = self._next_key()
+        if key is not None and key == self._want and self._next_t is not None:
+            return
+        self._program_event(key, self.cycles_now(), force=True)
+
+    def _program_event(self, key: int | None, now: int, force: bool) -> bool:
+        """`tick_program_event`: False when the event is already past and not forced."""
+        if key is None:
+            self._want = None
+            self._next_t = None
+            return True
+        at = self.clockevent.program_event(key, now, force)
+        if at is None:
+            if force:  # the device gave up: nothing will wake the host
+                self._want = None
+                self._next_t = None
+            return False
+        self._want = key
+        t = self.clocksource.time_of_cycles(at + self._lost)
         self._next_t = t if t > self._now else self._now
+        return True
+
+    def _spend(self, ns: int) -> None:
+        if ns:
+            self._now = self._now + mpq(ns) * NS
 
     def _interrupt(self) -> None:
-        """Take one interrupt at the current true time: sample, update time, run due entries."""
+        """`hrtimer_interrupt`: run what is due, program the next event, detect hangs."""
+        self._spend(self.irq_cost_ns)
         cycles = self.sample()
+        entry_t = self._now
         self.stats.interrupts += 1
         due = self.queue.first_key()
         if due is None or due > cycles:
             self.stats.guard_wakes += 1
-        self.root.advance_to(cycles)
-        while (entry := self.queue.pop_due(cycles)) is not None:
+        touched = self._touched
+        touched.clear()
+        self._in_irq = True
+        try:
+            self.root.advance_to(cycles)
+            passes = 0
+            while True:
+                self._run_due(cycles)
+                now = self.sample() if self._now is not entry_t else cycles
+                if self._program_event(self._next_key(), now, force=False):
+                    self.hang_detected = False
+                    break
+                passes += 1
+                if passes >= HANG_PASSES:
+                    self._hang(entry_t, now)
+                    break
+                cycles = now
+        finally:
+            self._in_irq = False
+        for st in touched:
+            st.interrupts += 1
+
+    def _run_due(self, cycles: int) -> None:
+        cost = self.expiry_cost_ns
+        queue = self.queue
+        while (entry := queue.pop_due(cycles)) is not None:
             entry.expire(cycles)
-        self._program()
+            if cost:
+                self._spend(cost)
+
+    def _hang(self, entry_t: mpq, now: int) -> None:
+        """Three passes could not catch up: force the next event a little later (≤ 100 ms)."""
+        self.hang_detected = True
+        self.stats.hang_detections += 1
+        for st in self._touched:
+            st.hang_detections += 1
+        spent = int(gmpy2.floor((self._now - entry_t) * NSEC_PER_SEC))
+        self.stats.max_hang_ns = max(self.stats.max_hang_ns, spent)
+        delay = self.clockevent.ns_to_cycles(hang_delay_ns(spent))
+        self._program_event(now + delay, now, force=True)
+        if TRACE.enabled:
+            emit("hrtimer_hang", spent_ns=spent, delay_ns=hang_delay_ns(spent))
 
     def run_until(self, true_ns: int | mpq) -> None:
         """Advance true time to `true_ns` (int ns, or an exact mpq of ns), taking interrupts."""
         target = mpq(true_ns) * NS
-        if target < self._now:
+        # Interrupt costs may carry a run past its target (`_floor`); a later target between
+        # the two is then simply reached already.
+        if target < self._now and (self._floor is None or target < self._floor):
             raise ValueError(f"run_until({true_ns}) is before the current true time")
         while self._next_t is not None and self._next_t <= target:
-            self._now = self._next_t
+            self._now = max(self._now, self._next_t)
             self._interrupt()
-        self._now = target
+        if target >= self._now:
+            self._now = target
+            self._floor = None
+        else:
+            self._floor = target
 
     def run_for(self, duration_ns: int) -> None:
         """Advance true time by `duration_ns` (int ns ≥ 0)."""
@@ -349,6 +516,7 @@ class Host:
         self.counter.last_ext += true - self.counter.last_ext - self._lost
         self.counter.last_raw = true & self.clocksource.mask
         end = self.sample()
+        self._floor = None
         for ns in timekeepers:
             ns.resume(start, end)
         self._rearm_all()
@@ -356,7 +524,9 @@ class Host:
 
     def _rearm_all(self) -> None:
         """`hrtimers_resume`: every clock entry is converted to cycles afresh."""
-        entries = [item[2] for item in list(self.queue._list)]
-        for entry in entries:
+        now = self.cycles_now()
+        for entry in self.queue.entries():
             if isinstance(entry, ClockEntry):
                 entry.arm()
+                if isinstance(entry, TimerEntry) and entry.key is not None and entry.key <= now:
+                    entry.stepped = True

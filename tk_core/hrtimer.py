@@ -92,6 +92,10 @@ class HostTimerQueue:
         entry._item = None
         return True
 
+    def entries(self) -> list[HostEntry]:
+        """A snapshot of the queued entries, earliest first."""
+        return [item[2] for item in self._list]
+
     def first_key(self) -> int | None:
         return self._list[0][0] if self._list else None
 

@@ -8,11 +8,18 @@
 
 Calls made on a namespace object act as its privileged owner; `spawn` returns a `Task` whose
 calls are checked against its own capabilities.
+
+Timers (`timer_create`, `clock_nanosleep`, `timerfd_create`) live on the host's one queue; each
+timekeeper has a `TimerBase` indexing the timers converted with it.  An offsets namespace has
+no timekeeper: its timers go to the root's base (`timer_domain`), converted to host time when
+armed, as Linux does.
 """
 
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from gmpy2 import mpq
@@ -34,6 +41,7 @@ from .clockids import (
     clock_name,
 )
 from .hrtimer import CycleEntry
+from .posix_timers import PosixTimer, Sleeper
 from .reference import Reference
 from .task import CAP_SYS_TIME, OWNER, Credentials, Task, eperm
 from .timekeeper import NSEC_PER_SEC, TK_ADV_TICK, Timekeeper
@@ -44,9 +52,13 @@ from .timens_proc import (
     format_timens_offsets,
     parse_timens_offsets,
 )
+from .timerbase import TimerBase
+from .timerfd import TimerFd
 
 if TYPE_CHECKING:
-    from .host import Host
+    from collections.abc import Callable
+
+    from .host import Host, NamespaceStats
 
 UPDATE_POLICIES = ("lazy", "periodic")
 MODELS = ("timekeeper", "offsets")
@@ -60,6 +72,15 @@ def _check_int(name: str, value: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int (nanoseconds), got {type(value).__name__}")
     return value
+
+
+class ClockChange:
+    """Filled in by a clock-setting call: did it set the clock (clock_was_set)?"""
+
+    __slots__ = ("was_set",)
+
+    def __init__(self) -> None:
+        self.was_set = True
 
 
 class Namespace:
@@ -101,6 +122,42 @@ class Namespace:
             return NSEC_PER_SEC // self.host.hz
         return 1
 
+    # -- timers -------------------------------------------------------------------------
+
+    @property
+    def timer_domain(self) -> TimekeeperNamespace:
+        """The timekeeper whose conversion this namespace's timers use."""
+        raise NotImplementedError
+
+    def timer_offset(self, clockid: int) -> int:
+        """Namespace clock minus host clock for timer purposes (only the offsets model has one)."""
+        return 0
+
+    def timer_create(
+        self, clockid: int, callback: Callable[[PosixTimer, int], None] | None = None
+    ) -> PosixTimer:
+        """`timer_create`: a POSIX timer on `clockid`; `callback(timer, overrun)` on expiry."""
+        return PosixTimer(self, clockid, callback)
+
+    def clock_nanosleep(
+        self,
+        clockid: int,
+        value_ns: int,
+        absolute: bool = False,
+        callback: Callable[[Sleeper], None] | None = None,
+    ) -> Sleeper:
+        """`clock_nanosleep`: a one-shot wake-up; `callback(sleeper)` when it wakes."""
+        return Sleeper(self, clockid, value_ns, absolute, callback)
+
+    def timerfd_create(self, clockid: int) -> TimerFd:
+        """`timerfd_create`: a timer descriptor on REALTIME, MONOTONIC or BOOTTIME."""
+        return TimerFd(self, clockid)
+
+    @property
+    def timer_stats(self) -> NamespaceStats:
+        """This namespace's timer counters (`host.stats.per_namespace[name]`)."""
+        return self.host.stats.per_namespace[self.name]
+
     def _bad_clock(self, clockid: int) -> OSError:
         if clockid in KNOWN_UNMODELLED:
             return einval(f"{clock_name(clockid)} is a Linux clock this engine does not model")
@@ -126,7 +183,12 @@ class TimekeeperNamespace(Namespace):
         self.reference = Reference(tk, tk.cycle_last, freq_eff)
         self.advance_calls = 0
         self._hook = CycleEntry(self._on_hook)
-        self.clock_was_set_listeners: list[Any] = []
+        self.timer_base = TimerBase(self)
+        self.clock_was_set_listeners: list[Any] = [self.timer_base.clock_was_set]
+
+    @property
+    def timer_domain(self) -> TimekeeperNamespace:
+        return self
 
     @property
     def timekeeper(self) -> Timekeeper:
@@ -186,6 +248,7 @@ class TimekeeperNamespace(Namespace):
         self.reference.sync(self.tk, cycles)
         if clock_set:
             self.clock_was_set()
+        self.timer_base.conversion_changed()
         self.plan()
         return clock_set
 
@@ -243,9 +306,33 @@ class TimekeeperNamespace(Namespace):
             raise einval(f"settime value {value_ns} ns is negative")
         self._require_time_cap(creds, "clock_settime")
         cycles = self.host.sample()
-        self.tk.do_settimeofday64(cycles, sec, nsec)
+        with self._clock_change(cycles):
+            self.tk.do_settimeofday64(cycles, sec, nsec)
+
+    @contextmanager
+    def _clock_change(self, cycles: int) -> Iterator[ClockChange]:
+        """Run a clock-setting step, then tell everything that depends on the conversion.
+
+        On success (and on the error path of kernels before 6.13, which still ran the
+        TK_CLEAR_NTP | TK_CLOCK_WAS_SET update — seen as a changed `clock_was_set_seq`) the
+        reference follows, clock_was_set re-keys this namespace's wall timers, the timer base
+        hears of the new conversion and the lazy plan is redone.
+        """
+        seq = self.tk.clock_was_set_seq
+        change = ClockChange()
+        try:
+            yield change
+        except OSError:
+            if self.tk.clock_was_set_seq != seq:
+                self._after_change(cycles, was_set=True)
+            raise
+        self._after_change(cycles, was_set=change.was_set)
+
+    def _after_change(self, cycles: int, *, was_set: bool) -> None:
         self.reference.sync(self.tk, cycles)
-        self.clock_was_set()
+        if was_set:
+            self.clock_was_set()
+        self.timer_base.conversion_changed()
         self.plan()
 
     def adjtimex(self, tx: Timex, creds: Credentials = OWNER) -> int:
@@ -257,12 +344,21 @@ class TimekeeperNamespace(Namespace):
         self.tk.ntp.validate_timex(tx, has_cap)  # reject before anything moves
         if self.update == "lazy":
             self.advance_to(cycles)
-        result, was_set = do_adjtimex(self.tk, cycles, tx, has_cap)
-        self.reference.sync(self.tk, cycles)
-        if was_set:
-            self.clock_was_set()
-        self.plan()
+        with self._clock_change(cycles) as change:
+            result, change.was_set = do_adjtimex(self.tk, cycles, tx, has_cap)
         return result
+
+    def follow(self, policy: Any, **kwargs: Any) -> Any:
+        """Handle a leap second with `policy` through adjtimex only (see `tk_core.policy`).
+
+        `policy` is a smear shape name (`ntp.smear.SHAPES`, e.g. ``"linear-24h"``), ``"step"``,
+        ``"slew"`` or a Shape; keyword arguments go to `tk_core.policy.follow` (``leap=``,
+        ``update_interval_s=``, ``apply_leap_too=``, shape parameters).  Returns the Follower.
+        """
+        from .policy import follow  # policy sits above namespace; imported on use
+
+        kwargs.setdefault("epoch_unix", mpq(self.host.epoch_ns, NSEC_PER_SEC))
+        return follow(self, policy, **kwargs)
 
     def clock_adjtime(self, clockid: int, tx: Timex, creds: Credentials = OWNER) -> int:
         """`clock_adjtime(2)`: CLOCK_REALTIME is this namespace's adjtimex."""
@@ -311,6 +407,19 @@ class OffsetsNamespace(Namespace):
     @property
     def _root(self) -> TimekeeperNamespace:
         return self.host.root
+
+    @property
+    def timer_domain(self) -> TimekeeperNamespace:
+        """Timers of an offsets namespace are host timers (converted when armed)."""
+        return self.host.root
+
+    def timer_offset(self, clockid: int) -> int:
+        """The timens offset `timens_ktime_to_host` removes (MONOTONIC, BOOTTIME only)."""
+        if clockid == CLOCK_MONOTONIC:
+            return self.monotonic_offset
+        if clockid == CLOCK_BOOTTIME:
+            return self.boottime_offset
+        return 0
 
     def read_clock_at(self, clockid: int, cycles: int) -> int:
         base = self._root.read_clock_at(clockid, cycles)

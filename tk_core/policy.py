@@ -34,7 +34,7 @@ from gmpy2 import mpq
 from ntp.discipline import applied_frequency, frequency_modes
 from ntp.leap import LeapEvent, LeapTable
 from ntp.smear import BoundSmear, Shape, Step, make_shape
-from ntp.timex import ADJ_STATUS, STA_DEL, STA_INS, STA_PLL, Timex
+from ntp.timex import ADJ_ESTERROR, ADJ_MAXERROR, ADJ_STATUS, STA_DEL, STA_INS, STA_PLL, Timex
 from ntp.trace import emit
 
 from .clockids import CLOCK_REALTIME
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 NSEC = 1_000_000_000
 ARM_BEFORE_S = 3600  # STA_INS goes in an hour before midnight (a real daemon: on the leap day)
+SYNC_ERROR_US = 1000  # maxerror/esterror a synchronised follower reports (µs)
 MAX_ADJ = mpq(1, 10) + mpq(500, 1_000_000)  # ADJ_TICK ±10 % plus ADJ_FREQUENCY ±500 ppm
 
 
@@ -65,6 +66,7 @@ class Follower:
     _gain: mpq | None = None
     _last: tuple[mpq, int, mpq] | None = None  # (true unix, REALTIME ns, freq set)
     _tai0: int = 0
+    _leap_bits: int = 0
 
     @property
     def is_step(self) -> bool:
@@ -91,6 +93,8 @@ class Follower:
     # -- step ----------------------------------------------------------------------------
 
     def _set_leap_bits(self, bits: int) -> None:
+        """Arm or clear the kernel leap as leap-a-day.c does (STA_PLL on, then the bits)."""
+        self._leap_bits = bits
         self.ns.adjtimex(Timex(modes=ADJ_STATUS, status=STA_PLL))
         self.ns.adjtimex(Timex(modes=ADJ_STATUS, status=bits))
 
@@ -156,6 +160,11 @@ class Follower:
             self.clamped = True
             freq = max(-MAX_ADJ, min(MAX_ADJ, freq))
         tx = frequency_modes(freq)
+        # A synchronised daemon also keeps the kernel's error estimates small and STA_UNSYNC
+        # clear (ntpd and chronyd both do), so adjtimex reports TIME_OK, not TIME_ERROR.
+        tx.modes |= ADJ_STATUS | ADJ_MAXERROR | ADJ_ESTERROR
+        tx.status = self._leap_bits
+        tx.maxerror = tx.esterror = SYNC_ERROR_US
         self.ns.adjtimex(tx)
         applied = applied_frequency(tx)
         self._last = (t, now, applied)
