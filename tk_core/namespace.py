@@ -158,6 +158,18 @@ class Namespace:
         """This namespace's timer counters (`host.stats.per_namespace[name]`)."""
         return self.host.stats.per_namespace[self.name]
 
+    def adjtimex(self, tx: Timex, creds: Credentials = OWNER) -> int:
+        raise NotImplementedError
+
+    def adjtime(self, delta_us: int | None, creds: Credentials = OWNER) -> int:
+        """adjtime(3) over ADJ_OFFSET_SINGLESHOT: slew by delta_us (None reads); returns pending."""
+        if delta_us is None:
+            tx = Timex(modes=ADJ_OFFSET_SS_READ)
+        else:
+            tx = Timex(modes=ADJ_OFFSET_SINGLESHOT, offset=_check_int("delta_us", delta_us))
+        self.adjtimex(tx, creds)
+        return tx.offset
+
     def _bad_clock(self, clockid: int) -> OSError:
         if clockid in KNOWN_UNMODELLED:
             return einval(f"{clock_name(clockid)} is a Linux clock this engine does not model")
@@ -367,15 +379,6 @@ class TimekeeperNamespace(Namespace):
         code = self.tk.ntp.behaviour.clock_adjtime_errno(clockid)
         raise OSError(code, f"{errno.errorcode[code]}: clock_adjtime on {clock_name(clockid)}")
 
-    def adjtime(self, delta_us: int | None, creds: Credentials = OWNER) -> int:
-        """adjtime(3) over ADJ_OFFSET_SINGLESHOT: slew by delta_us (None reads); returns pending."""
-        if delta_us is None:
-            tx = Timex(modes=ADJ_OFFSET_SS_READ)
-        else:
-            tx = Timex(modes=ADJ_OFFSET_SINGLESHOT, offset=_check_int("delta_us", delta_us))
-        self.adjtimex(tx, creds)
-        return tx.offset
-
     # -- suspend ------------------------------------------------------------------------
 
     def suspend(self, cycles: int) -> None:
@@ -471,14 +474,6 @@ class OffsetsNamespace(Namespace):
         if clockid == CLOCK_REALTIME:
             return self.adjtimex(tx, creds)
         return self._root.clock_adjtime(clockid, tx, creds)
-
-    def adjtime(self, delta_us: int | None, creds: Credentials = OWNER) -> int:
-        if delta_us is None:
-            tx = Timex(modes=ADJ_OFFSET_SS_READ)
-        else:
-            tx = Timex(modes=ADJ_OFFSET_SINGLESHOT, offset=_check_int("delta_us", delta_us))
-        self.adjtimex(tx, creds)
-        return tx.offset
 
     # -- offsets ------------------------------------------------------------------------
 
