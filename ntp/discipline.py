@@ -29,9 +29,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import gmpy2
 from gmpy2 import mpq
 
+from ntp.exact import floor_q, round_q
 from ntp.timex import (
     ADJ_FREQUENCY,
     ADJ_MAXERROR,
@@ -106,7 +106,7 @@ def frequency_modes(freq: mpq) -> Timex:
     if abs(freq) > MAX_FREQ:
         tick_steps = max(-1000, min(1000, int(freq / TICK_UNIT)))  # int() truncates to 0
     rest = freq - tick_steps * TICK_UNIT
-    scaled = int(gmpy2.rint(rest * 1_000_000 * 65536))
+    scaled = round_q(rest * 1_000_000 * 65536)
     scaled = max(-(500 << 16), min(500 << 16, scaled))
     return Timex(modes=ADJ_FREQUENCY | ADJ_TICK, freq=scaled, tick=10_000 + tick_steps)
 
@@ -186,13 +186,13 @@ class NtpdClient(NtpClient):
 
     def update(self, clock: SteerableClock, theta: mpq) -> None:
         if abs(theta) > self.step_threshold_ns:
-            step = int(gmpy2.rint(theta))
+            step = round_q(theta)
             sec, nsec = divmod(step, NSEC)
             clock.adjtimex(Timex(modes=ADJ_SETOFFSET | ADJ_NANO, time=(sec, nsec)))
             return
         tx = Timex(
             modes=ADJ_OFFSET | ADJ_STATUS | ADJ_TIMECONST | ADJ_NANO | ADJ_MAXERROR,
-            offset=int(gmpy2.rint(theta)),
+            offset=round_q(theta),
             status=STA_PLL | self._leap_bits(),
             constant=max(0, self.poll_exp - 4),
             maxerror=0,
@@ -242,7 +242,9 @@ class ChronyClient(NtpClient):
         difference from dt·F is 8 %.
         """
         if self.applied_at is not None:
-            self.applied_ns += (now - self.applied_at) * self.freq / (1 + self.freq)
+            # Kept to whole ns: a daemon's bookkeeping needs no more, and exact rationals
+            # with ever-growing denominators would slow a long run down.
+            self.applied_ns += round_q((now - self.applied_at) * self.freq / (1 + self.freq))
         self.applied_at = now
 
     def _set_freq(self, clock: SteerableClock, freq: mpq, now: int) -> None:
@@ -263,7 +265,7 @@ class ChronyClient(NtpClient):
         now = self.samples[-1].local_ns
         self._integrate(now)
         if abs(theta) > self.makestep_ns and self.updates < self.makestep_limit:
-            self._step(clock, int(gmpy2.rint(theta)))
+            self._step(clock, round_q(theta))
             self.corrected.clear()
             return
         # What would have been measured had the client applied nothing: a straight line
@@ -273,7 +275,7 @@ class ChronyClient(NtpClient):
         del self.corrected[: -self.max_samples]
         if len(self.corrected) >= 2:
             self.base_freq = _slope(self.corrected)
-            self.base_freq = mpq(int(gmpy2.rint(self.base_freq * FREQ_GRID)), FREQ_GRID)
+            self.base_freq = mpq(round_q(self.base_freq * FREQ_GRID), FREQ_GRID)
         extra = theta / (self.corrtimeratio * self.poll_ns)
         extra = max(-self.maxslewrate, min(self.maxslewrate, extra))
         self._set_status(clock)
@@ -304,7 +306,7 @@ class ChronyClient(NtpClient):
             self._set_freq(clock, self.base_freq - sign * self.maxslewrate, now)
             # The follow-up timer runs on the slewed clock itself: 1/rate true seconds are
             # 1/rate − 1 of its seconds for an inserted leap (+1 for a deleted one).
-            return int(gmpy2.rint(NSEC / self.maxslewrate)) - sign * NSEC
+            return round_q(NSEC / self.maxslewrate) - sign * NSEC
         return None
 
     def on_leap_followup(self, clock: SteerableClock) -> None:
@@ -353,7 +355,7 @@ class ReferenceServer:
             value = self._step.utc(true_unix)
         else:
             value = true_unix
-        return int(gmpy2.floor(value * NSEC))
+        return floor_q(value * NSEC)
 
     def leap_indicator(self, true_unix: mpq) -> int:
         """LI bits: insert/delete during the `announce_s` before the leap; none if smearing."""

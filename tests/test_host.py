@@ -125,3 +125,35 @@ def test_run_until_cannot_go_back():
         h.run_until(0)
     with pytest.raises(ValueError):
         h.run_for(-1)
+
+
+def test_checkpoint_methods_round_trip():
+    h = Host(clocksource=Clocksource(24_000_000, 56, error_ppm=3), realtime_ns=10**18)
+    a = h.create_namespace("a")
+    a.adjtimex(Timex(modes=ADJ_FREQUENCY, freq=FREQ_37_5))
+    h.run_for(3 * NSEC)
+    twin = Host.restore(h.checkpoint())
+    for host in (h, twin):
+        host.run_for(5 * NSEC)
+    for clock in (CLOCK_REALTIME, CLOCK_MONOTONIC):
+        assert twin.namespaces["a"].clock_gettime_ns(clock) == a.clock_gettime_ns(clock)
+    copy = twin.restore_namespace(a.checkpoint(), "copy")
+    assert copy.clock_gettime_ns(CLOCK_MONOTONIC) == a.clock_gettime_ns(CLOCK_MONOTONIC)
+
+
+def test_exact_rounding_beyond_2_to_the_53():
+    from gmpy2 import mpq
+
+    from ntp.exact import ceil_q, floor_q, round_q
+
+    big = 2**60 + 1
+    assert (floor_q(mpq(big)), ceil_q(mpq(big)), round_q(mpq(big))) == (big, big, big)
+    assert (floor_q(mpq(-7, 2)), ceil_q(mpq(-7, 2)), round_q(mpq(7, 2)), round_q(mpq(5, 2))) == (
+        -4,
+        -3,
+        4,
+        2,
+    )
+    cs = Clocksource(3_000_000_000, 64)
+    t = mpq(10**7) + mpq(1, 3_000_000_000)  # ~116 days: counts far beyond 2^53
+    assert cs.cycles_at(t) == 3 * 10**16 + 1

@@ -1,10 +1,23 @@
-"""The `timekeepers` command (the edge: argument parsing, terminal output, files)."""
+"""The `timekeepers` command (the edge: argument parsing, terminal output, files).
+
+Exit codes: 0 ok, 1 the run failed (an event the engine refused, an early timer, a check),
+2 bad input (arguments, a missing or invalid scenario).  Bad input never shows a traceback;
+an internal error shows one only with TK_DEBUG=1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,20 +29,68 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="one host, three namespaces, one simulated day")
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="results folder")
     demo.add_argument("--days", type=int, default=1, help="simulated days (default 1)")
+    run = sub.add_parser("run", help="run a scenario and write its results folder")
+    run.add_argument("scenario", help="a scenario .toml file, or the name of a shipped one")
+    run.add_argument("--out", type=Path, help="results folder (default out/NAME)")
+    run.add_argument("--seed", type=int, help="override [scenario] seed")
+    run.add_argument("--until", help="override the end: a duration ('2h') or an ISO UTC date")
+    run.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", dest="sets",
+        help="override any scenario value, e.g. --set host.wrap_guard=false (repeatable)",
+    )
+    run.add_argument("--trace", action="store_true", help="write trace.jsonl (engine events)")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no table")
+    val = sub.add_parser("validate", help="check scenario files without running them")
+    val.add_argument("files", nargs="+", help="scenario .toml files or shipped names")
+    lst = sub.add_parser("list", help="the shipped scenarios, with what each teaches")
+    lst.add_argument("folder", nargs="?", type=Path, help="another folder of scenarios")
+    show = sub.add_parser("show", help="print a results folder's summary table")
+    show.add_argument("results", type=Path, help="a folder written by `timekeepers run`")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from rich.console import Console
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        return _dispatch(args, err)
+    except KeyboardInterrupt:
+        err.print("timekeepers: interrupted")
+        return 130
+    except Exception as exc:  # the last line of defence: never a bare traceback
+        from .scenario.errors import ScenarioError
+
+        if isinstance(exc, ScenarioError):
+            err.print(exc.render(), markup=False)
+            return EXIT_BAD_INPUT
+        err.print(f"timekeepers: internal error: {type(exc).__name__}: {exc}", markup=False)
+        if os.environ.get("TK_DEBUG") == "1":
+            err.print(traceback.format_exc(), markup=False)
+        else:
+            err.print("(set TK_DEBUG=1 to see the traceback)")
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace, err: Console) -> int:
+    from . import cli_commands as commands
+
     if args.command == "demo":
         if args.days <= 0:
-            print("timekeepers demo: --days must be a positive whole number", file=sys.stderr)
-            return 2
+            err.print("timekeepers demo: --days must be a positive whole number")
+            return EXIT_BAD_INPUT
         from .demo import run_demo
 
         run_demo(args.out, args.days)
-        return 0
-    return 2
+        return EXIT_OK
+    handler = {
+        "run": commands.run,
+        "validate": commands.validate,
+        "list": commands.list_scenarios,
+        "show": commands.show,
+    }[args.command]
+    return handler(args, err)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ import bisect
 import random
 from dataclasses import dataclass
 
-import gmpy2
 from gmpy2 import mpq
+
+from ntp.exact import floor_q
 
 U32_MAX = (1 << 32) - 1
 U64_MAX = (1 << 64) - 1
@@ -39,18 +40,18 @@ def clocks_calc_mult_shift(from_hz: int | mpq, to_hz: int, maxsec: int) -> tuple
     namespace computes its mult as if the counter ran at another frequency); for an integer
     the arithmetic is exactly the kernel's u64 arithmetic.
     """
-    tmp = int(gmpy2.floor(maxsec * mpq(from_hz))) & U64_MAX
+    tmp = floor_q(maxsec * mpq(from_hz)) & U64_MAX
     tmp >>= 32
     sftacc = 32
     while tmp:
         tmp >>= 1
         sftacc -= 1
-    half = int(gmpy2.floor(mpq(from_hz) / 2))
+    half = floor_q(mpq(from_hz) / 2)
     mult = 0
     sft = 32
     while sft > 0:
         numerator = ((to_hz << sft) & U64_MAX) + half
-        mult = int(gmpy2.floor(mpq(numerator) / mpq(from_hz))) & U64_MAX
+        mult = floor_q(mpq(numerator) / mpq(from_hz)) & U64_MAX
         if (mult >> sftacc) == 0:
             break
         sft -= 1
@@ -93,7 +94,7 @@ def clocksource_update_freq(freq_hz: int | mpq, mask: int) -> MultShift:
     maxsec = mask / freq (at least 1; capped at 600 s when the counter is wider than 32 bits),
     then mult/shift, then maxadj, halving mult while mult ± 11 % would leave u32.
     """
-    maxsec = int(gmpy2.floor(mpq(mask) / mpq(freq_hz)))
+    maxsec = floor_q(mpq(mask) / mpq(freq_hz))
     if maxsec == 0:
         maxsec = 1
     elif maxsec > MAXSEC_CAP and mask > U32_MAX:
@@ -196,7 +197,7 @@ class Clocksource:
 
     def cycles_at(self, t: mpq) -> int:
         """The unmasked count (whole oscillations) at true time `t`: never wraps, never lost."""
-        return int(gmpy2.floor(self.exact_cycles_at(t)))
+        return floor_q(self.exact_cycles_at(t))
 
     def counter_at(self, t: mpq) -> int:
         """The raw register value at true time `t`: what `read()` returns, masked to `bits`."""

@@ -13,10 +13,10 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import gmpy2
 from gmpy2 import mpq
 
 from ntp.discipline import NtpClient, PathModel, ReferenceServer
+from ntp.exact import ceil_q
 
 from .clockids import CLOCK_MONOTONIC, CLOCK_REALTIME
 from .hrtimer import ClockEntry, CycleEntry
@@ -30,7 +30,7 @@ NSEC = 1_000_000_000
 
 def at_true_time(host: Host, t: mpq, action: Callable[[], None]) -> CycleEntry:
     """Queue `action` for the first counter cycle at or after true time `t` (seconds)."""
-    cycles = int(gmpy2.ceil(host.clocksource.exact_cycles_at(max(t, host.true_time))))
+    cycles = ceil_q(host.clocksource.exact_cycles_at(max(t, host.true_time)))
     entry = CycleEntry(lambda _cycles: action())
     host.enqueue(entry, cycles - host.lost_cycles())
     return entry

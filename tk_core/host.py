@@ -27,9 +27,9 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-import gmpy2
 from gmpy2 import mpq
 
+from ntp.exact import floor_q
 from ntp.kernel import NtpState
 from ntp.trace import TRACE, emit
 from ntp.version import KernelBehaviour
@@ -235,7 +235,7 @@ class Host:
     @property
     def true_ns(self) -> int:
         """True time in whole nanoseconds (floor)."""
-        return int(gmpy2.floor(self._now * NSEC_PER_SEC))
+        return floor_q(self._now * NSEC_PER_SEC)
 
     @property
     def true_unix(self) -> mpq:
@@ -263,6 +263,28 @@ class Host:
     def lost_cycles(self) -> int:
         """Cycles the extension has lost to unsampled wraps so far (0 with the guard)."""
         return self._lost
+
+    # -- checkpoints (tk_core.checkpoint sits above the host: imported on use) -----------
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The whole host as a versioned JSON-able document (see tk_core.checkpoint)."""
+        from .checkpoint import checkpoint_host
+
+        return checkpoint_host(self)
+
+    @classmethod
+    def restore(cls, state: dict[str, Any]) -> Host:
+        """A host rebuilt from `checkpoint()`; it continues with identical results."""
+        from .checkpoint import restore_host
+
+        return restore_host(state)
+
+    def restore_namespace(self, state: dict[str, Any], name: str | None = None,
+                          mode: str = "criu", **kwargs: Any) -> Namespace:
+        """Recreate a namespace from `ns.checkpoint()` on this host (modes: criu/suspend/exact)."""
+        from .checkpoint import restore_namespace
+
+        return restore_namespace(self, state, name, mode, **kwargs)
 
     # -- namespaces ---------------------------------------------------------------------
 
@@ -468,7 +490,7 @@ class Host:
         self.stats.hang_detections += 1
         for st in self._touched:
             st.hang_detections += 1
-        spent = int(gmpy2.floor((self._now - entry_t) * NSEC_PER_SEC))
+        spent = floor_q((self._now - entry_t) * NSEC_PER_SEC)
         self.stats.max_hang_ns = max(self.stats.max_hang_ns, spent)
         delay = self.clockevent.ns_to_cycles(hang_delay_ns(spent))
         self._program_event(now + delay, now, force=True)

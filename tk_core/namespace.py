@@ -158,6 +158,12 @@ class Namespace:
         """This namespace's timer counters (`host.stats.per_namespace[name]`)."""
         return self.host.stats.per_namespace[self.name]
 
+    def checkpoint(self) -> dict[str, Any]:
+        """This namespace as a versioned document for `host.restore_namespace` (CRIU-style)."""
+        from .checkpoint import checkpoint_namespace  # checkpoint sits above: imported on use
+
+        return checkpoint_namespace(self)
+
     def adjtimex(self, tx: Timex, creds: Credentials = OWNER) -> int:
         raise NotImplementedError
 

@@ -28,10 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import gmpy2
 from gmpy2 import mpq
 
 from ntp.discipline import applied_frequency, frequency_modes
+from ntp.exact import floor_q
 from ntp.leap import LeapEvent, LeapTable
 from ntp.smear import BoundSmear, Shape, Step, make_shape
 from ntp.timex import ADJ_ESTERROR, ADJ_MAXERROR, ADJ_STATUS, STA_DEL, STA_INS, STA_PLL, Timex
@@ -218,7 +218,7 @@ def follow(
     epoch = mpq(epoch_unix)
     if leap is None:
         now = epoch + ns.host.true_time
-        leap = (table or LeapTable.load()).next_leap(int(gmpy2.floor(now)))
+        leap = (table or LeapTable.load()).next_leap(floor_q(now))
         if leap is None:
             raise ValueError("no leap second scheduled after now; pass leap= (LeapEvent)")
     name = policy if isinstance(policy, str) else type(policy).__name__

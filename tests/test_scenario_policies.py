@@ -1,0 +1,67 @@
+"""Leap policies and NTP daemons in scenarios: a kernel step, a smear, a chrony client."""
+
+from __future__ import annotations
+
+import pytest
+
+from tk_core.scenario import features, load_text, run_scenario
+
+AROUND_THE_LEAP = """\
+[scenario]
+name = "leap"
+description = "twenty minutes around the 2016 leap"
+duration = "20min"
+sample_every = "5s"
+seed = 4
+
+[host]
+start = 2016-12-31T23:50:00Z
+leap = "ignore"
+
+[host.clocksource]
+freq_hz = "2GHz"
+
+[[namespaces]]
+name = "step"
+
+[[namespaces]]
+name = "ignore"
+leap = "ignore"
+
+[[namespaces]]
+name = "windows"
+leap = "windows"
+
+[[events]]
+at = "0s"
+action = "leap"
+date = 2016-12-31
+"""
+
+
+@pytest.mark.skipif(not features.follow_available(), reason="needs tk_core.policy.follow")
+def test_step_ignore_and_smear_through_the_leap() -> None:
+    result = run_scenario(load_text(AROUND_THE_LEAP))
+    spaces = result.summary["namespaces"]
+    assert spaces["step"]["realtime_backward_steps"] == 1
+    assert spaces["step"]["offset_utc_ns"]["max_abs"] == 0
+    assert spaces["ignore"]["offset_utc_ns"]["final"] == 10**9
+    assert spaces["windows"]["realtime_backward_steps"] == 0
+    assert abs(spaces["windows"]["offset_utc_ns"]["final"]) < 1_000_000
+    assert result.summary["checks"]["ok"]
+
+
+@pytest.mark.skipif(not features.discipline_available(), reason="needs ntp.discipline")
+def test_chrony_client_converges() -> None:
+    text = AROUND_THE_LEAP.replace('duration = "20min"', 'duration = "10min"').replace(
+        '[[events]]\nat = "0s"\naction = "leap"\ndate = 2016-12-31\n', ""
+    ) + (
+        '\n[[namespaces]]\nname = "chrony"\nntp = { model = "chrony", poll_exp = 2, '
+        'path = { jitter = "10us" } }\n'
+    )
+    text = text.replace("error_ppm = 0", "")
+    text = text.replace('freq_hz = "2GHz"', 'freq_hz = "2GHz"\nerror_ppm = 25')
+    result = run_scenario(load_text(text))
+    chrony = result.summary["namespaces"]["chrony"]
+    assert abs(chrony["offset_utc_ns"]["final"]) < 200_000
+    assert abs(result.summary["namespaces"]["ignore"]["offset_utc_ns"]["final"]) > 10_000_000

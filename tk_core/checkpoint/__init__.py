@@ -1,0 +1,64 @@
+"""Checkpoints: a whole host, or one namespace, as versioned JSON — never pickle.
+
+Why JSON: a checkpoint is data that may come from elsewhere (a colleague's run, a CRIU-style
+migration), so restoring one must never execute anything, and a person must be able to read
+it.  Every value is an int, a bool, a string or an exact rational written "p/q"; Python's
+json keeps big ints exact (other readers may need a big-int mode).
+
+The document (format version 1)::
+
+    {"format": "timekeepers-checkpoint", "version": 1, "kind": "host" | "namespace",
+     "sha256": <hex of the canonical JSON of format, version, kind and state>,
+     "state": {...}}
+
+A host state holds the config (clocksource, HZ, flags), exact true time, the extended
+counter, statistics, every namespace (its kernel timekeeper fields, NTP state, exact
+reference, tasks) and the queued entries in queue order (the tick and the lazy NTP hooks).
+The checksum catches truncation and edits; every field is type-checked on restore, and any
+problem is a `CheckpointError` (a ValueError) naming the field.
+
+Extension hook (for timers, and later sections): `register_section(name, dump, restore,
+owns)`.  `dump(host)` returns JSON-able data stored under state["sections"][name];
+`restore(host, data)` runs after namespaces are rebuilt and before the clockevent is
+programmed, and must re-queue its entries; `owns(entry)` says which queued entries are the
+section's, so the core does not refuse them.  Until a section owns them, queued entries the
+core does not know (POSIX timers, sleeps) make `checkpoint_host` refuse with an error.
+Adding a section does not change version 1 documents without it; a reader that meets a
+section it has no handler for refuses the document.
+"""
+
+from __future__ import annotations
+
+from ._format import (
+    FORMAT,
+    KINDS,
+    RESTORE_MODES,
+    SECTIONS,
+    VERSION,
+    CheckpointError,
+    Section,
+    dumps,
+    loads,
+    register_section,
+    verify,
+)
+from ._host import checkpoint_host, restore_host
+from ._namespace import checkpoint_namespace, restore_namespace
+
+__all__ = [
+    "FORMAT",
+    "KINDS",
+    "RESTORE_MODES",
+    "SECTIONS",
+    "VERSION",
+    "CheckpointError",
+    "Section",
+    "checkpoint_host",
+    "checkpoint_namespace",
+    "dumps",
+    "loads",
+    "register_section",
+    "restore_host",
+    "restore_namespace",
+    "verify",
+]

@@ -1,0 +1,169 @@
+"""Reading a scenario: file → TOML → schema → cross-field checks, every error at once.
+
+This is the only place that touches scenario files.  What comes out is a `Resolved` scenario
+(exact ns everywhere, events in time order) or a `ScenarioError` whose lines each name the
+file, the line, the field path, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import units
+from .checks import Checker, Resolved
+from .errors import Issue, ScenarioError, TomlLocator, input_error, pydantic_issues
+from .schema import Scenario, allowed_keys
+from .types import At, parse_at
+
+_TOML_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def read_source(path: Path) -> str:
+    """The text of a scenario file, or a ScenarioError saying why it cannot be read."""
+    name = str(path)
+    if not path.exists():
+        raise input_error(name, "no such file (expected a scenario .toml file)")
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.toml"))[:5]
+        hint = f"; scenario files in it: {', '.join(found)}" if found else ""
+        raise input_error(name, f"is a directory, expected a scenario .toml file{hint}")
+    try:
+        return path.read_text("utf-8")
+    except UnicodeDecodeError as err:
+        raise input_error(name, f"is not UTF-8 text (byte {err.start}): expected TOML") from None
+    except OSError as err:
+        raise input_error(name, f"cannot be read: {err.strerror or err}") from None
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """TOML → dict, with a syntax error reported at its line."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        msg = str(err)
+        m = _TOML_LINE.search(msg)
+        line = int(m.group(1)) if m else None
+        detail = _TOML_LINE.sub("", msg).strip()
+        raise ScenarioError(source, [Issue((), f"not valid TOML: {detail}", line)]) from None
+
+
+def apply_overrides(
+    data: dict[str, Any], seed: int | None, until: str | None, sets: list[str] | None = None
+) -> dict[str, Any]:
+    """Command-line overrides (--seed, --until, --set KEY=VALUE) applied before validation."""
+    data = copy.deepcopy(data)
+    for item in sets or []:
+        _set(data, item)
+    run = data.setdefault("scenario", {})
+    if not isinstance(run, dict):
+        return data
+    if seed is not None:
+        if seed < 0:
+            raise input_error("--seed", f"expected a whole number >= 0, found {seed}")
+        run["seed"] = seed
+    if until is not None:
+        at = _parse_until(until)
+        run.pop("duration", None)
+        run.pop("until", None)
+        if at.kind == "utc":
+            run["until"] = units.format_utc(at.ns)
+        else:
+            run["duration"] = units.format_duration(at.ns)
+    return data
+
+
+def _set(data: dict[str, Any], item: str) -> None:
+    """`--set host.wrap_guard=false`: a dotted key into the tables, a TOML value (or text)."""
+    key, sep, text = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not all(parts):
+        raise input_error("--set", f"expected KEY=VALUE such as host.hz=250, found {item!r}")
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    node = data
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise input_error("--set", f"{key}: {part!r} is not a table")
+        node = child
+    node[parts[-1]] = value
+
+
+def _parse_until(text: str) -> At:
+    try:
+        at = parse_at(text)
+    except units.UnitError as err:
+        raise input_error(
+            "--until", f"{err} (expected a duration such as '2h' or an ISO UTC date)"
+        ) from None
+    if at.kind == "offset" and at.ns <= 0:
+        raise input_error("--until", f"expected a duration > 0, found {text!r}")
+    return at
+
+
+def validate_data(
+    data: dict[str, Any],
+    source: str,
+    text: str = "",
+    base: Path | None = None,
+    truncated: bool = False,
+) -> Resolved:
+    """Schema, then cross-field checks; raises ScenarioError with every issue found."""
+    locator = TomlLocator(text)
+    try:
+        scn = Scenario.model_validate(data)
+    except ValidationError as err:
+        issues = pydantic_issues(err.errors(), lambda loc: allowed_keys(loc, data))
+        raise ScenarioError(source, _located(issues, locator)) from None
+    checker = Checker(scn, base, truncated)
+    resolved = checker.run()
+    if checker.issues or resolved is None:
+        raise ScenarioError(source, _located(checker.issues, locator))
+    return resolved
+
+
+def _located(issues: list[Issue], locator: TomlLocator) -> list[Issue]:
+    located = [Issue(i.loc, i.message, i.line or locator.line_of(i.loc)) for i in issues]
+    return sorted(located, key=lambda i: i.line or 0)
+
+
+def load_scenario(
+    path: Path | str,
+    *,
+    seed: int | None = None,
+    until: str | None = None,
+    sets: list[str] | None = None,
+) -> Loaded:
+    """Read, validate and resolve a scenario file (ScenarioError on any bad input)."""
+    path = Path(path)
+    text = read_source(path)
+    data = apply_overrides(parse_toml(text, str(path)), seed, until, sets)
+    resolved = validate_data(data, str(path), text, path.parent, until is not None)
+    return Loaded(resolved, str(path), path)
+
+
+def load_text(text: str, source: str = "<scenario>", base: Path | None = None) -> Loaded:
+    """Validate and resolve scenario text (tests, and scenarios built in code)."""
+    resolved = validate_data(parse_toml(text, source), source, text, base)
+    return Loaded(resolved, source, None)
+
+
+class Loaded:
+    """A resolved scenario and where it came from."""
+
+    def __init__(self, resolved: Resolved, source: str, path: Path | None) -> None:
+        self.resolved = resolved
+        self.source = source
+        self.path = path
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.resolved.scenario

@@ -1,0 +1,23 @@
+"""Where scenarios are found: a path as given, or a shipped scenario by name."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SCENARIOS_ENV = "TIMEKEEPERS_SCENARIOS"
+
+
+def shipped_dir() -> Path:
+    """The shipped scenarios: the repository's scenarios/ (or $TIMEKEEPERS_SCENARIOS)."""
+    env = os.environ.get(SCENARIOS_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def find_scenario(text: str) -> Path:
+    """A path as given, or a shipped scenario's name (with or without .toml)."""
+    path = Path(text)
+    if path.exists() or os.sep in text:
+        return path
+    shipped = shipped_dir() / (text if text.endswith(".toml") else f"{text}.toml")
+    return shipped if shipped.exists() else path

@@ -1,0 +1,164 @@
+"""The results folder: the edge where a run meets files.
+
+samples.csv        one row per sample per recorded namespace (tidy/long format)
+summary.json       deterministic metrics: same scenario + seed → same bytes
+timing.json        wall-clock time and speed (kept apart because they vary)
+scenario.toml      the resolved input: every default explicit; re-running it reproduces
+*.png, report.html the plots, and one self-contained page with plots and tables
+checkpoints/       LABEL.json for each checkpoint event
+trace.jsonl        with --trace: one structlog JSON event per engine decision
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+import tomli_w
+
+import ntp.trace
+
+from .. import checkpoint
+from ..host import Host
+from .errors import input_error
+from .loader import Loaded
+from .plots import write_plots
+from .recorder import COLUMNS
+from .report import write_report
+from .runner import Progress, Runner, RunResult
+from .units import format_duration
+
+SUMMARY = "summary.json"
+TIMING = "timing.json"
+
+
+def prepare_out(out: Path) -> None:
+    """Create the output folder, or say clearly why it cannot be used."""
+    if out.exists() and not out.is_dir():
+        raise input_error(str(out), "exists and is not a directory (expected a results folder)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise input_error(str(out), f"cannot create the results folder: {err.strerror}") from None
+
+
+def resolved_toml(loaded: Loaded) -> str:
+    """The scenario with every default explicit (and overrides applied), as TOML."""
+    r = loaded.resolved
+    data = r.scenario.model_dump(mode="json", exclude_none=True)
+    for ns in data["namespaces"]:
+        if ns["model"] == "offsets":
+            for key in ("update", "dilation", "leap", "ntp"):
+                ns.pop(key, None)
+    data["scenario"]["sample_every"] = format_duration(r.sample_every_ns)
+    if "until" not in data["scenario"]:
+        data["scenario"]["duration"] = format_duration(r.duration_ns)
+    table = data["scenario"]["leap_table"]
+    if table != "shipped" and loaded.path is not None:
+        data["scenario"]["leap_table"] = str((loaded.path.parent / table).resolve())
+    head = (
+        f"# Resolved from {loaded.path.name if loaded.path else loaded.source} by timekeepers:"
+        " every default is explicit.\n# Re-run it with: timekeepers run scenario.toml\n\n"
+    )
+    return head + tomli_w.dumps(data)
+
+
+@contextmanager
+def tracing(path: Path, host_of: Callable[[], Host]) -> Iterator[None]:
+    """Engine trace events → JSON lines, each with true time and namespace names."""
+    names: dict[int, str] = {}
+
+    def context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+        host = host_of()
+        event["true_ns"] = host.true_ns
+        tk = event.pop("tk", None)
+        if tk is not None:
+            if tk not in names:
+                names.update({id(getattr(ns, "tk", None)): n for n, ns in host.namespaces.items()})
+            event["namespace"] = names.get(tk, "?")
+        return event
+
+    with path.open("w", encoding="utf-8") as f:
+        logger = structlog.wrap_logger(
+            structlog.WriteLogger(f),
+            processors=[context, structlog.processors.JSONRenderer(sort_keys=True, default=str)],
+        )
+        ntp.trace.enable(logger)
+        try:
+            yield
+        finally:
+            ntp.trace.disable()
+
+
+def _json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", "utf-8")
+
+
+def execute(
+    loaded: Loaded, out: Path, progress: Progress | None = None, trace: bool = False
+) -> RunResult:
+    """Run a scenario and write every result file into `out`."""
+    prepare_out(out)
+    with (out / "samples.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        runner = Runner(loaded, writer.writerow, progress)
+        if trace:
+            with tracing(out / "trace.jsonl", lambda: runner.host):
+                result = runner.run()
+        else:
+            result = runner.run()
+    _json(out / SUMMARY, result.summary)
+    _json(out / TIMING, result.timing)
+    toml_text = resolved_toml(loaded)
+    (out / "scenario.toml").write_text(toml_text, "utf-8")
+    _write_checkpoints(out, result)
+    plots = write_plots(out, result, loaded.resolved.timescale.reference, _markers(loaded))
+    write_report(out, result.summary, result.timing, plots, toml_text)
+    return result
+
+
+def _markers(loaded: Loaded) -> list[tuple[float, str]]:
+    """Leap seconds inside the run, as (true seconds, label) for the plots."""
+    r = loaded.resolved
+    ts = r.timescale
+    out = []
+    for event in ts.table.events:
+        t = ts.true_of_utc(event.unix * 10**9) - 10**9 * max(event.sign, 0)
+        if 0 <= t <= r.duration_ns:
+            out.append((t / 1e9, f"leap {event.day.isoformat()}"))
+    return out
+
+
+def _write_checkpoints(out: Path, result: RunResult) -> None:
+    if not result.checkpoints:
+        return
+    folder = out / "checkpoints"
+    folder.mkdir(exist_ok=True)
+    for label, doc in result.checkpoints.items():
+        (folder / f"{label}.json").write_text(checkpoint.dumps(doc), "utf-8")
+
+
+def read_results(folder: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """summary.json (and timing.json if present) of a results folder, or a clear error."""
+    if not folder.exists():
+        raise input_error(str(folder), "no such results folder")
+    if not folder.is_dir():
+        raise input_error(str(folder), "is a file, expected a results folder (from `run`)")
+    path = folder / SUMMARY
+    if not path.is_file():
+        raise input_error(str(folder), f"has no {SUMMARY}: not a results folder from `run`")
+    try:
+        summary = json.loads(path.read_text("utf-8"))
+        timing_path = folder / TIMING
+        timing = json.loads(timing_path.read_text("utf-8")) if timing_path.is_file() else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise input_error(str(path), f"is not valid JSON: {err}") from None
+    if not isinstance(summary, dict) or "namespaces" not in summary:
+        raise input_error(str(path), "is not a timekeepers summary")
+    return summary, timing

@@ -1,0 +1,149 @@
+"""summary.json's content: per-namespace metrics and host statistics, deterministic.
+
+Everything here is a function of the scenario and its seed — no wall time, no paths, no
+dates of the run — so two runs of the same scenario give byte-identical summaries.  Exact
+values become JSON numbers only here, at the edge.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from gmpy2 import mpq
+
+from ..host import Host
+from ..namespace import TimekeeperNamespace
+from .checks import Resolved
+from .recorder import Recorder, Track
+from .units import NSEC, format_duration, format_utc
+
+SUMMARY_VERSION = 1
+
+
+def _num(q: Any, digits: int = 3) -> float | int | None:
+    """An exact value as a JSON number, rounded to `digits` decimals (ints stay ints)."""
+    if q is None:
+        return None
+    if isinstance(q, int):
+        return q
+    if mpq(q).denominator == 1:
+        return int(mpq(q))
+    return round(float(q), digits)
+
+
+def percentile(sorted_values: list[int], p: int) -> int | None:
+    """Nearest-rank percentile (an observed value, so exact and reproducible)."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(p * len(sorted_values) / 100))
+    return sorted_values[rank - 1]
+
+
+def _timers(track: Track, host: Host) -> dict[str, Any]:
+    stats = host.stats.per_namespace.get(track.name)
+    late = sorted(track.lateness)
+    return {
+        "fires": len(late),
+        "early_fires": track.early_fires,
+        "overruns": track.overruns,
+        "lateness_ns": {f"p{p}": percentile(late, p) for p in (50, 90, 99)}
+        | {"max": late[-1] if late else None},
+        "rearms": getattr(stats, "rearms", 0),
+        "early_rechecks": getattr(stats, "early_rechecks", 0),
+        "expiries": getattr(stats, "expiries", 0),
+    }
+
+
+def _namespace(track: Track, host: Host, r: Resolved) -> dict[str, Any]:
+    ns = host.namespaces[track.name]
+    n = max(track.n, 1)
+    final = track.final
+    out: dict[str, Any] = {
+        "model": ns.model,
+        "group": track.group,
+        "recorded": track.record,
+        "samples": track.n,
+        "offset_utc_ns": {
+            "max_abs": _num(track.max_utc),
+            "rms": _num(math.sqrt(float(track.sum_sq_utc / n))),
+            "final": _num(final.get("offset_utc")),
+        },
+        "offset_reference_ns": {
+            "reference": r.timescale.reference,
+            "max_abs": _num(track.max_ref),
+            "rms": _num(math.sqrt(float(track.sum_sq_ref / n))),
+            "final": _num(final.get("offset_ref")),
+        },
+        "freq_ppm": {
+            "max_abs_deviation": _num(track.max_freq, 6),
+            "final": _num(final.get("freq"), 6),
+            "ntp_final": _num(final.get("ntp_freq"), 6),
+        },
+        "realtime_backward_steps": track.realtime_back,
+        "monotonic_backward_steps": track.monotonic_back,
+        "timers": _timers(track, host),
+    }
+    if isinstance(ns, TimekeeperNamespace):
+        out |= {
+            "update": ns.update,
+            "dilation": str(ns.dilation),
+            "accumulations": ns.advance_calls,
+            "mult": ns.tk.mult,
+        }
+    return out
+
+
+def _host(host: Host) -> dict[str, Any]:
+    s = host.stats
+    return {
+        "clocksource": host.clocksource.describe(),
+        "hz": host.hz,
+        "nohz": host.nohz,
+        "wrap_guard": host.wrap_guard,
+        "interrupts": s.interrupts,
+        "guard_wakes": s.guard_wakes,
+        "ticks": s.ticks,
+        "lazy_hooks": s.lazy_hooks,
+        "clock_was_set": s.clock_was_set,
+        "timer_expiries": s.expiries,
+        "timer_early_rechecks": s.early_rechecks,
+        "timer_rearms": s.rearms,
+        "hang_detections": s.hang_detections,
+        "lost_cycles": host.lost_cycles(),
+    }
+
+
+def summarize(r: Resolved, host: Host, rec: Recorder, failures: list[str]) -> dict[str, Any]:
+    """The deterministic summary of a finished run."""
+    run = r.scenario.scenario
+    spaces = {name: _namespace(t, host, r) for name, t in rec.tracks.items()}
+    problems = [
+        f"{name}: {v['timers']['early_fires']} timer(s) fired early"
+        for name, v in spaces.items()
+        if v["timers"]["early_fires"]
+    ] + [
+        f"{name}: MONOTONIC went backwards {v['monotonic_backward_steps']} time(s)"
+        for name, v in spaces.items()
+        if v["monotonic_backward_steps"]
+    ]
+    return {
+        "summary_version": SUMMARY_VERSION,
+        "scenario": run.name,
+        "description": run.description,
+        "seed": run.seed,
+        "start_utc": format_utc(r.scenario.host.start),
+        "duration": format_duration(r.duration_ns),
+        "simulated_s": r.duration_ns / NSEC,
+        "sample_every": format_duration(r.sample_every_ns),
+        "samples": rec.samples,
+        "reference": r.timescale.reference,
+        "leap_table": r.timescale.table.source,
+        "checks": {
+            "ok": not problems and not failures,
+            "problems": problems,
+            "event_failures": list(failures),
+        },
+        "host": _host(host),
+        "namespaces": spaces,
+    }

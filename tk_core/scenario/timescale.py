@@ -1,0 +1,98 @@
+"""True time ↔ UTC, TAI and the reference timescale a run is compared against.
+
+True time is SI seconds since the start; it is TAI shifted by a constant.  So UTC at any true
+instant comes from the leap table (POSIX UTC: 23:59:59 shown twice during an inserted
+second, as a stepping kernel shows it), and a smeared reference comes from `ntp.smear`
+bound to the leaps of the run.  All values are exact: true time in int ns at samples, leap
+offsets in whole seconds, so UTC and TAI readings are exact ints and only smears are rational.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gmpy2 import mpq
+
+from ntp.leap import LeapEvent, LeapTable
+from ntp.smear import SHAPES, BoundSmear, make_shape
+
+NSEC = 1_000_000_000
+#: Reference timescales besides the smear shapes of ntp.smear.
+BASIC_REFERENCES = ("utc", "tai", "no-leap")
+#: Leaps this close before the start may still be inside a smear window at the start.
+_SMEAR_REACH_S = 2 * 86_400
+
+
+def reference_names() -> list[str]:
+    """Every name `[scenario] reference` accepts."""
+    return [*BASIC_REFERENCES, *(name for name in SHAPES if name != "step")]
+
+
+def load_table(spec: str, base: Path | None) -> LeapTable:
+    """'shipped' (our verified copy of leap-seconds.list) or a path relative to the scenario."""
+    if spec == "shipped":
+        return LeapTable.load()
+    path = Path(spec)
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return LeapTable.load(path)
+
+
+class Timescale:
+    """The exact mapping between true time (ns since the start) and UTC/TAI/reference."""
+
+    def __init__(self, start_utc_ns: int, table: LeapTable, reference: str = "utc") -> None:
+        self.table = table
+        self.start_utc_ns = start_utc_ns
+        self.tai_offset = table.tai_minus_utc(mpq(start_utc_ns, NSEC))
+        self.tai0_ns = start_utc_ns + self.tai_offset * NSEC
+        self.reference = reference
+        self._smears = self._bind(reference) if reference not in BASIC_REFERENCES else []
+
+    def _bind(self, name: str) -> list[tuple[BoundSmear, int]]:
+        shape = make_shape(name)
+        start_s = self.start_utc_ns // NSEC
+        events: list[LeapEvent] = [
+            e for e in self.table.events if e.unix > start_s - _SMEAR_REACH_S
+        ]
+        return [(shape.for_event(e), e.tai_minus_utc_before) for e in events]
+
+    def true_of_utc(self, utc_ns: int) -> int:
+        """The true instant (ns since the start) at which UTC reads `utc_ns` (first pass)."""
+        tai = self.table.utc_to_tai(mpq(utc_ns, NSEC)) * NSEC
+        return int(tai) - self.tai0_ns
+
+    def utc_ns(self, true_ns: int) -> int:
+        """POSIX UTC in ns at a true instant (23:59:59 repeats during an inserted second)."""
+        return self.utc_fold(true_ns)[0]
+
+    def utc_fold(self, true_ns: int) -> tuple[int, int]:
+        """(POSIX UTC ns, fold): fold is 1 during an inserted second (its second pass)."""
+        utc, fold = self.table.tai_to_utc_fold(mpq(self.tai0_ns + true_ns, NSEC))
+        return int(utc * NSEC), fold
+
+    def tai_ns(self, true_ns: int) -> int:
+        return self.tai0_ns + true_ns
+
+    def no_leap_ns(self, true_ns: int) -> int:
+        """UTC as it would run with no leap after the start (the never-stepping clock)."""
+        return self.start_utc_ns + true_ns
+
+    def uses_tai(self) -> bool:
+        """Whether the reference is compared with CLOCK_TAI (else with CLOCK_REALTIME)."""
+        return self.reference == "tai"
+
+    def reference_ns(self, true_ns: int) -> mpq:
+        """The reference timescale's reading at a true instant, in exact ns."""
+        if self.reference == "utc":
+            return mpq(self.utc_ns(true_ns))
+        if self.reference == "tai":
+            return mpq(self.tai_ns(true_ns))
+        if self.reference == "no-leap" or not self._smears:
+            return mpq(self.no_leap_ns(true_ns))
+        x = mpq(self.tai0_ns + true_ns, NSEC)
+        first_before = self._smears[0][1]
+        value = x - first_before
+        for bound, before in self._smears:
+            value -= bound.sign * bound.lie(x - before)
+        return value * NSEC
