@@ -242,10 +242,19 @@ class Timekeeper:
             chunks += 1
             if offset < (self.cycle_interval << shift):
                 shift -= 1
+        sec_before = self.xtime_sec
         self.timekeeping_adjust(offset)
         clock_set |= self.accumulate_nsecs_to_secs()
         if chunks:
             self.tk_update_coarse_nsecs()
+        elif self.xtime_sec != sec_before:
+            # v6.15+ refreshes coarse_nsec only when cycles were accumulated.  When the mult
+            # compensation alone carries (or borrows) a whole second — a TK_ADV_FREQ advance
+            # within a fraction of a tick of a second boundary — xtime_sec moves while
+            # coarse_nsec stays, so by the code the coarse clocks would read ~1 s ahead
+            # (behind).  A deliberate, documented deviation: keep the coarse reading where it
+            # was, as every other TK_ADV_FREQ advance does.
+            self.coarse_nsec += (sec_before - self.xtime_sec) * NSEC_PER_SEC
         self.timekeeping_update(clock_set)
         if TRACE.enabled:
             emit(
