@@ -54,3 +54,16 @@ def test_with_the_guard_nothing_is_lost_over_a_simulated_week():
     cycles = host.cycles_now()
     assert cycles == host.clocksource.cycles_at(host.true_time)  # the extension is complete
     assert host.root.clock_gettime_ns(CLOCK_MONOTONIC) == (cycles * tk.mult) >> tk.shift
+
+
+def test_an_unsampled_counter_stalls_near_the_end_of_a_wrap_as_the_kernel_reads_it():
+    # clocksource_delta (v6.13+): a masked delta above max_raw_delta (7/8 of the range) is
+    # taken as "went backwards" and reads as no progress.
+    host = acpi_host(wrap_guard=False)
+    tk = host.root.timekeeper
+    host.run_for(4 * NSEC)  # 0.853 of a wrap: still read
+    assert host.root.clock_gettime_ns(CLOCK_MONOTONIC) == (host.cycles_now() * tk.mult) >> tk.shift
+    host.run_for(NSEC // 2)  # 0.96 of a wrap: beyond 7/8, reads as if no time passed
+    assert host.root.clock_gettime_ns(CLOCK_MONOTONIC) == 0
+    c = ExtendedCounter((1 << 8) - 1, 0, max_delta=223)
+    assert c.sample(230) == 0 and c.sample(10) == 10  # refused, then resumed after the wrap

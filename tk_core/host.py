@@ -208,7 +208,7 @@ class Host:
             program_latency_ns=program_latency_ns,
         )
         true0 = cs.cycles_at(self._now)
-        self.counter = ExtendedCounter(cs.mask, true0)
+        self.counter = ExtendedCounter(cs.mask, true0, cs.max_raw_delta)
         self._lost = true0 - self.counter.last_ext
         self.guard_cycles = (cs.max_idle_ns << cs.shift) // cs.mult
         init = ClockInit(
