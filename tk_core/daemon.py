@@ -1,10 +1,10 @@
 """Daemons inside namespaces: NTP clients that poll a reference server over a simulated path.
 
-A daemon acts only through its namespace's syscalls (clock_gettime, adjtimex).  Its polls are
-entries in the host's one timer queue, armed on the namespace's CLOCK_MONOTONIC as a real
-daemon's timerfd would be; the network is physical, so the request and reply travel in true
-time (entries at the counter cycle of a true instant).  The server stamps its clock at the
-true instant the request arrives.
+A daemon acts only through its namespace's syscalls (clock_gettime, adjtimex, timer_create).
+Its polls are POSIX timers on the namespace's CLOCK_MONOTONIC, as a real daemon's timerfd
+would be, so they sit in the host's one timer queue.  The network is physical: request and
+reply travel in true time (entries at the counter cycle of a true instant), and the server
+stamps its clock at the true instant the request arrives.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from ntp.discipline import NtpClient, PathModel, ReferenceServer
 from ntp.exact import ceil_q
 
 from .clockids import CLOCK_MONOTONIC, CLOCK_REALTIME
-from .hrtimer import ClockEntry, CycleEntry
+from .hrtimer import CycleEntry
 
 if TYPE_CHECKING:
     from .host import Host
     from .namespace import Namespace
+    from .posix_timers import PosixTimer
 
 NSEC = 1_000_000_000
 
@@ -34,21 +35,6 @@ def at_true_time(host: Host, t: mpq, action: Callable[[], None]) -> CycleEntry:
     entry = CycleEntry(lambda _cycles: action())
     host.enqueue(entry, cycles - host.lost_cycles())
     return entry
-
-
-class CallbackEntry(ClockEntry):
-    """A one-shot deadline in a namespace clock that calls `action` (a daemon's timer)."""
-
-    __slots__ = ("action",)
-
-    def __init__(
-        self, host: Host, ns: Namespace, clockid: int, expires: int, action: Callable[[], None]
-    ) -> None:
-        super().__init__(host, ns, clockid, expires)
-        self.action = action
-
-    def fire(self, cycles: int, now: int) -> None:
-        self.action()
 
 
 class NtpDaemon:
@@ -66,7 +52,7 @@ class NtpDaemon:
         path: PathModel | None = None,
         *,
         seed: int = 0,
-        epoch_unix: mpq,
+        epoch_unix: mpq | int | None = None,
     ) -> None:
         self.ns = ns
         self.host = ns.host
@@ -74,31 +60,32 @@ class NtpDaemon:
         self.server = server
         self.path = path if path is not None else PathModel()
         self.rng = random.Random(seed)
-        self.epoch_unix = mpq(epoch_unix)
+        epoch = mpq(self.host.epoch_ns, NSEC) if epoch_unix is None else epoch_unix
+        self.epoch_unix = mpq(epoch)
         self.polls = 0
         self.lost = 0
-        self._timer: CallbackEntry | None = None
-        self._leap_entry: CallbackEntry | None = None
+        # The daemon's timers are ordinary POSIX timers of its namespace: the timer base
+        # re-keys them on clock settings and rate changes, as a kernel re-programs them.
+        self._poll_timer = ns.timer_create(CLOCK_MONOTONIC, lambda _t, _o: self._poll())
+        self._leap_timer: PosixTimer | None = None
 
     def true_unix(self) -> mpq:
         return self.epoch_unix + self.host.true_time
 
     def start(self, first_poll_ns: int = 0) -> None:
-        """Poll `first_poll_ns` from now (namespace MONOTONIC), then every poll interval."""
-        self._arm(self.ns.clock_gettime_ns(CLOCK_MONOTONIC) + first_poll_ns)
+        """Poll `first_poll_ns` from now (namespace MONOTONIC; 0 = now), then every interval."""
+        if first_poll_ns > 0:
+            self._poll_timer.settime(first_poll_ns)
+        else:
+            self._poll()
 
     def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-
-    def _arm(self, mono_ns: int) -> None:
-        self._timer = CallbackEntry(self.host, self.ns, CLOCK_MONOTONIC, mono_ns, self._poll)
-        self._timer.arm()
+        self._poll_timer.settime(0)
 
     def _poll(self) -> None:
         self.polls += 1
         t1 = self.ns.clock_gettime_ns(CLOCK_REALTIME)
-        self._arm(self.ns.clock_gettime_ns(CLOCK_MONOTONIC) + self.client.next_poll_ns())
+        self._poll_timer.settime(self.client.next_poll_ns())
         delays = self.path.draw(self.rng)
         if delays is None:
             self.lost += 1
@@ -123,31 +110,20 @@ class NtpDaemon:
             self._arm_leap_instant()
 
     def _arm_leap_instant(self) -> None:
-        """chronyd's own leap handling (step/slew) runs when its REALTIME reaches midnight.
-
-        Re-armed after every sample: the client keeps changing its clock's rate, and a
-        deadline converted to cycles hours ahead with today's rate would fire late (a daemon
-        re-computes its timeouts from the clock in the same way).
-        """
-        if self._leap_entry is not None:
-            if not self._leap_entry.queued:
-                return  # already handled
-            self._leap_entry.cancel()
+        """chronyd's own leap handling (step/slew) runs when its REALTIME reaches midnight."""
+        if self._leap_timer is not None:
+            return
         leap = self.server.leap
         sign = leap.sign  # type: ignore[union-attr]
         midnight_ns = (leap.unix - (1 if sign < 0 else 0)) * NSEC  # type: ignore[union-attr]
 
-        def at_leap() -> None:
+        def at_leap(_timer: PosixTimer, _overrun: int) -> None:
             delay = self.client.on_leap_instant(self.ns, sign)
             if delay is not None:
-                mono = self.ns.clock_gettime_ns(CLOCK_MONOTONIC) + delay
-                CallbackEntry(
-                    self.host,
-                    self.ns,
-                    CLOCK_MONOTONIC,
-                    mono,
-                    lambda: self.client.on_leap_followup(self.ns),
-                ).arm()
+                followup = self.ns.timer_create(
+                    CLOCK_MONOTONIC, lambda _t, _o: self.client.on_leap_followup(self.ns)
+                )
+                followup.settime(delay)
 
-        self._leap_entry = CallbackEntry(self.host, self.ns, CLOCK_REALTIME, midnight_ns, at_leap)
-        self._leap_entry.arm()
+        self._leap_timer = self.ns.timer_create(CLOCK_REALTIME, at_leap)
+        self._leap_timer.settime(midnight_ns, absolute=True)
