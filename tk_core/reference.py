@@ -44,8 +44,8 @@ IDEALS = ("kernel", "nominal")
 class Reference:
     """Exact ideal MONOTONIC and RAW for one timekeeper (see the module docstring)."""
 
-    __slots__ = (
-        "anchor_cycles",
+    #: The exact rationals and the integers that make up the state (checkpoints use these).
+    RATIONAL_FIELDS = (
         "freq_eff",
         "mono",
         "nominal_mono",
@@ -54,8 +54,9 @@ class Reference:
         "rate",
         "raw",
         "raw_rate",
-        "tick_length",
     )
+    INT_FIELDS = ("anchor_cycles", "tick_length")
+    __slots__ = RATIONAL_FIELDS + INT_FIELDS
 
     def __init__(self, tk: Timekeeper, cycles: int, freq_eff: mpq) -> None:
         self.freq_eff = mpq(freq_eff)

@@ -19,16 +19,6 @@ FORMAT = "timekeepers-checkpoint"
 VERSION = 1
 KINDS = ("host", "namespace")
 RESTORE_MODES = ("criu", "suspend", "exact")
-_REF_RATIONALS = (
-    "freq_eff",
-    "mono",
-    "nominal_mono",
-    "nominal_rate",
-    "nominal_raw",
-    "rate",
-    "raw",
-    "raw_rate",
-)
 
 
 class CheckpointError(ValueError):

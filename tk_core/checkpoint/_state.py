@@ -6,9 +6,10 @@ from typing import Any
 
 from ..host import Host
 from ..namespace import Namespace, OffsetsNamespace, TimekeeperNamespace
+from ..reference import Reference
 from ..task import Task
 from ..timekeeper import ClockInit, Timekeeper
-from ._format import _REF_RATIONALS, CheckpointError, _get, _q, _rational
+from ._format import CheckpointError, _get, _q, _rational
 
 # -- namespaces --------------------------------------------------------------------------------
 
@@ -27,8 +28,8 @@ def namespace_state(ns: Namespace) -> dict[str, Any]:
         }
     assert isinstance(ns, TimekeeperNamespace)
     ref = ns.reference
-    reference = {name: _q(getattr(ref, name)) for name in _REF_RATIONALS}
-    reference |= {"anchor_cycles": ref.anchor_cycles, "tick_length": ref.tick_length}
+    reference = {name: _q(getattr(ref, name)) for name in Reference.RATIONAL_FIELDS}
+    reference |= {name: getattr(ref, name) for name in Reference.INT_FIELDS}
     return common | {
         "update": ns.update,
         "dilation": _q(ns.dilation),
@@ -53,10 +54,10 @@ def _restore_tk(ns: TimekeeperNamespace, state: dict[str, Any], path: str) -> No
 
 def _restore_reference(ns: TimekeeperNamespace, state: dict[str, Any], path: str) -> None:
     ref = _get(state, "reference", dict, path)
-    for name in _REF_RATIONALS:
+    for name in Reference.RATIONAL_FIELDS:
         setattr(ns.reference, name, _rational(ref, name, f"{path}.reference"))
-    ns.reference.anchor_cycles = _get(ref, "anchor_cycles", int, f"{path}.reference")
-    ns.reference.tick_length = _get(ref, "tick_length", int, f"{path}.reference")
+    for name in Reference.INT_FIELDS:
+        setattr(ns.reference, name, _get(ref, name, int, f"{path}.reference"))
 
 
 def _restore_tasks(ns: Namespace, state: dict[str, Any], path: str, fresh_pids: bool) -> None:
