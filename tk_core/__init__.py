@@ -32,6 +32,7 @@ from .clocksource import (
 from .counter import ExtendedCounter
 from .host import Host, HostStats, NamespaceStats
 from .namespace import Namespace, OffsetsNamespace, TimekeeperNamespace
+from .patching import SimClock, TkEventLoop, TkEventLoopPolicy, patch_time
 from .posix_timers import PosixTimer, Sleeper
 from .task import Task
 from .timekeeper import Timekeeper
@@ -89,11 +90,14 @@ __all__ = [
     "NamespaceStats",
     "OffsetsNamespace",
     "PosixTimer",
+    "SimClock",
     "Sleeper",
     "Task",
     "Timekeeper",
     "TimekeeperNamespace",
     "TimerFd",
+    "TkEventLoop",
+    "TkEventLoopPolicy",
     "clock_gettime_ns",
     "clock_name",
     "clock_settime_ns",
@@ -102,6 +106,7 @@ __all__ = [
     "clocksource_max_adjustment",
     "clocksource_update_freq",
     "create_namespace",
+    "patch_time",
     "run_for",
     "run_until",
     "spawn",

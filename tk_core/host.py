@@ -24,6 +24,7 @@ an idle host can sleep past a wrap and lose it, exactly as a kernel would.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -512,6 +513,22 @@ class Host:
             self._floor = None
         else:
             self._floor = target
+
+    def run_while(self, busy: Callable[[], bool], limit_ns: int | mpq) -> bool:
+        """Take interrupts one at a time while `busy()`, never past true time `limit_ns`.
+
+        Stops right at the interrupt that made `busy()` false (a sleep's wake-up), so the
+        caller sees its clocks at that instant; returns whether `busy()` turned false.
+        """
+        target = mpq(limit_ns) * NS
+        while busy():
+            if self._next_t is None or self._next_t > target:
+                self.run_until(limit_ns)
+                return not busy()
+            self._now = max(self._now, self._next_t)
+            self._floor = None
+            self._interrupt()
+        return True
 
     def run_for(self, duration_ns: int) -> None:
         """Advance true time by `duration_ns` (int ns ≥ 0)."""
