@@ -65,6 +65,17 @@ class SimClock:
         self.ns = ns
         self.sleep_mode: SleepMode = sleep
         self.lock = threading.RLock()
+        #: (true ns, REALTIME, MONOTONIC, TAI) after every advance, when `tracing` is on.
+        self.tracing = False
+        self.samples: list[tuple[int, int, int, int]] = []
+
+    def sample(self) -> None:
+        """Record the clocks now (the plugin's --timekeepers-trace writes these)."""
+        with self.lock:
+            read = self.ns.clock_gettime_ns
+            self.samples.append(
+                (self.ns.host.true_ns, read(CLOCK_REALTIME), read(CLOCK_MONOTONIC), read(11))
+            )
 
     def read_ns(self, clockid: int) -> int:
         """The namespace's `clock_gettime` in int ns."""
@@ -86,6 +97,8 @@ class SimClock:
             span = int(duration_ns * dilation * 2) + NSEC
             while not sleeper.done:
                 host.run_while(lambda: not sleeper.done, host.true_ns + span)
+            if self.tracing:
+                self.sample()
 
     def sleep(self, seconds: float) -> None:
         """`time.sleep` under the sleep mode (ValueError for a negative time, as Python)."""

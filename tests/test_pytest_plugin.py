@@ -1,0 +1,149 @@
+"""The timekeepers pytest plugin, exercised the way a user would: test files run by pytester."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+HEARTBEAT = """
+import asyncio, datetime, pytest
+
+async def heartbeat(n):
+    await asyncio.sleep(0.5)  # beat mid-second, not on the instant the kernel applies the leap
+    seen = []
+    for _ in range(n):
+        seen.append(datetime.datetime.utcnow().strftime("%H:%M:%S"))
+        await asyncio.sleep(1)
+    return seen
+
+@pytest.mark.asyncio
+@pytest.mark.timekeepers(start="2016-12-31T23:59:50Z", leap="{leap}")
+async def test_heartbeat(tk_ns):
+    seen = await heartbeat(20)
+    assert seen.count("23:59:59") == {count}
+"""
+
+
+def run(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(source)
+    return pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:xdist", *args)
+
+
+@pytest.mark.parametrize(("leap", "count"), [("step", 2), ("linear-24h", 1)])
+def test_heartbeat_across_2016_leap(pytester: pytest.Pytester, leap: str, count: int) -> None:
+    run(pytester, HEARTBEAT.format(leap=leap, count=count)).assert_outcomes(passed=1)
+
+
+def test_sleep_across_inserted_leap(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+import time, pytest
+
+@pytest.mark.timekeepers(start="2016-12-31T23:59:55Z", leap="step")
+def test_sleep(tk_ns):
+    m0, t0, tai0 = time.monotonic_ns(), time.time_ns(), time.clock_gettime_ns(time.CLOCK_TAI)
+    time.sleep(10)
+    assert time.monotonic_ns() - m0 == 10 * 10**9
+    assert time.time_ns() - t0 == 9 * 10**9
+    assert time.clock_gettime_ns(time.CLOCK_TAI) - tai0 == 10 * 10**9
+""")
+    result.assert_outcomes(passed=1)
+
+
+def test_long_asyncio_sleep_and_wait_for(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+import asyncio, pytest, time
+from tk_core import CLOCK_MONOTONIC
+
+@pytest.mark.asyncio
+async def test_hour(tk_ns):
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await asyncio.sleep(3600)
+    assert loop.time() - t0 >= 3600
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(asyncio.sleep(7200), timeout=60)
+    assert tk_ns.clock_gettime_ns(CLOCK_MONOTONIC) // 10**9 >= 3660
+
+@pytest.mark.anyio
+async def test_anyio(tk_ns):
+    import anyio
+    t0 = time.monotonic()
+    await anyio.sleep(600)
+    assert time.monotonic() - t0 >= 600
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+""")
+    result.assert_outcomes(passed=2)
+
+
+def test_controller_slews_and_code_sees_it(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+import time, pytest
+from ntp.timex import ADJ_FREQUENCY, Timex
+
+@pytest.mark.timekeepers(leap=None, start=1_700_000_000)
+def test_slew(tk_ns):
+    tk_ns.adjtimex(Timex(modes=ADJ_FREQUENCY, freq=100 << 16))  # +100 ppm
+    m0 = time.monotonic_ns()
+    t_true = tk_ns.host.true_ns
+    time.sleep(100)
+    true_elapsed = tk_ns.host.true_ns - t_true
+    assert time.monotonic_ns() - m0 == 100 * 10**9
+    assert abs(true_elapsed - 100 * 10**9 / 1.0001) < 1_000_000  # the code's seconds are shorter
+""")
+    result.assert_outcomes(passed=1)
+
+
+def test_dilation_and_frozen(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+import time, datetime, pytest
+
+@pytest.mark.timekeepers(dilation=2, leap=None)
+def test_dilated(tk_ns):
+    t = tk_ns.host.true_ns
+    time.sleep(5)
+    assert tk_ns.host.true_ns - t >= 10 * 10**9 - 10**6
+
+@pytest.mark.timekeepers(sleep="frozen", start="2020-02-29T12:00:00Z")
+def test_frozen(tk_ns):
+    t0 = time.time()
+    time.sleep(30)
+    assert time.time() == t0
+    assert datetime.date.today() == datetime.date(2020, 2, 29)
+    assert isinstance(datetime.datetime.now(), datetime.datetime)
+    tk_ns.host.run_for(86400 * 10**9)
+    assert datetime.date.today() == datetime.date(2020, 3, 1)
+""")
+    result.assert_outcomes(passed=2)
+
+
+def test_trace_written_for_failed_tests(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+import time
+
+def test_fails(tk_ns):
+    time.sleep(3)
+    assert False
+
+def test_passes(tk_ns):
+    time.sleep(1)
+""", "--timekeepers-trace=traces")
+    result.assert_outcomes(passed=1, failed=1)
+    files = list((pytester.path / "traces").glob("*.tsv"))
+    assert [f.name for f in files] == ["test_trace_written_for_failed_tests.py_test_fails.tsv"]
+    rows = files[0].read_text().splitlines()
+    assert rows[0].startswith("true_ns") and len(rows) == 3
+
+
+def test_bad_marker_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+import pytest
+
+@pytest.mark.timekeepers(start="yesterday")
+def test_x(tk_ns):
+    pass
+""")
+    result.stdout.fnmatch_lines(["*start='yesterday', expected Unix seconds*"])
