@@ -7,8 +7,8 @@ Fixtures: `tk_host` (a `tk_core.Host`) and `tk_ns` (a namespace on it, patched i
                              error_ppm=0, kernel_version=None, sleep="advance")
 
 `leap` is ``"step"`` (the namespace's kernel inserts/deletes leap seconds), a smear shape
-name such as ``"linear-24h"``, or None (nobody tells the kernel; UTC just goes on).  With no leap second in the table
-after `start`, there is nothing to follow and the namespace just runs.
+name such as ``"linear-24h"``, or None (nobody tells the kernel; UTC just goes on).  With no leap second in
+the table after `start`, there is nothing to follow and the namespace just runs.
 `--timekeepers-trace=DIR` writes the clocks sampled after every simulated sleep of each failed
 test to ``DIR/<test id>.tsv``.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,7 @@ class Settings:
                 "'YYYY-MM-DDTHH:MM:SSZ'"
             )
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return int(parsed.replace(tzinfo=parsed.tzinfo or timezone.utc).timestamp())
+        return int(parsed.replace(tzinfo=parsed.tzinfo or UTC).timestamp())
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
