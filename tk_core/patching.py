@@ -206,7 +206,7 @@ def _datetime_classes(clock: SimClock) -> tuple[type, type]:
     return TkDate, TkDatetime
 
 
-class _FastForwardSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _FastForwardSelector(selectors.DefaultSelector):
     """A selector whose idle wait runs the simulation forward instead of blocking."""
 
     def __init__(self, clock: SimClock) -> None:
@@ -232,7 +232,7 @@ class TkEventLoop(asyncio.SelectorEventLoop):
         return self._tk_clock.read_ns(CLOCK_MONOTONIC) / NSEC
 
 
-class TkEventLoopPolicy(asyncio.DefaultEventLoopPolicy):  # type: ignore[misc,valid-type]
+class TkEventLoopPolicy(asyncio.DefaultEventLoopPolicy):
     """Hands out `TkEventLoop`s (pytest-asyncio, anyio and asyncio.run all ask the policy)."""
 
     def __init__(self, clock: SimClock) -> None:
@@ -257,7 +257,7 @@ def patch_time(ns: Namespace, *, sleep: SleepMode = "advance") -> Iterator[SimCl
     try:
         for name, fn in _time_functions(clock).items():
             setattr(_time, name, fn)
-        _dt.date, _dt.datetime = tk_date, tk_datetime  # type: ignore[misc]
+        _dt.date, _dt.datetime = tk_date, tk_datetime  # type: ignore[misc,assignment]
         asyncio.set_event_loop_policy(TkEventLoopPolicy(clock))
         yield clock
     finally:

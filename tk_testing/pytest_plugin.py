@@ -7,8 +7,8 @@ Fixtures: `tk_host` (a `tk_core.Host`) and `tk_ns` (a namespace on it, patched i
                              error_ppm=0, kernel_version=None, sleep="advance")
 
 `leap` is ``"step"`` (the namespace's kernel inserts/deletes leap seconds), a smear shape
-name such as ``"linear-24h"``, or None (nobody tells the kernel; UTC just goes on).  With no leap second in
-the table after `start`, there is nothing to follow and the namespace just runs.
+name such as ``"linear-24h"``, or None (nobody tells the kernel; UTC just goes on).  With no
+leap second in the table after `start`, there is nothing to follow.
 `--timekeepers-trace=DIR` writes the clocks sampled after every simulated sleep of each failed
 test to ``DIR/<test id>.tsv``.
 """
