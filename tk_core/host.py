@@ -35,6 +35,7 @@ from ntp.kernel import NtpState
 from ntp.trace import TRACE, emit
 from ntp.version import KernelBehaviour
 
+from .auxclock import AUX_CLOCKS_SINCE
 from .clockevent import HANG_PASSES, ClockEventDevice, hang_delay_ns
 from .clockids import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME
 from .clocksource import Clocksource, clocksource_update_freq
@@ -159,6 +160,7 @@ class Host:
         requeue_on_adjust: bool = False,
         rekey_slack_ns: int = 1000,
         record_lateness: bool = False,
+        aux_clocks: bool = False,
     ) -> None:
         for name, value in (
             ("hz", hz),
@@ -177,6 +179,15 @@ class Host:
         self.user_hz = user_hz
         self.behaviour = KernelBehaviour.from_version(kernel_version)
         self.kernel_version = self.behaviour.version
+        if not isinstance(aux_clocks, bool):
+            raise TypeError(f"Host aux_clocks must be a bool, got {aux_clocks!r}")
+        if aux_clocks and self.behaviour.key < AUX_CLOCKS_SINCE:
+            raise ValueError(
+                f"aux_clocks need kernel 6.17 or later (CONFIG_POSIX_AUX_CLOCKS); "
+                f"kernel_version is {self.kernel_version!r}"
+            )
+        #: CONFIG_POSIX_AUX_CLOCKS: CLOCK_AUX0..7 on every timekeeper namespace
+        self.aux_clocks = aux_clocks
         self.nohz = nohz
         self.wrap_guard = wrap_guard
         self.lazy_error_bound = lazy_error_bound_ns << 32

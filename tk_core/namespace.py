@@ -27,6 +27,7 @@ from gmpy2 import mpq
 from ntp.timex import ADJ_OFFSET_SINGLESHOT, ADJ_OFFSET_SS_READ, Timex
 
 from .adjtimex import do_adjtimex
+from .auxclock import AuxClocks, is_aux_clock, os_error
 from .clockids import (
     CLOCK_BOOTTIME,
     CLOCK_BOOTTIME_ALARM,
@@ -116,7 +117,12 @@ class Namespace:
         raise NotImplementedError
 
     def clock_getres_ns(self, clockid: int) -> int:
-        """`clock_getres`: 1 ns for high-resolution clocks, one tick for the coarse ones."""
+        """`clock_getres`: 1 ns for high-resolution clocks, one tick for the coarse ones.
+
+        An aux clock answers 1 ns even while disabled (`aux_get_res`).
+        """
+        if self.host.aux_clocks and is_aux_clock(clockid):
+            return 1
         self.read_clock_at(clockid, self.host.cycles_now())  # validates the id
         if clockid in (CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE):
             return NSEC_PER_SEC // self.host.hz
@@ -133,10 +139,40 @@ class Namespace:
         """Namespace clock minus host clock for timer purposes (only the offsets model has one)."""
         return 0
 
+    def _refuse_aux_timer(self, clockid: int, what: str) -> None:
+        """The aux k_clock has no timer_create or nsleep: EOPNOTSUPP before anything else."""
+        if self.host.aux_clocks and is_aux_clock(clockid):
+            raise os_error(errno.EOPNOTSUPP, f"{what} on {clock_name(clockid)}")
+
+    @property
+    def aux(self) -> AuxClocks:
+        """The CLOCK_AUX0..7 this namespace's tasks see (ENOENT: kernel built without them)."""
+        return self.timer_domain.aux
+
+    def aux_clock_enable_write(
+        self, index: int, text: str, creds: Credentials = OWNER, *, euid: int = 0
+    ) -> int:
+        """Write `/sys/kernel/time/aux_clocks/<index>/aux_clock_enable`; returns bytes consumed.
+
+        `euid` is the writer's user id: the file is root's, mode 0644 (EACCES otherwise).
+        """
+        return self.aux.enable_store(
+            index, text, has_cap=self._aux_cap(creds), euid=euid
+        )
+
+    def aux_clock_enable_read(self, index: int) -> str:
+        """Read `/sys/kernel/time/aux_clocks/<index>/aux_clock_enable`: "0\\n" or "1\\n"."""
+        return self.aux.enable_show(index)
+
+    def _aux_cap(self, creds: Credentials) -> bool:
+        """CAP_SYS_TIME where the aux clocks live (this namespace's own, or over the host)."""
+        return creds.has(CAP_SYS_TIME)
+
     def timer_create(
         self, clockid: int, callback: Callable[[PosixTimer, int], None] | None = None
     ) -> PosixTimer:
         """`timer_create`: a POSIX timer on `clockid`; `callback(timer, overrun)` on expiry."""
+        self._refuse_aux_timer(clockid, "timer_create")
         return PosixTimer(self, clockid, callback)
 
     def clock_nanosleep(
@@ -147,6 +183,7 @@ class Namespace:
         callback: Callable[[Sleeper], None] | None = None,
     ) -> Sleeper:
         """`clock_nanosleep`: a one-shot wake-up; `callback(sleeper)` when it wakes."""
+        self._refuse_aux_timer(clockid, "clock_nanosleep")
         return Sleeper(self, clockid, value_ns, absolute, callback)
 
     def timerfd_create(self, clockid: int) -> TimerFd:
@@ -203,10 +240,22 @@ class TimekeeperNamespace(Namespace):
         self._hook = CycleEntry(self._on_hook)
         self.timer_base = TimerBase(self)
         self.clock_was_set_listeners: list[Any] = [self.timer_base.clock_was_set]
+        self._aux: AuxClocks | None = None  # made on first use: idle namespaces stay small
 
     @property
     def timer_domain(self) -> TimekeeperNamespace:
         return self
+
+    @property
+    def aux(self) -> AuxClocks:
+        """This namespace's own eight aux clocks (ENOENT on a host without them)."""
+        if self._aux is None:
+            if not self.host.aux_clocks:
+                raise os_error(
+                    errno.ENOENT, "no /sys/kernel/time/aux_clocks: Host(aux_clocks=False)"
+                )
+            self._aux = AuxClocks(self)
+        return self._aux
 
     @property
     def timekeeper(self) -> Timekeeper:
@@ -234,6 +283,8 @@ class TimekeeperNamespace(Namespace):
             return tk.real_coarse_ns()
         if clockid == CLOCK_MONOTONIC_COARSE:
             return tk.mono_coarse_ns()
+        if self.host.aux_clocks and is_aux_clock(clockid):
+            return self.aux.clock(clockid).read(cycles)
         raise self._bad_clock(clockid)
 
     def offset_of(self, clockid: int) -> int:
@@ -263,6 +314,8 @@ class TimekeeperNamespace(Namespace):
     def advance_to(self, cycles: int) -> int:
         self.advance_calls += 1
         clock_set = self.tk.timekeeping_advance(cycles, TK_ADV_TICK)
+        if self._aux is not None:
+            self._aux.advance(cycles)
         self.reference.sync(self.tk, cycles)
         if clock_set:
             self.clock_was_set()
@@ -296,6 +349,10 @@ class TimekeeperNamespace(Namespace):
         flip = tk.cycles_of_dither_flip(self.host.lazy_error_bound)
         if flip is not None and (key is None or flip < key):
             key = flip
+        if self._aux is not None:
+            aux_key = self._aux.next_key(self.host.lazy_error_bound)
+            if aux_key is not None and (key is None or aux_key < key):
+                key = aux_key
         if key is None:
             self.host.queue.remove(self._hook)
         else:
@@ -316,6 +373,9 @@ class TimekeeperNamespace(Namespace):
     def clock_settime_ns(self, clockid: int, value_ns: int, creds: Credentials = OWNER) -> None:
         """`clock_settime`: only CLOCK_REALTIME is settable (EINVAL otherwise, EPERM w/o cap)."""
         _check_int("value_ns", value_ns)
+        if self.host.aux_clocks and is_aux_clock(clockid):
+            self.aux.clock_settime(clockid, value_ns, creds.has(CAP_SYS_TIME))
+            return
         if clockid != CLOCK_REALTIME:
             self.read_clock_at(clockid, self.host.cycles_now())  # unknown id → EINVAL
             raise einval(f"{clock_name(clockid)} cannot be set")
@@ -382,6 +442,10 @@ class TimekeeperNamespace(Namespace):
         """`clock_adjtime(2)`: CLOCK_REALTIME is this namespace's adjtimex."""
         if clockid == CLOCK_REALTIME:
             return self.adjtimex(tx, creds)
+        if self.host.aux_clocks and is_aux_clock(clockid):
+            if not isinstance(tx, Timex):
+                raise TypeError(f"clock_adjtime takes an ntp.Timex, got {type(tx).__name__}")
+            return self.aux.clock_adjtime(clockid, tx, creds.has(CAP_SYS_TIME))
         code = self.tk.ntp.behaviour.clock_adjtime_errno(clockid)
         raise OSError(code, f"{errno.errorcode[code]}: clock_adjtime on {clock_name(clockid)}")
 
@@ -464,6 +528,9 @@ class OffsetsNamespace(Namespace):
     def clock_settime_ns(self, clockid: int, value_ns: int, creds: Credentials = OWNER) -> None:
         """Setting REALTIME sets the host's clock: needs CAP_SYS_TIME over the host."""
         _check_int("value_ns", value_ns)
+        if self.host.aux_clocks and is_aux_clock(clockid):
+            self.aux.clock_settime(clockid, value_ns, self._aux_cap(creds))
+            return
         if clockid == CLOCK_REALTIME and value_ns >= 0:
             self._host_time_cap(creds, "clock_settime")
         self._root.clock_settime_ns(clockid, value_ns, creds=OWNER)
@@ -479,7 +546,15 @@ class OffsetsNamespace(Namespace):
     def clock_adjtime(self, clockid: int, tx: Timex, creds: Credentials = OWNER) -> int:
         if clockid == CLOCK_REALTIME:
             return self.adjtimex(tx, creds)
+        if self.host.aux_clocks and is_aux_clock(clockid):
+            if not isinstance(tx, Timex):
+                raise TypeError(f"clock_adjtime takes an ntp.Timex, got {type(tx).__name__}")
+            return self.aux.clock_adjtime(clockid, tx, self._aux_cap(creds))
         return self._root.clock_adjtime(clockid, tx, creds)
+
+    def _aux_cap(self, creds: Credentials) -> bool:
+        """The aux clocks here are the host's (namespaces never offset them): host CAP_SYS_TIME."""
+        return creds.has(CAP_SYS_TIME, over_host=True)
 
     # -- offsets ------------------------------------------------------------------------
 
