@@ -241,3 +241,17 @@ def test_lazy_and_periodic_twins_agree():
     for _ in range(20):
         host.run_for(S // 3)
         assert abs(lazy.clock_gettime_ns(AUX0 + 5) - per.clock_gettime_ns(AUX0 + 5)) <= 100
+
+
+def test_checkpoint_round_trip_continues():
+    host = Host(kernel_version="7.3", aux_clocks=True)
+    ns = host.create_namespace("a", update="periodic")
+    ns.aux_clock_enable_write(1, "1")
+    ns.clock_adjtime(AUX0 + 1, Timex(modes=ADJ_FREQUENCY, freq=65536 * 20))
+    host.run_for(3 * S + 17)
+    twin = Host.restore(host.checkpoint())
+    for h in (host, twin):
+        h.run_for(5 * S)
+    a, b = host.namespaces["a"], twin.namespaces["a"]
+    assert a.clock_gettime_ns(AUX0 + 1) == b.clock_gettime_ns(AUX0 + 1)
+    assert a.aux[1].ntp.to_dict() == b.aux[1].ntp.to_dict()

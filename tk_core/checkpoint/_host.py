@@ -58,7 +58,9 @@ def _config(host: Host) -> dict[str, Any]:
 
 
 #: Optional Host constructor knobs (timer-queue and clockevent modelling), where they exist.
-_HOST_OPTIONS = ("irq_cost_ns", "expiry_cost_ns", "requeue_on_adjust", "rekey_slack_ns")
+_HOST_OPTIONS = (
+    "irq_cost_ns", "expiry_cost_ns", "requeue_on_adjust", "rekey_slack_ns", "aux_clocks"
+)
 _CLOCKEVENT_OPTIONS = ("min_delta_ns", "max_delta_ns", "program_latency_ns")
 
 

@@ -37,6 +37,7 @@ def namespace_state(ns: Namespace) -> dict[str, Any]:
         "restore_on_error": ns.tk.restore_on_error,
         "reference": reference,
         "advance_calls": ns.advance_calls,
+        "aux": None if ns._aux is None else ns._aux.to_dict(),
     }
 
 
@@ -50,6 +51,33 @@ def _restore_tk(ns: TimekeeperNamespace, state: dict[str, Any], path: str) -> No
         raise CheckpointError(f"checkpoint field {path}.timekeeper.ntp: {err}") from None
     ns.tk.restore_on_error = _get(state, "restore_on_error", bool, path)
     ns.advance_calls = _get(state, "advance_calls", int, path)
+    _restore_aux(ns, state.get("aux"), f"{path}.aux")
+
+
+def _restore_aux(ns: TimekeeperNamespace, aux: Any, path: str) -> None:
+    """The eight aux clocks, when the checkpoint has them (None: never used)."""
+    if aux is None:
+        return
+    if not ns.host.aux_clocks:
+        raise CheckpointError(f"checkpoint field {path}: aux clocks on a host without them")
+    if not isinstance(aux, list) or len(aux) != 8:
+        raise CheckpointError(f"checkpoint field {path}: expected a list of 8 aux clock states")
+    for n, clock in enumerate(aux):
+        where = f"{path}[{n}]"
+        if not isinstance(clock, dict):
+            raise CheckpointError(f"checkpoint field {where}: expected an object")
+        _get(clock, "offs_aux", int, where)
+        _get(clock, "ntp", dict, where)
+        snap = clock.get("tk")
+        if snap is not None:
+            if not isinstance(snap, dict):
+                raise CheckpointError(f"checkpoint field {where}.tk: expected an object or null")
+            for name in Timekeeper._FIELDS:
+                _get(snap, name, (int, bool), f"{where}.tk")
+    try:
+        ns.aux.load(aux)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"checkpoint field {path}: {err}") from None
 
 
 def _restore_reference(ns: TimekeeperNamespace, state: dict[str, Any], path: str) -> None:
