@@ -41,6 +41,7 @@ from .clockids import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOC
 from .clocksource import Clocksource, clocksource_update_freq
 from .counter import ExtendedCounter
 from .hrtimer import ClockEntry, HostEntry, HostTimerQueue, hrtimer_forward
+from .lateness import LatenessHistogram
 from .namespace import MODELS, Namespace, OffsetsNamespace, TimekeeperNamespace
 from .timekeeper import NSEC_PER_SEC, ClockInit, Timekeeper
 from .timerbase import TimerEntry
@@ -129,9 +130,10 @@ class Host:
     default device), `irq_cost_ns` / `expiry_cost_ns` (true time an interrupt / one expiry
     takes), `requeue_on_adjust` (re-key a namespace's timers at every NTP rate change instead
     of re-checking them when they come due), `rekey_slack_ns` (how late a rate rise may make
-    a queued key before its base re-keys), `record_lateness` (keep every fire's lateness in
-    `self.lateness`).  `check_never_early` (class default False; the tests set it) asserts on
-    every fire that the namespace's own clock has reached the deadline.
+    a queued key before its base re-keys), `record_lateness` (a `LatenessHistogram` of every
+    fire's lateness, measured when its callback runs, in `self.lateness`).  `check_never_early`
+    (class default False; the tests set it) asserts on every fire that the namespace's own
+    clock has reached the deadline.
     """
 
     check_never_early = False
@@ -200,7 +202,7 @@ class Host:
         self.rekey_slack_ns = rekey_slack_ns
         self.irq_cost_ns = irq_cost_ns
         self.expiry_cost_ns = expiry_cost_ns
-        self.lateness: list[int] | None = [] if record_lateness else None
+        self.lateness: LatenessHistogram | None = LatenessHistogram() if record_lateness else None
         self.hang_detected = False
         self._in_irq = False
         self._touched: dict[NamespaceStats, None] = {}

@@ -45,7 +45,7 @@ from .hrtimer import CycleEntry
 from .posix_timers import PosixTimer, Sleeper
 from .reference import Reference
 from .task import CAP_SYS_TIME, OWNER, Credentials, Task, eperm
-from .timekeeper import NSEC_PER_SEC, TK_ADV_TICK, Timekeeper
+from .timekeeper import NSEC_PER_SEC, TIME_SETTOD_SEC_MAX, TK_ADV_TICK, Timekeeper, settod_valid
 from .timens_proc import (
     KTIME_SEC_MAX,
     OffsetEntry,
@@ -61,6 +61,9 @@ if TYPE_CHECKING:
 
     from .host import Host, NamespaceStats
 
+#: glibc adjtime(3): MAX_SEC = INT_MAX / 1000000 − 2, MIN_SEC = INT_MIN / 1000000 + 2
+ADJTIME_MAX_SEC = (2**31 - 1) // 1_000_000 - 2
+ADJTIME_MIN_SEC = -(2**31 // 1_000_000) + 2
 UPDATE_POLICIES = ("lazy", "periodic")
 MODELS = ("timekeeper", "offsets")
 
@@ -209,7 +212,12 @@ class Namespace:
         if delta_us is None:
             tx = Timex(modes=ADJ_OFFSET_SS_READ)
         else:
-            tx = Timex(modes=ADJ_OFFSET_SINGLESHOT, offset=_check_int("delta_us", delta_us))
+            _check_int("delta_us", delta_us)
+            # glibc's adjtime refuses a delta whose normalised tv_sec lies outside
+            # ±(INT_MAX / 1000000 − 2) s with EINVAL before making the syscall
+            if not ADJTIME_MIN_SEC <= delta_us // 1_000_000 <= ADJTIME_MAX_SEC:
+                raise einval(f"adjtime delta {delta_us} µs beyond ±{ADJTIME_MAX_SEC} s")
+            tx = Timex(modes=ADJ_OFFSET_SINGLESHOT, offset=delta_us)
         self.adjtimex(tx, creds)
         return tx.offset
 
@@ -380,8 +388,9 @@ class TimekeeperNamespace(Namespace):
             self.read_clock_at(clockid, self.host.cycles_now())  # unknown id → EINVAL
             raise einval(f"{clock_name(clockid)} cannot be set")
         sec, nsec = divmod(value_ns, NSEC_PER_SEC)
-        if value_ns < 0:
-            raise einval(f"settime value {value_ns} ns is negative")
+        # do_sys_settimeofday64: the value is checked (EINVAL) before the capability (EPERM)
+        if value_ns < 0 or not settod_valid(sec, nsec):
+            raise einval(f"settime value {value_ns} ns outside 0..{TIME_SETTOD_SEC_MAX} s")
         self._require_time_cap(creds, "clock_settime")
         cycles = self.host.sample()
         with self._clock_change(cycles):
@@ -531,7 +540,8 @@ class OffsetsNamespace(Namespace):
         if self.host.aux_clocks and is_aux_clock(clockid):
             self.aux.clock_settime(clockid, value_ns, self._aux_cap(creds))
             return
-        if clockid == CLOCK_REALTIME and value_ns >= 0:
+        valid = value_ns >= 0 and settod_valid(*divmod(value_ns, NSEC_PER_SEC))
+        if clockid == CLOCK_REALTIME and valid:
             self._host_time_cap(creds, "clock_settime")
         self._root.clock_settime_ns(clockid, value_ns, creds=OWNER)
 

@@ -354,7 +354,11 @@ class TimerEntry(ClockEntry):
         host.stats.expiries += 1
         if host.check_never_early:
             self._check(cycles)
-        host.note_lateness(self, now - self.expires)
+        # Lateness is measured when this timer's callback runs, by its own clock: with expiry
+        # costs, timers earlier in the same interrupt have already used up time.
+        later = host.cycles_now()
+        fired = now if later == cycles else hrtimer_now(tk, self.clockid, later)
+        host.note_lateness(self, fired - self.expires)
         if TRACE.enabled:
             emit("timer_fire", ns=self.ns.name, clockid=self.clockid, late=now - self.expires)
         self.on_fire(self, now)

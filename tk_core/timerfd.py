@@ -164,6 +164,9 @@ class TimerFd:
             ticks += self._forward_restart() - 1
         self.expired = False
         self.ticks = 0
+        if not ticks:
+            # timerfd_read reports only a non-zero count; otherwise its -EAGAIN stands
+            raise os_error(errno.EAGAIN, "no expirations to report")
         return ticks
 
     def close(self) -> None:

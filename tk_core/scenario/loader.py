@@ -84,6 +84,8 @@ def _set(data: dict[str, Any], item: str) -> None:
     parts = key.strip().split(".")
     if not sep or not all(parts):
         raise input_error("--set", f"expected KEY=VALUE such as host.hz=250, found {item!r}")
+    if any(ch in text for ch in "\r\n\x00"):
+        raise input_error("--set", f"{key}: expected a one-line value, found {text!r}")
     try:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:

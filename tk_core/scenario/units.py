@@ -27,10 +27,11 @@ UNITS: dict[str, int] = {
 }
 _CANONICAL = ("d", "h", "min", "s", "ms", "us", "ns")
 _NUMBER = r"(\d+(?:\.\d+)?|\d+/\d+)"
-_PART = re.compile(rf"{_NUMBER}\s*([^\d\s./]*)")
+_PART = re.compile(rf"{_NUMBER}\s*([^\d\s./]*)", re.ASCII)
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-    r"(Z|z|[+-]\d{2}:\d{2})?$"
+    r"(Z|z|[+-]\d{2}:\d{2})?$",
+    re.ASCII,
 )
 _UNIT_HINT = "use ns, us, ms, s, min, h or d (e.g. '90s', '250ms', '36h')"
 
@@ -54,6 +55,8 @@ def exact_number(value: object, what: str = "number") -> Fraction:
             raise UnitError(f"expected a finite {what}, found {value!r}")
         return Fraction(repr(value))
     if isinstance(value, str):
+        if not value.isascii():
+            raise UnitError(f"expected a {what} written with ASCII digits, found {value!r}")
         try:
             return Fraction(value.strip().replace("_", ""))
         except (ValueError, ZeroDivisionError):
