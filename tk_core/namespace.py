@@ -42,7 +42,7 @@ from .clockids import (
     clock_name,
 )
 from .hrtimer import CycleEntry
-from .posix_timers import PosixTimer, Sleeper
+from .posix_timers import PosixTimer, Sleeper, timens_ktime_to_host
 from .reference import Reference
 from .task import CAP_SYS_TIME, OWNER, Credentials, Task, eperm
 from .timekeeper import NSEC_PER_SEC, TIME_SETTOD_SEC_MAX, TK_ADV_TICK, Timekeeper, settod_valid
@@ -587,6 +587,28 @@ class OffsetsNamespace(Namespace):
                 self.monotonic_offset = value
             else:
                 self.boottime_offset = value
+        if entries:
+            self._rekey_own_timers()
+
+    def _rekey_own_timers(self) -> None:
+        """New offsets, new host deadlines: convert this namespace's queued timers again.
+
+        Linux converts an absolute MONOTONIC/BOOTTIME deadline to host time once, when it is
+        armed (`timens_ktime_to_host`); it can afford to, because offsets freeze when the first
+        task enters and only a task inside can arm a timer.  Here the owner may arm timers
+        before anyone enters, so a later offsets write must move them, or they would fire
+        early (or late) by the change.  Each keeps its deadline in namespace time.
+        """
+        base = self._root.timer_base
+        mine = [
+            e
+            for group in (base.near, base.far)
+            for e in group.entries
+            if e.ns is self and e.queued and e.check_clockid in (CLOCK_MONOTONIC, CLOCK_BOOTTIME)
+        ]
+        for e in mine:
+            e.expires = timens_ktime_to_host(self, e.check_clockid, e.check_expires)
+        base.rekey(mine, "timens_offsets")
 
     def set_offsets(
         self,
