@@ -90,7 +90,7 @@ class ClockChange:
 class Namespace:
     """What both models share: identity, tasks, freezing, and the read entry point."""
 
-    #: Methods a Task forwards with its own credentials (see `Task.__getattr__`).
+    #: Owner methods that take a caller's credentials (`Task` calls them with its own).
     CRED_CALLS = frozenset({"set_offsets", "timens_offsets_write"})
 
     model = "?"

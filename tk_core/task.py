@@ -53,37 +53,98 @@ OWNER = Credentials(frozenset({CAP_SYS_TIME, CAP_SYS_ADMIN}))
 
 
 class Task:
-    """A task inside a namespace.  Its calls are the namespace's, checked against its caps."""
+    """A task inside a namespace: the syscall boundary.
 
-    __slots__ = ("creds", "namespace", "pid")
+    Every method is one syscall-shaped call on the task's own namespace, made with the task's
+    own credentials and checked the kernel's way.  Nothing else is forwarded: a task cannot
+    reach its namespace's owner methods (`spawn` with any capabilities, `resume`,
+    `timer_domain`, the namespace object itself).  See docs/security.md for what this
+    boundary protects and what a Python object graph never can.
+    """
+
+    __slots__ = ("_ns", "creds", "pid")
 
     def __init__(self, namespace: Namespace, pid: int, caps: frozenset[str]) -> None:
-        self.namespace = namespace
+        self._ns = namespace
         self.pid = pid
         self.creds = Credentials(frozenset(caps))
 
+    @property
+    def namespace_name(self) -> str:
+        """The name of the namespace this task lives in."""
+        return self._ns.name
+
+    # -- clocks -----------------------------------------------------------------------
+
     def clock_gettime_ns(self, clockid: int) -> int:
-        return self.namespace.clock_gettime_ns(clockid)
+        return self._ns.clock_gettime_ns(clockid)
+
+    def clock_getres_ns(self, clockid: int) -> int:
+        return self._ns.clock_getres_ns(clockid)
 
     def clock_settime_ns(self, clockid: int, value_ns: int) -> None:
-        self.namespace.clock_settime_ns(clockid, value_ns, creds=self.creds)
+        self._ns.clock_settime_ns(clockid, value_ns, creds=self.creds)
 
     def adjtimex(self, tx: Any) -> int:
-        return self.namespace.adjtimex(tx, creds=self.creds)
+        return self._ns.adjtimex(tx, creds=self.creds)
 
     def clock_adjtime(self, clockid: int, tx: Any) -> int:
-        return self.namespace.clock_adjtime(clockid, tx, creds=self.creds)
+        return self._ns.clock_adjtime(clockid, tx, creds=self.creds)
 
     def adjtime(self, delta_us: int | None) -> int:
-        return self.namespace.adjtime(delta_us, creds=self.creds)
+        return self._ns.adjtime(delta_us, creds=self.creds)
 
-    def __getattr__(self, name: str) -> Any:
-        # Timer calls (timer_create, clock_nanosleep, timerfd_create) and other read-only
-        # calls go to the namespace; the timer module checks credentials where Linux does.
-        attr = getattr(self.namespace, name)
-        if callable(attr) and name in self.namespace.CRED_CALLS:
-            return lambda *a, **kw: attr(*a, creds=self.creds, **kw)
-        return attr
+    # -- timers (no capability is needed for the modelled clocks) ---------------------
+
+    def timer_create(self, clockid: int, callback: Any = None) -> Any:
+        return self._ns.timer_create(clockid, callback)
+
+    def clock_nanosleep(
+        self, clockid: int, value_ns: int, absolute: bool = False, callback: Any = None
+    ) -> Any:
+        return self._ns.clock_nanosleep(clockid, value_ns, absolute, callback)
+
+    def timerfd_create(self, clockid: int) -> Any:
+        return self._ns.timerfd_create(clockid)
+
+    # -- /proc and /sys files ---------------------------------------------------------
+
+    def timens_offsets_read(self) -> str:
+        return self._call("timens_offsets_read")
+
+    def timens_offsets_write(self, text: str) -> int:
+        return self._call("timens_offsets_write", text, creds=self.creds)
+
+    def set_offsets(self, monotonic_ns: int | None = None, boottime_ns: int | None = None) -> None:
+        self._call("set_offsets", monotonic_ns, boottime_ns, creds=self.creds)
+
+    def aux_clock_enable_read(self, index: int) -> str:
+        return self._ns.aux_clock_enable_read(index)
+
+    def aux_clock_enable_write(self, index: int, text: str, *, euid: int = 0) -> int:
+        return self._ns.aux_clock_enable_write(index, text, self.creds, euid=euid)
+
+    # -- processes --------------------------------------------------------------------
+
+    def spawn(self, caps: frozenset[str] | set[str] | tuple[str, ...] = frozenset()) -> Task:
+        """`fork` + capset: a child in the same namespace with at most this task's caps.
+
+        A capability the parent lacks cannot be granted (EPERM), as capset refuses to raise
+        a permitted set.
+        """
+        wanted = Credentials(frozenset(caps))
+        extra = {c for c in wanted.caps if not self.creds.has(c.removesuffix(HOST_SUFFIX),
+                                                               over_host=c.endswith(HOST_SUFFIX))}
+        if extra:
+            raise eperm(f"a task cannot give its child capabilities it lacks: {sorted(extra)}")
+        return self._ns.spawn(wanted.caps)
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(type(self._ns), name, None)
+        if method is None:
+            raise OSError(errno.EINVAL, f"EINVAL: {name} does not exist in a "
+                          f"{self._ns.model} namespace")
+        return method(self._ns, *args, **kwargs)
 
     def __repr__(self) -> str:
-        return f"Task(pid={self.pid}, ns={self.namespace.name!r}, caps={sorted(self.creds.caps)})"
+        return f"Task(pid={self.pid}, ns={self._ns.name!r}, caps={sorted(self.creds.caps)})"
