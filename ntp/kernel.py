@@ -266,7 +266,7 @@ class NtpState:
         self.time_state = new
 
     def _leap_step(self, secs: int) -> int:
-        """The switch on time_state at the top of ``second_overflow`` (reference §3.6 table)."""
+        """The switch on time_state at the top of ``second_overflow`` (second_overflow table)."""
         state, status = self.time_state, self.time_status
         if state == TIME_OK:
             if status & STA_INS:

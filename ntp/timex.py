@@ -1,7 +1,7 @@
 """The adjtimex ABI: mode/status/state constants, NTP constants, integer helpers, ``Timex``.
 
-Everything here mirrors ``include/uapi/linux/timex.h`` and ``include/linux/timex.h`` (values from
-the reference, §3.1 and §3.9).  The integer helpers give Python ints the semantics the kernel's C
+Everything here mirrors ``include/uapi/linux/timex.h`` and ``include/linux/timex.h`` (values as
+those headers define them).  The integer helpers give Python ints the semantics the kernel's C
 code has: truncating signed division, the symmetric ``shift_right`` and 64/32-bit wrap-around.
 
 ``Timex`` is ``struct timex`` (the kernel's ``struct __kernel_timex`` on a 64-bit machine).  Its
@@ -88,7 +88,7 @@ TIME_SETTOD_SEC_MAX = KTIME_SEC_MAX - 30 * 365 * 86400  # 8277292036
 SECS_PER_DAY = 86400
 USER_HZ = 100
 
-# --- NTP constants (linux/timex.h, ntp.c; reference §3.1) ------------------------------------
+# --- NTP constants (linux/timex.h, ntp.c; include/linux/timex.h) ----------------------------------
 NTP_SCALE_SHIFT = 32
 SHIFT_PLL = 2
 SHIFT_FLL = 2

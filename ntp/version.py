@@ -6,7 +6,8 @@ them from a version string: first from ``(major, minor)`` against the mainline r
 introduced each change, then, for a stable series listed in ``STABLE_BACKPORTS``, from the
 patch level at which the change was backported into that series.
 
-Flags and the change behind each (reference §3.7, §3.8, §2.6; UNSURE where the reference is):
+Flags and the change behind each (in process_adjtimex_modes, __do_adjtimex and the
+do_settimeofday64/timekeeping_inject_offset error paths; UNSURE where no release is certain):
 
 * ``timeconst_preclamp`` — v6.11+ (2024, "ntp: Safeguard against time_constant overflow"):
   ADJ_TIMECONST clamps ``constant`` to 0..MAXTC *before* adding 4 in µs mode.  Older kernels add

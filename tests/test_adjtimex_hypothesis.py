@@ -3,7 +3,8 @@
 For any sequence of calls (valid or not, with or without CAP_SYS_TIME, including ADJ_SETOFFSET
 and ADJ_TICK) on a namespace of a running host:
 
-* the errno (or success) is the one §4's checks and the inject step predict, computed here;
+* the errno (or success) is the one timekeeping_validate_timex's checks and the inject step
+predict, computed here;
 * mainline: a call that raises changes no field of ``ns.timekeeper.snapshot()`` and no reading;
 * 6.1: the same, except a failing ADJ_SETOFFSET that passed validation, which runs TK_CLEAR_NTP
   (the v5.x–6.12 ``timekeeping_inject_offset`` error path): NTP state is cleared, the clocks
@@ -60,7 +61,8 @@ SETTOD_MAX = 9_223_372_036 - 30 * 365 * 86_400
 NTP_PHASE_LIMIT = 16_000_000
 STA_UNSYNC = 0x40
 MIDNIGHT = 1_719_792_000
-#: Versions whose failing ADJ_SETOFFSET still runs TK_CLEAR_NTP (v5.x–6.12, §2.6).
+# : Versions whose failing ADJ_SETOFFSET still runs TK_CLEAR_NTP (v5.x–6.12, timekeeping.c,
+# do_settimeofday64/timekeeping_inject_offset).
 CLEARS_NTP = ("6.1", "6.1.192")
 READ_FIELDS = (
     "freq",
@@ -141,14 +143,15 @@ start_st = st.sampled_from(
 
 
 def expected_errno(tx: Timex, cap: bool, real: int, mono: int) -> int:
-    """§4 timekeeping_validate_timex, then §2.6's inject-step checks; 0 if the call succeeds."""
+    """timekeeping_validate_timex timekeeping_validate_timex, then timekeeping.c,
+    do_settimeofday64/timekeeping_inject_offset's inject-step checks; 0 if the call succeeds."""
     return validation_errno(tx, cap) or (
         errno.EINVAL if tx.modes & ADJ_SETOFFSET and inject_fails(tx, real, mono) else 0
     )
 
 
 def validation_errno(tx: Timex, cap: bool, user_hz: int = 100) -> int:
-    """§4 timekeeping_validate_timex, in the kernel's order of checks."""
+    """timekeeping_validate_timex timekeeping_validate_timex, in the kernel's order of checks."""
     m = tx.modes
     if m & ADJ_ADJTIME:
         if not m & 0x0001:
@@ -225,7 +228,8 @@ def check_sequence(version: str | None, update: str, start: int, steps: list[tup
             if not clears:
                 assert ns.timekeeper.snapshot() == before
                 continue
-            # 6.1: timekeeping_inject_offset's error path ran TK_CLEAR_NTP (§2.6).
+            # 6.1: timekeeping_inject_offset's error path ran TK_CLEAR_NTP (timekeeping.c,
+            # do_settimeofday64/timekeeping_inject_offset).
             now = Timex()
             ns.adjtimex(now)
             assert now.status == old.status | STA_UNSYNC
@@ -249,7 +253,7 @@ def check_sequence(version: str | None, update: str, start: int, steps: list[tup
         assert -MAXFREQ_SCALED <= ns.ntp.time_freq <= MAXFREQ_SCALED
         if tx.modes & ADJ_ADJTIME:
             # adjtime(3) returns the slew pending before the call, unless an ADJ_SETOFFSET in
-            # the same call was injected first and cleared it (TK_CLEAR_NTP, §3.8 order).
+            # the same call was injected first and cleared it (TK_CLEAR_NTP, __do_adjtimex order).
             assert tx.offset == (0 if tx.modes & ADJ_SETOFFSET else pending_before)
         after = Timex()
         again = ns.adjtimex(after)
@@ -313,7 +317,8 @@ def test_inject_failure_on_6_1_clears_ntp_example() -> None:
 
 
 def test_the_errno_predictor_itself() -> None:
-    """The test's own predictor, on hand-checked cases (§4 order: EPERM before values)."""
+    """The test's own predictor, on hand-checked cases (timekeeping_validate_timex order: EPERM
+    before values)."""
     assert expected_errno(Timex(modes=ADJ_TICK, tick=5), True, 0, 0) == errno.EINVAL
     assert expected_errno(Timex(modes=ADJ_TICK, tick=5), False, 0, 0) == errno.EPERM
     assert expected_errno(Timex(modes=ADJ_ADJTIME), False, 0, 0) == errno.EINVAL

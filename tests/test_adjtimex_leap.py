@@ -1,4 +1,5 @@
-"""Leap seconds through the timekeeper, per namespace (leap-a-day without timers, §5).
+"""Leap seconds through the timekeeper, per namespace (leap-a-day without timers, ntp.c leap-second
+state machine).
 
 Three namespaces run through the same UTC midnight: one with STA_INS, one with STA_DEL and a
 plain one.  All three start as exact copies at frequency 0, so until a leap step their clocks
@@ -124,7 +125,7 @@ def test_insertion_repeats_235959_with_the_kernel_state_sequence(midnight: tuple
         if u >= m and not stepped:
             glimpse.append(u)
             assert a.real // NSEC == MIDNIGHT  # REALTIME shows 00:00:00.00x ...
-        # ... while adjtimex reports the leap from its exact boundary (§3.8 read fix-up).
+        # ... while adjtimex reports the leap from its exact boundary (__do_adjtimex read fix-up).
         expect_state = TIME_INS if u < m else TIME_OOP if u < m + NSEC else TIME_WAIT
         if u >= (MIDNIGHT - 8) * NSEC:
             assert a.state == expect_state, (u - m, a)
@@ -258,7 +259,7 @@ def test_next_leap_ktime_follows_adjtimex_at_once(update: str) -> None:
 
 def test_settime_while_inserting_drops_the_leap() -> None:
     """ntp_clear (TK_CLEAR_NTP) forgets ntp_next_leap_sec but leaves TIME_INS and STA_INS: the
-    insertion is silently dropped until user space clears and sets STA_INS again (§3.4)."""
+    insertion is silently dropped until user space clears and sets STA_INS again (ntp_clear)."""
     h = Host(hz=250, realtime_ns=(MIDNIGHT - 5) * NSEC + NSEC // 2, tai_offset=TAI0)
     a = h.create_namespace("a", update="periodic")
     clear_time_state(a)

@@ -2,7 +2,8 @@
 
 Rates are measured the way the kernel selftests measure them (MONOTONIC against MONOTONIC_RAW,
 or a namespace against an untouched twin created at the same instant) and compared with values
-computed here from the reference's formulas (kernel-time-facts.md §2.2, §2.5, §3.5, §3.6, §8).
+computed here from the kernel's formulas (tk_setup_internals, timekeeping_adjust, v4.19+,
+ntp_update_offset, second_overflow, tools/testing/selftests/timers).
 
 One kernel property shapes the slew checks: NTP adds its per-second phase/adjtime chunk to
 *every accumulated tick* (cycle_interval) until the next ``second_overflow``, and that runs when
@@ -55,7 +56,7 @@ def cdiv(a: int, b: int) -> int:
 
 
 def intervals(hz: int) -> tuple[int, int, int]:
-    """§2.2: (cycle_interval, xtime_remainder, shift) of the 3 GHz TSC at this HZ."""
+    """tk_setup_internals: (cycle_interval, xtime_remainder, shift) of the 3 GHz TSC at this HZ."""
     mult, shift = TSC.mult, TSC.shift
     ntpinterval = (NSEC // hz) << shift
     ci = (ntpinterval + mult // 2) // mult
@@ -63,13 +64,14 @@ def intervals(hz: int) -> tuple[int, int, int]:
 
 
 def tick_length(hz: int, tick: int = 10_000, freq: int = 0, user_hz: int = 100) -> int:
-    """§3.3 ntp_update_frequency with no slew running."""
+    """ntp_update_frequency ntp_update_frequency with no slew running."""
     time_freq = max(-MAXFREQ_SCALED, min(MAXFREQ_SCALED, freq * PPM_SCALE))
     return (((tick * 1000 * user_hz) << 32) + time_freq) // hz
 
 
 def mono_per_raw(hz: int, tl: int) -> mpq:
-    """Exact long-run MONOTONIC/RAW ratio the v4.19+ steering converges to (§2.5).
+    """Exact long-run MONOTONIC/RAW ratio the v4.19+ steering converges to (timekeeping_adjust,
+    v4.19+).
 
     Per accumulated tick the dithered mult makes MONOTONIC gain tick_length/2^32 ns minus the
     remainder, while RAW gains cycle_interval × mult (both in 2^-shift ns).

@@ -2,7 +2,8 @@
 
 Everything goes through `ns.adjtimex` / `ns.clock_adjtime` / `ns.adjtime` on a `Host`, as a test
 author driving a namespace like chronyd or ntpd would.  Expected values are computed here from
-the reference's formulas (kernel-time-facts.md §2.2, §2.5, §3, §4, §8), never by calling the
+the kernel's formulas (tk_setup_internals, timekeeping_adjust, v4.19+, kernel/time/ntp.c,
+timekeeping_validate_timex, tools/testing/selftests/timers), never by calling the
 engine's own helpers.
 """
 
@@ -48,7 +49,7 @@ LONG_MAX = 2**63 - 1
 LONG_MIN = -(2**63)
 TSC = Clocksource(3_000_000_000, 64)
 
-# Numbers of the reference, written out (not imported from the engine).
+# Kernel constants (linux/timex.h), written out (not imported from the engine).
 PPM_SCALE = 65_536_000  # 1000 << 16
 MAXFREQ_SCALED = 500_000 << 32
 TOLERANCE = 32_768_000  # 500 ppm in 16.16
@@ -88,7 +89,8 @@ def clocks(ns: object) -> dict[int, int]:
 
 
 def expected_mult(hz: int, freq: int = 0, tick: int = 10_000, user_hz: int = 100) -> int:
-    """§2.2/§2.5: mult right after TK_ADV_FREQ on a timekeeper whose ntp_error is still 0."""
+    """tk_setup_internals/timekeeping_adjust, v4.19+: mult right after TK_ADV_FREQ on a timekeeper
+    whose ntp_error is still 0."""
     mult, shift = TSC.mult, TSC.shift
     ntpinterval = (NSEC // hz) << shift
     cycle_interval = (ntpinterval + mult // 2) // mult
@@ -100,7 +102,7 @@ def expected_mult(hz: int, freq: int = 0, tick: int = 10_000, user_hz: int = 100
 
 
 def freq_readback(time_freq: int) -> int:
-    """§3.8: shift_right((time_freq >> 19) * PPM_SCALE_INV, 32), written out."""
+    """__do_adjtimex: shift_right((time_freq >> 19) * PPM_SCALE_INV, 32), written out."""
     x = (time_freq >> 19) * ((1 << 51) // PPM_SCALE + 1)
     return -((-x) >> 32) if x < 0 else x >> 32
 
@@ -137,7 +139,7 @@ def test_clear_time_state_gives_time_ok() -> None:
     assert (result, tx.status) == (TIME_OK, 0)
 
 
-# --- §4.1 frequency vectors ------------------------------------------------------------------
+# --- selftests/timers/valid-adjtimex.c frequency vectors ------------------------------------------
 
 
 def test_the_valid_frequency_list_has_its_32_entries() -> None:
@@ -158,7 +160,8 @@ def test_valid_frequency_reads_back_and_sets_mult_at_once(freq: int) -> None:
 
 
 def test_mult_table_of_the_reference() -> None:
-    """§2.5 COMPUTED table (TSC 3 GHz, HZ 1000), reached through adjtimex with no time passing."""
+    """timekeeping_adjust, v4.19+ COMPUTED table (TSC 3 GHz, HZ 1000), reached through adjtimex
+    with no time passing."""
     table = {0: 5592405, 1: 5592410, 100: 5592964, 500: 5595201, -500: 5589608}
     for ppm, mult in table.items():
         ns = make_host().create_namespace(f"f{ppm}")
@@ -204,7 +207,7 @@ def test_largest_accepted_frequency_input_is_clamped() -> None:
         assert tx.freq == expect
 
 
-# --- §4.1 ADJ_SETOFFSET vectors through clock_adjtime(CLOCK_REALTIME) -------------------------
+# --- selftests/timers/valid-adjtimex.c ADJ_SETOFFSET vectors through clock_adjtime(CLOCK_REALTIME)
 
 
 def _split(total: int, unit: int) -> tuple[int, int]:
@@ -297,7 +300,8 @@ def test_invalid_setoffset_is_einval_and_changes_nothing(
 
 @pytest.mark.parametrize("update", ["periodic", "lazy"])
 def test_setoffset_bounds_of_the_inject_step(update: str) -> None:
-    """REALTIME + offset must stay ≥ MONOTONIC and below TIME_SETTOD_SEC_MAX (§2.6)."""
+    """REALTIME + offset must stay ≥ MONOTONIC and below TIME_SETTOD_SEC_MAX (timekeeping.c,
+    do_settimeofday64/timekeeping_inject_offset)."""
     settod_max = 9_223_372_036 - 30 * 365 * 86_400
     for make_offset, ok in (
         (lambda c: c[CLOCK_MONOTONIC] - c[CLOCK_REALTIME], True),  # exactly MONOTONIC
@@ -363,7 +367,7 @@ def test_settime_clears_ntp_state_but_keeps_frequency_and_constant() -> None:
     assert a.timekeeper.ntp_error == 0
 
 
-# --- §8 set-tai and ADJ_TAI edges -------------------------------------------------------------
+# --- tools/testing/selftests/timers set-tai and ADJ_TAI edges -------------------------------------
 
 
 @pytest.mark.parametrize("update", ["periodic", "lazy"])
@@ -408,7 +412,8 @@ def test_timeconst_readback(constant: int, nano: bool) -> None:
 
 
 def test_timeconst_sees_the_units_set_in_the_same_call() -> None:
-    """ADJ_NANO/ADJ_MICRO are processed before ADJ_TIMECONST (§3.7 order)."""
+    """ADJ_NANO/ADJ_MICRO are processed before ADJ_TIMECONST (process_adjtimex_modes order
+    order)."""
     ns = make_host().create_namespace("a")
     tx = Timex(modes=ADJ_TIMECONST | ADJ_MICRO, constant=3)
     ns.adjtimex(tx)
@@ -531,7 +536,8 @@ def test_clock_adjtime_errnos_per_clock_id(version: str | None, model: str) -> N
 
 @pytest.mark.parametrize(("hz", "user_hz"), [(1000, 100), (100, 1000), (250, 250)])
 def test_tick_range_and_rate_follow_user_hz(hz: int, user_hz: int) -> None:
-    """ADJ_TICK is in µs per USER_HZ tick: valid 900000/USER_HZ … 1100000/USER_HZ (§4)."""
+    """ADJ_TICK is in µs per USER_HZ tick: valid 900000/USER_HZ … 1100000/USER_HZ
+    (timekeeping_validate_timex)."""
     h = make_host(hz=hz, user_hz=user_hz)
     ns = h.create_namespace("a")
     nominal = (1_000_000 + user_hz // 2) // user_hz

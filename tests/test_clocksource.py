@@ -1,4 +1,5 @@
-"""Clocksource arithmetic against kernel-time-facts.md §1.2, and the counter's physics."""
+"""Clocksource arithmetic against clocksource.c clocks_calc_mult_shift, and the counter's
+physics."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from hypothesis import strategies as st
 
 from tk_core import Clocksource, clocks_calc_mult_shift, clocksource_update_freq
 
-# freq, bits, maxsec, mult, shift, maxadj, max_cycles, max_idle_ns  (§1.2, COMPUTED rows)
+# freq, bits, maxsec, mult, shift, maxadj, max_cycles, max_idle_ns  (clocksource.c
+# clocks_calc_mult_shift, COMPUTED rows)
 TABLE = [
     (3_000_000_000, 64, 600, 5592405, 24, 615164, 2971653488460, 440795289890),
     (1_000_000_000, 64, 600, 8388608, 23, 922746, 1981102219259, 881590591483),

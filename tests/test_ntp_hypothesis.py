@@ -114,7 +114,7 @@ STABLE_FIELDS = [f.name for f in dataclasses.fields(Timex) if f.name not in ("mo
 
 
 def expected_errno(tx: Timex, cap: bool, user_hz: int) -> int:
-    """§4 of the reference, written out independently of the implementation."""
+    """timekeeping_validate_timex, written out independently of the implementation."""
     modes = tx.modes
     if modes & ADJ_ADJTIME:
         if not modes & 1:

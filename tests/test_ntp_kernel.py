@@ -1,6 +1,7 @@
 """NtpState: boot values, adjtimex processing, second_overflow, leap seconds, versions.
 
-Expected values are computed here from the reference's formulas (§3) with literal numbers or an
+Expected values are computed here from the kernel's formulas (kernel/time/ntp.c) with literal
+numbers or an
 independent helper, never with the implementation's own helpers.
 """
 

@@ -1,4 +1,5 @@
-"""ntp.timex: constants against the reference (§3.1, §3.9, §9), C integer helpers, Timex."""
+"""ntp.timex: constants against include/linux/timex.h and uapi/linux/timex.h, C integer helpers,
+Timex."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""timekeeping_validate_timex (reference §4) and the selftests' vectors of §4.1."""
+"""timekeeping_validate_timex (timekeeping_validate_timex) and the selftests' vectors of
+selftests/timers/valid-adjtimex.c."""
 
 from __future__ import annotations
 

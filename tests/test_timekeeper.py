@@ -1,4 +1,4 @@
-"""Timekeeper arithmetic against kernel-time-facts.md §2 (TSC 3 GHz, HZ=1000 unless noted)."""
+"""Timekeeper arithmetic against kernel/time/timekeeping.c (TSC 3 GHz, HZ=1000 unless noted)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""leap-a-day with timers: REALTIME hrtimers see the precise leap offset (§5.1 a).
+"""leap-a-day with timers: REALTIME hrtimers see the precise leap offset (ntp.c/hrtimer.c leap
+insertion a).
 
 Three namespaces run through the same UTC midnight: one inserting a leap second (STA_INS, set
 after leap-a-day.c's clear_time_state), one deleting (STA_DEL), one plain.  Each arms an

@@ -2,8 +2,8 @@
 
 One programmable one-shot device serves the whole host (one CPU).  It counts the host
 clocksource's cycles, as a TSC-deadline timer does, so an event programmed for cycle c fires
-exactly when the counter reaches c.  What is kernel behaviour here (kernel-time-facts.md §6.6,
-§6.7):
+exactly when the counter reaches c.  What is kernel behaviour here (hrtimer_interrupt,
+clockevents_program_event):
 
 * `ClockEventDevice.program_event` reproduces `clockevents_program_event`: an expiry at or
   before now fails with ETIME unless forced; a forced one programs the minimum delta; any

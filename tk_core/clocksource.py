@@ -5,7 +5,7 @@ Two halves, kept apart on purpose:
 * kernel arithmetic (`clocks_calc_mult_shift`, `clocksource_max_adjustment`,
   `clocks_calc_max_nsecs`, `clocksource_update_freq`): pure integer functions with the kernel's
   u32/u64 semantics, so their results can be compared bit for bit with what a real kernel
-  prints at boot (kernel-time-facts.md §1.2–1.3);
+  prints at boot (clocksource.c clocks_calc_mult_shift/clocks_calc_max_nsecs);
 * physics (`Clocksource.cycles_at`, `counter_at`, `time_of_cycles`): the counter as a function
   of exact true time.  The true frequency is the nominal one times (1 + error), where error is
   a constant ppm offset plus an optional seeded random walk that changes the frequency at

@@ -1,7 +1,7 @@
 """One kernel-style `struct timekeeper`, with the kernel's integer arithmetic.
 
 Every `timekeeper` namespace owns one of these; the host's root namespace owns one too.  The
-state and the functions mirror kernel/time/timekeeping.c (v5.x–6.x; kernel-time-facts.md §2):
+state and the functions mirror kernel/time/timekeeping.c (v5.x–6.x; kernel/time/timekeeping.c):
 the same field names, the same shifted-nanosecond bookkeeping, the same logarithmic
 accumulation and the same v4.19+ mult steering, so every figure can be compared with a real
 kernel.  What differs, and why:

@@ -1,7 +1,8 @@
 """`/proc/PID/timens_offsets`: the text interface of Linux-style (offsets) namespaces.
 
 Parsing, validation order and formatting follow fs/proc/base.c `timens_offsets_write`/`show`
-and kernel/time/namespace.c `proc_timens_set_offset` (kernel-time-facts.md §7.3): symbolic or
+and kernel/time/namespace.c `proc_timens_set_offset` (fs/proc/base.c, proc_timens_set_offset):
+symbolic or
 numeric clock ids, at most two entries (the rest is not consumed), nsec below 1e9, every entry
 checked before any is applied, EPERM before the range checks, ERANGE limits, EACCES once a
 task has entered the namespace.

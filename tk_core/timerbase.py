@@ -20,7 +20,8 @@ exact inverse of the conversion at the bottom of the dither (NTP's base mult; th
 mult when the dither bit is clear, `Timekeeper.cycles_for_mono`): the dither can make it
 late by that half slack at most, never early.  A far entry is keyed at the top of the dither
 (base + 1): the dither can make it early (one re-check, then a near re-arm), never late.
-REALTIME uses the hrtimer view of §5.1 (a): from the monotonic instant of a pending leap
+REALTIME uses the hrtimer view of ntp.c/hrtimer.c leap insertion (a): from the monotonic instant of
+a pending leap
 insertion on, the REALTIME offset is offs_real − 1 s.
 """
 
