@@ -65,3 +65,23 @@ def test_chrony_client_converges() -> None:
     chrony = result.summary["namespaces"]["chrony"]
     assert abs(chrony["offset_utc_ns"]["final"]) < 200_000
     assert abs(result.summary["namespaces"]["ignore"]["offset_utc_ns"]["final"]) > 10_000_000
+
+
+def test_step_arms_itself_from_the_leap_table() -> None:
+    """Without any leap event a `step` namespace still steps: it follows the leap table,
+    as the smears do.  A namespace with its own NTP daemon is left to the daemon."""
+    text = AROUND_THE_LEAP.split("[[events]]")[0]
+    result = run_scenario(load_text(text))
+    spaces = result.summary["namespaces"]
+    assert spaces["step"]["realtime_backward_steps"] == 1
+    assert spaces["step"]["offset_utc_ns"]["max_abs"] == 0
+    assert spaces["ignore"]["realtime_backward_steps"] == 0
+    assert spaces["ignore"]["offset_utc_ns"]["final"] == 10**9
+    assert spaces["root"]["realtime_backward_steps"] == 0  # the host here ignores leaps
+
+
+def test_step_outside_the_run_arms_nothing() -> None:
+    text = AROUND_THE_LEAP.split("[[events]]")[0].replace("2016-12-31T23:50:00Z",
+                                                          "2016-06-30T23:50:00Z")
+    result = run_scenario(load_text(text))
+    assert result.summary["namespaces"]["step"]["realtime_backward_steps"] == 0

@@ -143,7 +143,7 @@ def _suspend(run: Run, ev: SuspendEvent) -> None:
     run.recorder.forget_rates()
 
 
-def _leap(run: Run, ev: LeapAnnouncement) -> None:
+def announce_leap(run: Run, ev: LeapAnnouncement) -> None:
     """ntpd's part of a step leap: STA_INS/STA_DEL on the leap day, cleared after the leap."""
     table_sign = {e.day: e.sign for e in run.ts.table.events}.get(ev.date, 1)
     bit = STA_INS if (ev.sign or table_sign) > 0 else STA_DEL
@@ -187,7 +187,7 @@ _HANDLERS: dict[type, Callable[[Run, Any], None]] = {
     SettimeEvent: _settime,
     SetoffsetEvent: _setoffset,
     SuspendEvent: _suspend,
-    LeapAnnouncement: _leap,
+    LeapAnnouncement: announce_leap,
     CheckpointEvent: _checkpoint,
     RestoreEvent: _restore,
 }

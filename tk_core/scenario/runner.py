@@ -24,6 +24,7 @@ from . import actions, features
 from .build import build_host, create_namespace
 from .checks import Resolved
 from .errors import Issue, ScenarioError
+from .events import LeapAnnouncement
 from .loader import Loaded
 from .recorder import Recorder, Row
 from .summary import summarize
@@ -93,7 +94,43 @@ class Runner:
             self.schedule(true_ns, actions.describe(ev, i), self._event(ev, i))
         for true_ns, _, spec in self.r.timers:
             self.schedule(true_ns, f"arm timers on {spec.namespace}", self._arm(spec))
+        self._announce_table_leaps()
         return host
+
+    def _announce_table_leaps(self) -> None:
+        """A `step` namespace arms itself from the leap table, as the smears follow it.
+
+        The kernel steps only when told (STA_INS/STA_DEL); on a real system a leap-aware NTP
+        daemon tells it on the leap day.  Every leap of the table inside the run is announced
+        to each `step` namespace that has no NTP daemon of its own (a daemon's `leapsecmode`
+        decides there) and is not named by an explicit `leap` event for that day.
+        """
+        explicit: dict[object, set[str] | None] = {}
+        for _, _, ev in self.r.events:
+            if isinstance(ev, LeapAnnouncement):
+                named = explicit.get(ev.date, set())
+                explicit[ev.date] = None if ev.namespaces is None or named is None else (
+                    named | set(ev.namespaces))
+        steppers = ["root"] if self.r.scenario.host.leap == "step" else []
+        steppers += [
+            name for name, spec in self.r.namespaces
+            if spec.model == "timekeeper" and spec.leap.policy == "step"
+            and spec.ntp.model == "none"
+        ]
+        end_utc = self.ts.start_utc_ns + self.r.duration_ns
+        for leap in self.ts.table.events:
+            if not self.ts.start_utc_ns < leap.unix * NSEC <= end_utc + NSEC:
+                continue
+            covered = explicit.get(leap.day, set())
+            if covered is None:
+                continue
+            targets = [n for n in steppers if n not in covered]
+            if targets:
+                announce = LeapAnnouncement.model_construct(
+                    action="leap", date=leap.day, sign=leap.sign, namespaces=targets,
+                    note="from the leap table",
+                )
+                actions.announce_leap(self, announce)
 
     def add_namespace(self, ns: Namespace, record: bool, group: str | None = None) -> None:
         self.recorder.add(ns, record, group)
