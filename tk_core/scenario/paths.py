@@ -9,9 +9,13 @@ SCENARIOS_ENV = "TIMEKEEPERS_SCENARIOS"
 
 
 def shipped_dir() -> Path:
-    """The shipped scenarios: the repository's scenarios/ (or $TIMEKEEPERS_SCENARIOS)."""
+    """The shipped scenarios: installed with the package (or $TIMEKEEPERS_SCENARIOS).
+
+    They live in tk_core/scenario/shipped/ so a wheel carries them; the repository's
+    scenarios/ is a link to that folder.
+    """
     env = os.environ.get(SCENARIOS_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "scenarios"
+    return Path(env) if env else Path(__file__).resolve().parent / "shipped"
 
 
 def find_scenario(text: str) -> Path:

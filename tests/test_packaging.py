@@ -1,0 +1,62 @@
+"""The wheel carries what a newcomer needs: shipped scenarios, the leap table, the licence.
+
+Installed outside the source tree, `timekeepers list`, `run` and `show` must work.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+         "-w", str(work), str(ROOT)],
+        check=True, capture_output=True,
+    )
+    wheel = next(work.glob("timekeepers-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.endswith("scenario/shipped/leap-2016-smear-vs-step.toml") for n in names)
+    assert any(n.endswith("licenses/LICENSE") for n in names)
+    assert any(n.endswith("ntp/data/leap-seconds.list") for n in names)
+    target = work / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+         str(wheel)],
+        check=True, capture_output=True,
+    )
+    return target
+
+
+def _cli(target: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(target))
+    env.pop("TIMEKEEPERS_SCENARIOS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "tk_core.cli", *args], cwd=cwd, env=env,
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_list_run_show_outside_the_tree(installed: Path, tmp_path: Path) -> None:
+    listed = _cli(installed, tmp_path, "list")
+    assert listed.returncode == 0, listed.stderr
+    shipped = sorted(p.stem for p in (ROOT / "tk_core/scenario/shipped").glob("*.toml"))
+    for name in shipped:
+        assert name in listed.stdout
+    out = tmp_path / "out"
+    ran = _cli(installed, tmp_path, "run", "lazy-vs-periodic", "--until", "10min",
+               "--out", str(out))
+    assert ran.returncode == 0, ran.stderr
+    assert (out / "summary.json").exists()
+    shown = _cli(installed, tmp_path, "show", str(out))
+    assert shown.returncode == 0, shown.stderr
