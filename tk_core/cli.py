@@ -45,8 +45,40 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="the shipped scenarios, with what each teaches")
     lst.add_argument("folder", nargs="?", type=Path, help="another folder of scenarios")
     show = sub.add_parser("show", help="print a results folder's summary table")
-    show.add_argument("results", type=Path, help="a folder written by `timekeepers run`")
+    show.add_argument(
+        "results", type=Path, help="a folder written by `timekeepers run` or `timekeepers sweep`"
+    )
+    _add_sweep(sub)
     return parser
+
+
+def _add_sweep(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sweep = sub.add_parser(
+        "sweep", help="run a scenario over a grid of parameters (local cores or a Dask cluster)"
+    )
+    sweep.add_argument("scenario", help="a scenario .toml file (its [sweep] table, if any)")
+    sweep.add_argument(
+        "--axis", action="append", metavar="KEY=VALUES", dest="axes", default=[],
+        help="an axis: KEY=V1,V2,... or KEY=A..B[:STEP], e.g. --axis seed=0..99 (repeatable; "
+        "replaces the file's axis of the same key)",
+    )
+    sweep.add_argument(
+        "--zip", action="append", metavar="KEY=VALUES", dest="zips", default=[],
+        help="keys that vary together: every --zip forms one axis (equal numbers of values)",
+    )
+    sweep.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", dest="sets",
+        help="override a value of the base scenario (repeatable)",
+    )
+    sweep.add_argument("--out", type=Path, help="sweep folder (default out/NAME-sweep)")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=int, help="local Dask worker processes (default: every core; "
+        "0: run in this process without Dask)",
+    )
+    where.add_argument("--scheduler", help="an existing Dask cluster, e.g. tcp://HOST:8786")
+    sweep.add_argument("--no-report", action="store_true", help="skip report.html")
+    sweep.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no table")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,6 +121,7 @@ def _dispatch(args: argparse.Namespace, err: Console) -> int:
         "validate": commands.validate,
         "list": commands.list_scenarios,
         "show": commands.show,
+        "sweep": commands.sweep,
     }[args.command]
     return handler(args, err)
 

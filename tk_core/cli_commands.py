@@ -14,11 +14,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .cli_sweep import show_sweep, validate_sweep
+from .cli_sweep import sweep as sweep
 from .scenario import ScenarioError, load_scenario
 from .scenario import table as summary_table
 from .scenario.paths import find_scenario, shipped_dir
 from .scenario.results import execute, read_results
 from .scenario.units import format_duration
+from .sweep.results import is_sweep_folder
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 #: The terminal table shows at most this many namespaces.
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace, err: Console) -> int:
 def validate(args: argparse.Namespace, err: Console) -> int:
     """`timekeepers validate FILE…`: every file checked, every error printed."""
     status = EXIT_OK
-    out = Console(highlight=False)
+    out = Console(highlight=False, soft_wrap=True)
     for text in args.files:
         try:
             loaded = load_scenario(find_scenario(text))
@@ -110,7 +113,16 @@ def validate(args: argparse.Namespace, err: Console) -> int:
             err.print(exc.render(), markup=False)
             status = EXIT_BAD_INPUT
             continue
+        try:
+            note = validate_sweep(Path(loaded.source))
+        except ScenarioError as exc:
+            err.print(exc.render(), markup=False)
+            status = EXIT_BAD_INPUT
+            continue
         r = loaded.resolved
+        if note is not None:
+            out.print(f"{loaded.source}: {note}", markup=False)
+            continue
         out.print(
             f"{loaded.source}: ok ({len(r.namespaces) + 1} namespaces, "
             f"{len(r.events)} events, {len(r.timers)} timers, "
@@ -144,7 +156,9 @@ def _describe(path: Path) -> str:
 
 
 def show(args: argparse.Namespace, err: Console) -> int:
-    """`timekeepers show RESULTS`: the summary table of a finished run."""
+    """`timekeepers show RESULTS`: the summary table of a finished run (or of a sweep)."""
+    if is_sweep_folder(args.results):
+        return show_sweep(args.results)
     summary, timing = read_results(args.results)
     _print_summary(_stdout(), summary, timing)
     return EXIT_OK

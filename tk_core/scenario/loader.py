@@ -53,6 +53,12 @@ def parse_toml(text: str, source: str) -> dict[str, Any]:
         raise ScenarioError(source, [Issue((), f"not valid TOML: {detail}", line)]) from None
 
 
+def without_sweep(data: dict[str, Any]) -> dict[str, Any]:
+    """The base scenario of a sweep file: its `[sweep]` table is read by `tk_core.sweep`."""
+    data.pop("sweep", None)
+    return data
+
+
 def apply_overrides(
     data: dict[str, Any], seed: int | None, until: str | None, sets: list[str] | None = None
 ) -> dict[str, Any]:
@@ -147,14 +153,15 @@ def load_scenario(
     """Read, validate and resolve a scenario file (ScenarioError on any bad input)."""
     path = Path(path)
     text = read_source(path)
-    data = apply_overrides(parse_toml(text, str(path)), seed, until, sets)
+    data = without_sweep(parse_toml(text, str(path)))
+    data = apply_overrides(data, seed, until, sets)
     resolved = validate_data(data, str(path), text, path.parent, until is not None)
     return Loaded(resolved, str(path), path)
 
 
 def load_text(text: str, source: str = "<scenario>", base: Path | None = None) -> Loaded:
     """Validate and resolve scenario text (tests, and scenarios built in code)."""
-    resolved = validate_data(parse_toml(text, source), source, text, base)
+    resolved = validate_data(without_sweep(parse_toml(text, source)), source, text, base)
     return Loaded(resolved, source, None)
 
 
