@@ -222,6 +222,17 @@ class Clocksource:
             return self._seg_t[k]
         return self._seg_t[k] + (target - self._seg_c[k]) / self._seg_f[k]
 
+    def frequency_at(self, t: mpq) -> mpq:
+        """The counter's true frequency (Hz, exact) on the segment containing true time `t`."""
+        return self._seg_f[self._segment(t)]
+
+    def next_rate_change(self, t: mpq) -> mpq | None:
+        """The first true time after `t` at which the frequency may change (None: never)."""
+        if self._constant:
+            return None
+        step = mpq(self.wander_interval_s)
+        return (t // step + 1) * step
+
     def frequency_error_at(self, t: mpq) -> mpq:
         """True frequency error (dimensionless) at true time `t`."""
         k = self._segment(t)

@@ -234,6 +234,9 @@ class TimekeeperNamespace(Namespace):
     """A namespace with its own kernel timekeeper and NTP state."""
 
     model = "timekeeper"
+    #: Told of every change of this namespace's clock conversion: `observer(ns, cycles,
+    #: offs_real_before)` right after a step or a new mult (exact run metrics use it).
+    observer: Callable[[TimekeeperNamespace, int, int], None] | None = None
 
     def __init__(self, host: Host, name: str, tk: Timekeeper, update: str, dilation: Any) -> None:
         super().__init__(host, name)
@@ -321,7 +324,11 @@ class TimekeeperNamespace(Namespace):
 
     def advance_to(self, cycles: int) -> int:
         self.advance_calls += 1
-        clock_set = self.tk.timekeeping_advance(cycles, TK_ADV_TICK)
+        tk = self.tk
+        mult, offs_real = tk.mult, tk.offs_real
+        clock_set = tk.timekeeping_advance(cycles, TK_ADV_TICK)
+        if self.observer is not None and (clock_set or tk.mult != mult):
+            self.observer(self, cycles, offs_real)
         if self._aux is not None:
             self._aux.advance(cycles)
         self.reference.sync(self.tk, cycles)
@@ -406,16 +413,19 @@ class TimekeeperNamespace(Namespace):
         hears of the new conversion and the lazy plan is redone.
         """
         seq = self.tk.clock_was_set_seq
+        offs_real = self.tk.offs_real
         change = ClockChange()
         try:
             yield change
         except OSError:
             if self.tk.clock_was_set_seq != seq:
-                self._after_change(cycles, was_set=True)
+                self._after_change(cycles, offs_real, was_set=True)
             raise
-        self._after_change(cycles, was_set=change.was_set)
+        self._after_change(cycles, offs_real, was_set=change.was_set)
 
-    def _after_change(self, cycles: int, *, was_set: bool) -> None:
+    def _after_change(self, cycles: int, offs_real_before: int, *, was_set: bool) -> None:
+        if self.observer is not None:
+            self.observer(self, cycles, offs_real_before)
         self.reference.sync(self.tk, cycles)
         if was_set:
             self.clock_was_set()
@@ -468,7 +478,10 @@ class TimekeeperNamespace(Namespace):
     def resume(self, suspend_cycles: int, resume_cycles: int) -> None:
         """`timekeeping_resume`: inject the sleep measured by the nonstop counter."""
         sleep_ns = ((resume_cycles - suspend_cycles) * self.tk.clock_mult) >> self.tk.shift
+        offs_real = self.tk.offs_real
         self.tk.inject_sleeptime(resume_cycles, sleep_ns)
+        if self.observer is not None:
+            self.observer(self, resume_cycles, offs_real)
         self.reference.resume(suspend_cycles, resume_cycles)
         self.reference.sync(self.tk, resume_cycles)
         self.clock_was_set()

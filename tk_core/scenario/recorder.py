@@ -26,6 +26,7 @@ from ..clockids import (
 )
 from ..host import Host
 from ..namespace import Namespace, TimekeeperNamespace
+from .exact import ExactTracker
 from .timescale import Timescale
 from .units import NSEC, format_decimal, format_utc
 
@@ -108,8 +109,12 @@ class Recorder:
         self.tracks: dict[str, Track] = {}
         self.dilation: dict[str, mpq] = {}
         self.samples = 0
+        self.exact: ExactTracker | None = None
 
     def add(self, ns: Namespace, record: bool = True, group: str | None = None) -> None:
+        if self.exact is None:
+            self.exact = ExactTracker(self.ts, ns.host)
+        self.exact.add(ns)
         plotted = record and sum(t.plotted for t in self.tracks.values()) < PLOT_LIMIT
         self.tracks[ns.name] = Track(ns.name, record, plotted, group or ns.name)
         self.dilation[ns.name] = mpq(getattr(ns, "dilation", 1))
@@ -177,8 +182,8 @@ class Recorder:
         tai = read(CLOCK_TAI, cycles)
         self._steps(track, real, mono)
         ntp = _ntp_of(ns)
-        utc, fold = utc_fold
-        off_utc = real - utc + ((ntp.time_state == TIME_OOP) - fold) * NSEC
+        label = self.ts.label_position
+        off_utc = label(real, ntp.time_state == TIME_OOP) - label(*utc_fold)
         off_ref = (tai if self.ts.uses_tai() else real) - ref
         freq = self._freq(track, true_ns, mono)
         track.n += 1

@@ -55,32 +55,32 @@ def _timers(track: Track, host: Host) -> dict[str, Any]:
     }
 
 
-def _namespace(track: Track, host: Host, r: Resolved) -> dict[str, Any]:
+def _namespace(
+    track: Track, host: Host, r: Resolved, exact: dict[str, Any] | None
+) -> dict[str, Any]:
     ns = host.namespaces[track.name]
-    n = max(track.n, 1)
     final = track.final
     out: dict[str, Any] = {
         "model": ns.model,
         "group": track.group,
         "recorded": track.record,
         "samples": track.n,
-        "offset_utc_ns": {
-            "max_abs": _num(track.max_utc),
-            "rms": _num(math.sqrt(float(track.sum_sq_utc / n))),
-            "final": _num(final.get("offset_utc")),
-        },
-        "offset_reference_ns": {
-            "reference": r.timescale.reference,
-            "max_abs": _num(track.max_ref),
-            "rms": _num(math.sqrt(float(track.sum_sq_ref / n))),
-            "final": _num(final.get("offset_ref")),
-        },
-        "freq_ppm": {
-            "max_abs_deviation": _num(track.max_freq, 6),
-            "final": _num(final.get("freq"), 6),
-            "ntp_final": _num(final.get("ntp_freq"), 6),
-        },
-        "realtime_backward_steps": track.realtime_back,
+    }
+    if exact is None:  # a namespace the exact tracker never saw: sample-based, said so
+        out |= _sampled(track, r)
+    else:
+        out |= {
+            "offset_utc_ns": _exact_offset(exact["utc"]),
+            "offset_reference_ns": {"reference": r.timescale.reference}
+            | (_exact_offset(exact["ref"]) if "ref" in exact else _sampled_reference(track)),
+            "freq_ppm": {
+                "max_abs_deviation": _num(exact["rate"]["max_abs_deviation_ppm"], 6),
+                "final": _num(exact["rate"]["final_ppm"], 6),
+                "ntp_final": _num(final.get("ntp_freq"), 6),
+            },
+            "realtime_backward_steps": exact["realtime_backward_steps"],
+        }
+    out |= {
         "monotonic_backward_steps": track.monotonic_back,
         "timers": _timers(track, host),
     }
@@ -92,6 +92,48 @@ def _namespace(track: Track, host: Host, r: Resolved) -> dict[str, Any]:
             "mult": ns.tk.mult,
         }
     return out
+
+
+def _exact_offset(line: dict[str, Any]) -> dict[str, Any]:
+    """An exact offset line's metrics (see scenario/exact.py): no sample enters them."""
+    return {
+        "method": "exact",
+        "max_abs": _num(line["max_abs"]),
+        "max_abs_at": line["max_abs_at"],
+        "rms": _num(math.sqrt(float(line["mean_square"]))),
+        "final": _num(line["final"]),
+        "time_above_ns": {k: _num(v) for k, v in line["time_above_ns"].items()},
+    }
+
+
+def _sampled_reference(track: Track) -> dict[str, Any]:
+    n = max(track.n, 1)
+    return {
+        "method": "samples",
+        "max_abs": _num(track.max_ref),
+        "rms": _num(math.sqrt(float(track.sum_sq_ref / n))),
+        "final": _num(track.final.get("offset_ref")),
+    }
+
+
+def _sampled(track: Track, r: Resolved) -> dict[str, Any]:
+    n = max(track.n, 1)
+    final = track.final
+    return {
+        "offset_utc_ns": {
+            "method": "samples",
+            "max_abs": _num(track.max_utc),
+            "rms": _num(math.sqrt(float(track.sum_sq_utc / n))),
+            "final": _num(final.get("offset_utc")),
+        },
+        "offset_reference_ns": {"reference": r.timescale.reference} | _sampled_reference(track),
+        "freq_ppm": {
+            "max_abs_deviation": _num(track.max_freq, 6),
+            "final": _num(final.get("freq"), 6),
+            "ntp_final": _num(final.get("ntp_freq"), 6),
+        },
+        "realtime_backward_steps": track.realtime_back,
+    }
 
 
 def _host(host: Host) -> dict[str, Any]:
@@ -117,7 +159,13 @@ def _host(host: Host) -> dict[str, Any]:
 def summarize(r: Resolved, host: Host, rec: Recorder, failures: list[str]) -> dict[str, Any]:
     """The deterministic summary of a finished run."""
     run = r.scenario.scenario
-    spaces = {name: _namespace(t, host, r) for name, t in rec.tracks.items()}
+    exact = rec.exact
+    if exact is not None:
+        exact.finish(host.true_time)
+    spaces = {
+        name: _namespace(t, host, r, exact.summary(name) if exact is not None else None)
+        for name, t in rec.tracks.items()
+    }
     problems = [
         f"{name}: {v['timers']['early_fires']} timer(s) fired early"
         for name, v in spaces.items()

@@ -9,6 +9,7 @@ offsets in whole seconds, so UTC and TAI readings are exact ints and only smears
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from pathlib import Path
 
 from gmpy2 import mpq
@@ -47,6 +48,7 @@ class Timescale:
         self.tai_offset = table.tai_minus_utc(mpq(start_utc_ns, NSEC))
         self.tai0_ns = start_utc_ns + self.tai_offset * NSEC
         self.reference = reference
+        self._inserted = self.inserted_leaps_ns()
         self._smears = self._bind(reference) if reference not in BASIC_REFERENCES else []
 
     def _bind(self, name: str) -> list[tuple[BoundSmear, int]]:
@@ -70,6 +72,28 @@ class Timescale:
         """(POSIX UTC ns, fold): fold is 1 during an inserted second (its second pass)."""
         utc, fold = self.table.tai_to_utc_fold(mpq(self.tai0_ns + true_ns, NSEC))
         return int(utc * NSEC), fold
+
+    def inserted_leaps_ns(self) -> list[int]:
+        """The Unix ns of 00:00:00 after every inserted leap second of the table, in order."""
+        return [e.unix * NSEC for e in self.table.events if e.sign > 0]
+
+    def label_position(self, value_ns: int | mpq, second_pass: bool) -> int | mpq:
+        """Where a POSIX UTC reading sits on the day's labels, with 23:59:60 given room.
+
+        POSIX time repeats 23:59:59 during an inserted leap second, so a reading alone is
+        ambiguous there.  Counting one extra second from each inserted leap onwards puts
+        23:59:59.x at L−1+x, 23:59:60.x (the repeat: UTC's fold, or a clock in TIME_OOP) at
+        L+x and 00:00:00.x at L+1+x, so the difference of two positions is the difference of
+        the labels: a clock 1 ns behind at the leap is 1 ns behind, a stepping clock reads
+        UTC at 00:00:00.000 even before its state leaves TIME_OOP, and a clock that ignores
+        the leap is a second ahead once its label passes midnight.
+        """
+        leaps = self._inserted
+        i = bisect_right(leaps, value_ns)  # inserted leaps at or before the value
+        extra = i
+        if second_pass and i < len(leaps) and leaps[i] - NSEC <= value_ns:
+            extra += 1
+        return value_ns + extra * NSEC
 
     def tai_ns(self, true_ns: int) -> int:
         return self.tai0_ns + true_ns
