@@ -278,3 +278,22 @@ def test_shipped_sweeps_run_in_full_on_two_workers(name: str, tmp_path: Path) ->
     spread = client.groupby(["namespace", *[c for c in df.columns[2:4] if c != "seed"]])
     # the seeds matter: every setting's RMS offset differs between seeds
     assert (spread["offset_utc_ns_rms"].nunique() > 1).all()
+
+
+# -- the same key paths for --set ----------------------------------------------------------
+
+
+def test_set_reaches_array_items_as_sweep_keys_do(tmp_path: Path) -> None:
+    from tk_core.scenario import load_scenario
+
+    path = write(tmp_path)
+    loaded = load_scenario(path, sets=["namespaces[0].ntp.poll_exp=5",
+                                       "namespaces[name=free].update=periodic"])
+    specs = {spec.name: spec for spec in loaded.scenario.namespaces}
+    assert specs["client"].ntp.poll_exp == 5 and specs["free"].update == "periodic"
+    for bad, says in (("namespaces[7].update=lazy", "no item [7]"),
+                      ("namespaces[name=x].update=lazy", "no namespaces item"),
+                      ("host.hz.x=1", "'hz' is not a table")):
+        with pytest.raises(ScenarioError) as err:
+            load_scenario(path, sets=[bad])
+        assert says in err.value.render() and err.value.source == "--set"

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from . import units
 from .checks import Checker, Resolved
 from .errors import Issue, ScenarioError, TomlLocator, input_error, pydantic_issues
+from .keys import apply_value, split_assignment
 from .schema import Scenario, allowed_keys
 from .types import At, parse_at
 
@@ -85,10 +86,9 @@ def apply_overrides(
 
 
 def _set(data: dict[str, Any], item: str) -> None:
-    """`--set host.wrap_guard=false`: a dotted key into the tables, a TOML value (or text)."""
-    key, sep, text = item.partition("=")
-    parts = key.strip().split(".")
-    if not sep or not all(parts):
+    """`--set host.wrap_guard=false`: a key path (see `keys`), a TOML value (or text)."""
+    key, sep, text = split_assignment(item)
+    if not sep or not key:
         raise input_error("--set", f"expected KEY=VALUE such as host.hz=250, found {item!r}")
     if any(ch in text for ch in "\r\n\x00"):
         raise input_error("--set", f"{key}: expected a one-line value, found {text!r}")
@@ -96,13 +96,7 @@ def _set(data: dict[str, Any], item: str) -> None:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = text.strip()
-    node = data
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            raise input_error("--set", f"{key}: {part!r} is not a table")
-        node = child
-    node[parts[-1]] = value
+    apply_value(data, key, value, "--set")
 
 
 def _parse_until(text: str) -> At:

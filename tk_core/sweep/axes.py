@@ -25,13 +25,13 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any
 
-from ..scenario.errors import Issue, ScenarioError, input_error
+from ..scenario.errors import input_error
+from ..scenario.keys import SEED_KEY, apply_value, parse_key, split_assignment
 
-#: `seed` on its own means the scenario's seed.
-SEED_KEY = "seed"
-SEED_PATH = "scenario.seed"
+__all__ = ["SEED_KEY", "Axis", "apply_value", "parse_cli_axis", "parse_key", "parse_range",
+           "split_assignment", "values_from_text", "values_from_toml", "zip_axis"]
+
 _RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*(?::\s*(\d+)\s*)?$")
-_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_\-]*)(?:\[([^\]]*)\])?$")
 #: A sweep larger than this is almost certainly a typo in a range.
 MAX_POINTS = 1_000_000
 
@@ -135,16 +135,6 @@ def parse_cli_axis(item: str, option: str = "--axis") -> tuple[str, list[Any]]:
     return key, values_from_text(key, text, option)
 
 
-def split_assignment(item: str) -> tuple[str, str, str]:
-    """`KEY=VALUES` split at the first `=` outside a selector (`a[name=x].b=1`)."""
-    depth = 0
-    for i, ch in enumerate(item):
-        depth += (ch == "[") - (ch == "]")
-        if ch == "=" and depth == 0:
-            return item[:i].strip(), "=", item[i + 1:]
-    return item.strip(), "", ""
-
-
 def zip_axis(pairs: list[tuple[str, list[Any]]], source: str) -> Axis:
     """Keys that vary together; every key must have the same number of values."""
     lengths = {key: len(values) for key, values in pairs}
@@ -154,101 +144,3 @@ def zip_axis(pairs: list[tuple[str, list[Any]]], source: str) -> Axis:
     keys = tuple(key for key, _ in pairs)
     columns = [values for _, values in pairs]
     return Axis(keys, tuple(tuple(row) for row in zip(*columns, strict=True)))
-
-
-# -- applying a key to a scenario's data -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Part:
-    """One step of a key path: a table key, optionally with an array selector."""
-
-    name: str
-    selector: str | None  # None: a table; "*": every item; "3": by index; "name=x": by field
-
-
-def parse_key(key: str, source: str = "sweep") -> tuple[Part, ...]:
-    """A key path such as `namespaces[name=client].ntp.poll_exp`, checked for syntax."""
-    path = SEED_PATH if key == SEED_KEY else key
-    parts = []
-    for text in _split_dots(path):
-        m = _PART.match(text.strip())
-        if not m:
-            raise input_error(
-                source, f"{key}: expected a dotted key such as host.hz or namespaces[name=x]."
-                f"update, found the part {text!r}"
-            )
-        parts.append(Part(m.group(1), None if m.group(2) is None else m.group(2).strip()))
-    return tuple(parts)
-
-
-def _split_dots(path: str) -> list[str]:
-    """Split on dots outside selectors (a selector value may contain dots: [name=a.b])."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(path):
-        depth += ch == "["
-        depth -= ch == "]"
-        if ch == "." and depth == 0:
-            out.append(path[start:i])
-            start = i + 1
-    out.append(path[start:])
-    return out
-
-
-def apply_value(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set `key` to `value` in scenario data (ScenarioError if a selector matches nothing)."""
-    parts = parse_key(key)
-    nodes: list[Any] = [data]
-    for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
-        nodes = [child for node in nodes for child in _step(node, part, key, last, value)]
-
-
-def _step(node: Any, part: Part, key: str, last: bool, value: Any) -> list[Any]:
-    if not isinstance(node, dict):
-        raise _bad(key, f"{part.name!r} is inside something that is not a table")
-    if part.selector is None:
-        if last:
-            node[part.name] = value
-            return []
-        child = node.setdefault(part.name, {})
-        if not isinstance(child, dict):
-            raise _bad(key, f"{part.name!r} is not a table")
-        return [child]
-    items = node.get(part.name)
-    if not isinstance(items, list):
-        raise _bad(key, f"{part.name!r} is not an array of tables in the scenario")
-    chosen = _select(items, part, key)
-    if last:
-        for index in chosen:
-            items[index] = value
-        return []
-    return [items[index] for index in chosen]
-
-
-def _select(items: list[Any], part: Part, key: str) -> list[int]:
-    sel = part.selector or ""
-    if sel == "*":
-        return list(range(len(items)))
-    if sel.lstrip("-").isdigit():
-        index = int(sel)
-        if not -len(items) <= index < len(items):
-            raise _bad(key, f"{part.name} has {len(items)} item(s), no item [{index}]")
-        return [index % len(items)]
-    field, eq, wanted = sel.partition("=")
-    if not eq:
-        raise _bad(key, f"expected [INDEX], [*] or [FIELD=VALUE], found [{sel}]")
-    field, wanted = field.strip(), wanted.strip().strip("\"'")
-    chosen = [
-        i for i, item in enumerate(items)
-        if isinstance(item, dict) and str(item.get(field)) == wanted
-    ]
-    if not chosen:
-        names = [str(item.get(field)) for item in items if isinstance(item, dict)]
-        raise _bad(key, f"no {part.name} item with {field} = {wanted!r} (found: "
-                   f"{', '.join(names) or 'none'})")
-    return chosen
-
-
-def _bad(key: str, message: str) -> ScenarioError:
-    return ScenarioError("sweep", [Issue(("sweep", "axes", key), message)])
