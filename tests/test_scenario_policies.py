@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from tk_core.scenario import features, load_text, run_scenario
@@ -85,3 +88,21 @@ def test_step_outside_the_run_arms_nothing() -> None:
                                                           "2016-06-30T23:50:00Z")
     result = run_scenario(load_text(text))
     assert result.summary["namespaces"]["step"]["realtime_backward_steps"] == 0
+
+
+def test_a_policy_that_cannot_be_followed_says_so(tmp_path: Path) -> None:
+    """The windows smear needs −50 % for 2 s; adjtimex reaches ±10.05 %: the summary, the
+    report and the terminal all say so, with the follower's tracking error."""
+    from tk_core.cli import main
+
+    path = tmp_path / "leap.toml"
+    path.write_text(AROUND_THE_LEAP, "utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "-q"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    follower = summary["namespaces"]["windows"]["leap_policy"]
+    assert follower["rate_clamped"] and follower["tracking_error_max_ns"] > 500_000_000
+    assert summary["warnings"] == follower["warnings"]
+    assert "adjtimex reaches at most" in summary["warnings"][0]
+    assert "Warnings" in (out / "report.html").read_text()
+    assert "leap_policy" not in summary["namespaces"]["step"]

@@ -94,6 +94,8 @@ def run(args: argparse.Namespace, err: Console) -> int:
     if not args.quiet:
         _print_summary(_stdout(), result.summary, result.timing)
         _stdout().print(f"results: {out}/ (report.html, samples.csv, summary.json, plots)")
+    for warning in result.summary.get("warnings", []):
+        err.print(f"warning: {warning}", markup=False)
     if result.failures:
         err.print(f"timekeepers run: {name} failed:", markup=False)
         for line in result.failures:

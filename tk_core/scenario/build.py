@@ -7,6 +7,8 @@ already refuses them with "not available in this version" until then.
 
 from __future__ import annotations
 
+from typing import Any
+
 from gmpy2 import mpq
 
 from ..clocksource import Clocksource
@@ -49,7 +51,12 @@ def build_host(r: Resolved) -> Host:
 
 
 def create_namespace(
-    host: Host, name: str, spec: NamespaceSpec, ts: Timescale, seed: int = 0
+    host: Host,
+    name: str,
+    spec: NamespaceSpec,
+    ts: Timescale,
+    seed: int = 0,
+    followers: dict[str, Any] | None = None,
 ) -> Namespace:
     """One namespace from its spec: model, update policy, dilation, offsets, policies."""
     if spec.model == "offsets":
@@ -59,34 +66,35 @@ def create_namespace(
             ns.set_offsets(monotonic_ns=spec.offsets.monotonic, boottime_ns=spec.offsets.boottime)
         return ns
     ns = host.create_namespace(name, update=spec.update, dilation=mpq(spec.dilation))
-    follow_leap_policy(ns, spec.leap, ts)
+    follower = follow_leap_policy(ns, spec.leap, ts)
+    if follower is not None and followers is not None:
+        followers[name] = follower
     start_discipline(ns, spec.ntp, ts, seed)
     return ns
 
 
-def follow_leap_policy(ns: Namespace, policy: LeapPolicy, ts: Timescale) -> None:
+def follow_leap_policy(ns: Namespace, policy: LeapPolicy, ts: Timescale) -> Any:
     """A smear: `tk_core.policy.follow` steers the namespace onto the smeared timescale.
 
     'step' needs nothing here (leap announcements or an NTP daemon set STA_INS/STA_DEL, as
     ntpd does) and 'ignore' means the namespace is never told.
     """
     if policy.policy != "smear":
-        return
+        return None
     epoch = mpq(ts.start_utc_ns, NSEC)
     interval = policy.update_interval // NSEC
     method = getattr(ns, "follow", None)
     if method is not None:
-        method(
+        return method(
             policy.shape,
             epoch_unix=epoch,
             table=ts.table,
             update_interval_s=interval,
             **policy.params,
         )
-        return
     from ..policy import follow
 
-    follow(
+    return follow(
         ns,
         policy.shape or "",
         epoch_unix=epoch,

@@ -49,6 +49,15 @@ def _image(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
+def _warnings(summary: dict[str, Any]) -> str:
+    """What the run could not do as asked (a policy adjtimex cannot follow, …)."""
+    items = summary.get("warnings") or []
+    if not items:
+        return ""
+    body = "".join(f"<li>{html.escape(w)}</li>" for w in items)
+    return f'<h2>Warnings</h2><ul class="bad">{body}</ul>'
+
+
 def write_report(
     out: Path, summary: dict[str, Any], timing: dict[str, Any], plots: list[str], resolved_toml: str
 ) -> None:
@@ -60,6 +69,7 @@ def write_report(
         f"<style>{_CSS}</style></head><body><h1>{title}</h1>",
         f"<p>{html.escape(summary['description'])}</p>",
         _checks(summary),
+        _warnings(summary),
         "<h2>Namespaces</h2>",
         _table(table.headers(summary), table.rows(summary)),
         "<h2>Host</h2>",

@@ -66,6 +66,7 @@ class Runner:
         self.checkpoints: dict[str, dict[str, Any]] = {}
         self.failures: list[str] = []
         self.leap_policies: dict[str, str] = {}
+        self.followers: dict[str, Any] = {}
         self._queue: list[tuple[int, int, str, Callable[[], None]]] = []
         self._seq = itertools.count()
         self.host = self._build()
@@ -83,7 +84,7 @@ class Runner:
         for i, (name, spec) in enumerate(self.r.namespaces):
             try:
                 seed = self.r.scenario.scenario.seed * 1_000_003 + i
-                ns = create_namespace(host, name, spec, self.ts, seed)
+                ns = create_namespace(host, name, spec, self.ts, seed, self.followers)
             except (ValueError, OSError) as err:
                 issue = Issue(("namespaces", i), f"cannot create {name!r}: {err}")
                 raise ScenarioError(self.loaded.source, [issue]) from None
@@ -206,7 +207,7 @@ class Runner:
         return True
 
     def _result(self, wall: float) -> RunResult:
-        summary = summarize(self.r, self.host, self.recorder, self.failures)
+        summary = summarize(self.r, self.host, self.recorder, self.failures, self.followers)
         self.failures.extend(summary["checks"]["problems"])
         simulated = self.r.duration_ns / NSEC
         timing = {

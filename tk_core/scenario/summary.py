@@ -156,7 +156,23 @@ def _host(host: Host) -> dict[str, Any]:
     }
 
 
-def summarize(r: Resolved, host: Host, rec: Recorder, failures: list[str]) -> dict[str, Any]:
+def _follower(follower: Any) -> dict[str, Any]:
+    """How well a smear follower kept to its policy, and what it could not do."""
+    return {
+        "policy": follower.policy,
+        "tracking_error_max_ns": _num(follower.max_tracking_error_ns()),
+        "rate_clamped": follower.clamped,
+        "warnings": list(follower.warnings),
+    }
+
+
+def summarize(
+    r: Resolved,
+    host: Host,
+    rec: Recorder,
+    failures: list[str],
+    followers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The deterministic summary of a finished run."""
     run = r.scenario.scenario
     exact = rec.exact
@@ -166,6 +182,12 @@ def summarize(r: Resolved, host: Host, rec: Recorder, failures: list[str]) -> di
         name: _namespace(t, host, r, exact.summary(name) if exact is not None else None)
         for name, t in rec.tracks.items()
     }
+    warnings: list[str] = []
+    for name, follower in (followers or {}).items():
+        if name in spaces:
+            spaces[name]["leap_policy"] = _follower(follower)
+            warnings += [w if w.startswith(f"{name}:") else f"{name}: {w}"
+                         for w in follower.warnings]
     problems = [
         f"{name}: {v['timers']['early_fires']} timer(s) fired early"
         for name, v in spaces.items()
@@ -187,6 +209,7 @@ def summarize(r: Resolved, host: Host, rec: Recorder, failures: list[str]) -> di
         "samples": rec.samples,
         "reference": r.timescale.reference,
         "leap_table": r.timescale.table.source,
+        "warnings": warnings,
         "checks": {
             "ok": not problems and not failures,
             "problems": problems,
