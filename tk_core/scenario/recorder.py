@@ -47,7 +47,19 @@ COLUMNS = (
     "mult",
     "ntp_state",
     "ntp_status",
+    "utc_label",
+    "utc_fold",
+    "policy",
+    "update",
+    "dilation",
+    "ntp_model",
+    "scenario",
+    "seed",
 )
+#: `true_utc` is POSIX ISO UTC (pandas and `datetime.fromisoformat` read it; during an
+#: inserted second it repeats 23:59:59 with `utc_fold` = 1, as Python's `fold` does);
+#: `utc_label` is UTC as UTC writes it (23:59:60).  The columns after it repeat the
+#: namespace's and the run's parameters, so a table needs no join with scenario.toml.
 STATE_NAMES = ("TIME_OK", "TIME_INS", "TIME_DEL", "TIME_OOP", "TIME_WAIT", "TIME_ERROR")
 PLOT_LIMIT = 14
 Row = list[str]
@@ -76,6 +88,7 @@ class Track:
     lateness: list[int] = field(default_factory=list)
     early_fires: int = 0
     overruns: int = 0
+    static: list[str] = field(default_factory=list)
     series: dict[str, list[float]] = field(
         default_factory=lambda: {"t": [], "utc": [], "ref": [], "ft": [], "freq": []}
     )
@@ -110,13 +123,29 @@ class Recorder:
         self.dilation: dict[str, mpq] = {}
         self.samples = 0
         self.exact: ExactTracker | None = None
+        self.run_labels = ["", ""]  # scenario name and seed, for every row
 
-    def add(self, ns: Namespace, record: bool = True, group: str | None = None) -> None:
+    def add(
+        self,
+        ns: Namespace,
+        record: bool = True,
+        group: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> None:
         if self.exact is None:
             self.exact = ExactTracker(self.ts, ns.host)
         self.exact.add(ns)
         plotted = record and sum(t.plotted for t in self.tracks.values()) < PLOT_LIMIT
-        self.tracks[ns.name] = Track(ns.name, record, plotted, group or ns.name)
+        track = Track(ns.name, record, plotted, group or ns.name)
+        params = params or {}
+        track.static = [
+            params.get("policy", ""),
+            str(getattr(ns, "update", "")),
+            str(getattr(ns, "dilation", "")),
+            params.get("ntp_model", ""),
+            *self.run_labels,
+        ]
+        self.tracks[ns.name] = track
         self.dilation[ns.name] = mpq(getattr(ns, "dilation", 1))
 
     # -- observing -------------------------------------------------------------------------
@@ -125,15 +154,16 @@ class Recorder:
         """One sample: a row per recorded namespace, metrics for all."""
         self.samples += 1
         utc, fold = self.ts.utc_fold(true_ns)
-        label = utc_label(utc, fold)
+        posix = format_utc(utc)
+        tail = [utc_label(utc, fold), str(fold)]
         ref = self.ts.reference_ns(true_ns)
         cycles = host.cycles_now()
         for name, track in self.tracks.items():
             ns = host.namespaces[name]
             row = self._observe(ns, track, cycles, true_ns, (utc, fold), ref)
-            row[1] = label
             if track.record and self.sink is not None:
-                self.sink(row)
+                row[1] = posix
+                self.sink(row + tail + track.static)
 
     def probe(self, host: Host) -> None:
         """Read every clock around an event, to see steps that samples would miss."""

@@ -113,6 +113,7 @@ def execute(
                 result = runner.run()
         else:
             result = runner.run()
+    write_parquet(out / "samples.csv", out / "samples.parquet")
     _json(out / SUMMARY, result.summary)
     _json(out / TIMING, result.timing)
     toml_text = resolved_toml(loaded)
@@ -121,6 +122,25 @@ def execute(
     plots = write_plots(out, result, loaded.resolved.timescale.reference, _markers(loaded))
     write_report(out, result.summary, result.timing, plots, toml_text)
     return result
+
+
+def write_parquet(csv_path: Path, parquet_path: Path) -> bool:
+    """samples.parquet beside samples.csv, typed (when pyarrow is installed).
+
+    Clock readings stay int64 ns, `true_utc` becomes a UTC timestamp (POSIX: an inserted
+    second repeats 23:59:59 with `utc_fold` = 1), offsets from a smear reference become
+    float64 (samples.csv keeps their exact decimals).
+    """
+    try:
+        from pyarrow import csv as pa_csv
+        from pyarrow import parquet as pq
+    except ImportError:
+        return False
+    table = pa_csv.read_csv(csv_path)
+    tmp = parquet_path.with_name(f".{parquet_path.name}.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(parquet_path)
+    return True
 
 
 def _markers(loaded: Loaded) -> list[tuple[float, str]]:

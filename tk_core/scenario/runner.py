@@ -62,6 +62,8 @@ class Runner:
         self.r: Resolved = loaded.resolved
         self.ts = self.r.timescale
         self.recorder = Recorder(self.ts, sink)
+        run = self.r.scenario.scenario
+        self.recorder.run_labels = [run.name, str(run.seed)]
         self.progress = progress
         self.checkpoints: dict[str, dict[str, Any]] = {}
         self.failures: list[str] = []
@@ -79,8 +81,8 @@ class Runner:
         except (ValueError, TypeError) as err:
             raise ScenarioError(self.loaded.source, [Issue(("host",), str(err))]) from None
         self.host = host
-        self.recorder.add(host.root)
         self.leap_policies["root"] = self.r.scenario.host.leap
+        self.recorder.add(host.root, params={"policy": self.r.scenario.host.leap})
         for i, (name, spec) in enumerate(self.r.namespaces):
             try:
                 seed = self.r.scenario.scenario.seed * 1_000_003 + i
@@ -88,9 +90,9 @@ class Runner:
             except (ValueError, OSError) as err:
                 issue = Issue(("namespaces", i), f"cannot create {name!r}: {err}")
                 raise ScenarioError(self.loaded.source, [issue]) from None
-            self.add_namespace(ns, spec.record, spec.name)
             if spec.model == "timekeeper":
                 self.leap_policies[name] = spec.leap.policy
+            self.add_namespace(ns, spec.record, spec.name, _params(spec))
         for true_ns, i, ev in self.r.events:
             self.schedule(true_ns, actions.describe(ev, i), self._event(ev, i))
         for true_ns, _, spec in self.r.timers:
@@ -133,8 +135,14 @@ class Runner:
                 )
                 actions.announce_leap(self, announce)
 
-    def add_namespace(self, ns: Namespace, record: bool, group: str | None = None) -> None:
-        self.recorder.add(ns, record, group)
+    def add_namespace(
+        self,
+        ns: Namespace,
+        record: bool,
+        group: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> None:
+        self.recorder.add(ns, record, group, params)
 
     def schedule(self, true_ns: int, label: str, action: Callable[[], None]) -> None:
         """Queue `action` at true time `true_ns` (ns since the start)."""
@@ -222,6 +230,15 @@ class Runner:
         return RunResult(
             summary, timing, self.checkpoints, self.failures, series, lateness, self.host
         )
+
+
+def _params(spec: Any) -> dict[str, str]:
+    """The table columns a namespace's spec fixes: its leap policy and NTP daemon."""
+    if spec.model == "offsets":
+        return {"policy": "offsets", "ntp_model": ""}
+    leap = spec.leap
+    return {"policy": leap.shape if leap.policy == "smear" else leap.policy,
+            "ntp_model": spec.ntp.model}
 
 
 def run_scenario(
