@@ -52,7 +52,7 @@ def error_lines(report: str, path: Path) -> set[int]:
     """Line numbers of `path` that mypy reported an error on."""
     lines = set()
     for line in report.splitlines():
-        head, sep, rest = line.partition(": error:")
+        head, sep, _ = line.partition(": error:")
         if sep and Path(head.rsplit(":", 1)[0]).name == path.name:
             lines.add(int(head.rsplit(":", 1)[1]))
     return lines
