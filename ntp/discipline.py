@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gmpy2 import mpq
 
@@ -47,6 +47,9 @@ from ntp.timex import (
     Timex,
 )
 from ntp.trace import TRACE, emit
+
+if TYPE_CHECKING:
+    from ntp.smear import BoundSmear, LeapLike
 
 NSEC = 1_000_000_000
 CLOCK_REALTIME = 0
@@ -336,21 +339,24 @@ class ReferenceServer:
     """
 
     def __init__(
-        self, leap: object | None = None, smear: object | None = None, announce_s: int = 86_400
+        self,
+        leap: LeapLike | None = None,
+        smear: BoundSmear | None = None,
+        announce_s: int = 86_400,
     ) -> None:
         self.leap = leap
         self.smear = smear
         self.announce_s = announce_s
-        self._step = None
+        self._step: BoundSmear | None = None
         if leap is not None and smear is None:
             from ntp.smear import Step
 
-            self._step = Step().for_leap(leap.unix, leap.sign)  # type: ignore[attr-defined]
+            self._step = Step().for_leap(leap.unix, leap.sign)
 
     def time_ns(self, true_unix: mpq) -> int:
         """What the server's clock reads at the true instant `true_unix` (floor to ns)."""
         if self.smear is not None:
-            value = self.smear.smeared(true_unix)  # type: ignore[attr-defined]
+            value = self.smear.smeared(true_unix)
         elif self._step is not None:
             value = self._step.utc(true_unix)
         else:
@@ -361,7 +367,7 @@ class ReferenceServer:
         """LI bits: insert/delete during the `announce_s` before the leap; none if smearing."""
         if self.leap is None or self.smear is not None:
             return LEAP_NONE
-        start = self.leap.unix - self.announce_s  # type: ignore[attr-defined]
-        if start <= true_unix < self.leap.unix:  # type: ignore[attr-defined]
-            return LEAP_INSERT if self.leap.sign > 0 else LEAP_DELETE  # type: ignore[attr-defined]
+        start = self.leap.unix - self.announce_s
+        if start <= true_unix < self.leap.unix:
+            return LEAP_INSERT if self.leap.sign > 0 else LEAP_DELETE
         return LEAP_NONE

@@ -241,7 +241,7 @@ class LeapTable:
 
     def is_expired(self, now_unix: int | mpq) -> bool:
         """Whether the table says nothing reliable about ``now_unix`` and later."""
-        return exact(now_unix) >= self.expires
+        return bool(exact(now_unix) >= self.expires)
 
     def next_leap(self, after_unix: int | mpq) -> LeapEvent | None:
         """The first known leap whose instant (``event.unix``) is strictly after ``after_unix``."""

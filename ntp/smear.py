@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import Field, dataclass, field, fields
 from functools import cached_property, partial
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import gmpy2
 from gmpy2 import mpfr, mpq
@@ -58,7 +58,9 @@ class NotInvertible(ValueError):
     """The shape has no inverse: its smeared clock repeats values (a step back, a staircase)."""
 
 
-class _Event(Protocol):
+class LeapLike(Protocol):
+    """Anything that names one leap: its instant ``unix`` and ``sign`` (a ``LeapEvent`` is one)."""
+
     @property
     def unix(self) -> int: ...
 
@@ -260,7 +262,7 @@ class Shape(ABC):
         """Bind to the leap whose next day starts at ``leap_unix`` (``LeapEvent.unix``)."""
         return BoundSmear(self, exact(leap_unix, "leap instant"), sign)
 
-    def for_event(self, event: _Event) -> BoundSmear:
+    def for_event(self, event: LeapLike) -> BoundSmear:
         """Bind to a :class:`ntp.leap.LeapEvent` (or anything with ``unix`` and ``sign``)."""
         return self.for_leap(event.unix, event.sign)
 
@@ -589,7 +591,8 @@ def make_shape(name: str, **params: object) -> Shape:
     if name not in SHAPES:
         raise ValueError(f"unknown smear shape {name!r}; known shapes: {', '.join(SHAPES)}")
     factory = SHAPES[name]
-    cls = factory.func if isinstance(factory, partial) else factory
+    # every factory registered above is a Shape dataclass or a partial of one
+    cls = cast("type[Shape]", factory.func if isinstance(factory, partial) else factory)
     allowed = {f.name: f for f in fields(cls)}
     unknown = sorted(set(params) - set(allowed))
     if unknown:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 # --- adjtimex mode bits (uapi/linux/timex.h) -------------------------------------------------
 ADJ_OFFSET = 0x0001
@@ -214,6 +214,21 @@ def _as_timeval(value: Any) -> Timeval:
     return Timeval(sec, usec)
 
 
+if TYPE_CHECKING:
+
+    class _TimevalField:
+        """What type checkers see for ``Timex.time``: any ``(tv_sec, tv_usec)`` pair may be
+        written (``Timeval`` is one), and reading always gives the ``Timeval`` that
+        ``Timex.__setattr__`` stored.  Only a declaration: at run time the field is plain."""
+
+        @overload
+        def __get__(self, instance: None, owner: type[Any]) -> _TimevalField: ...
+        @overload
+        def __get__(self, instance: object, owner: type[Any]) -> Timeval: ...
+        def __get__(self, instance: object, owner: type[Any]) -> Timeval | _TimevalField: ...
+        def __set__(self, instance: object, value: tuple[int, int]) -> None: ...
+
+
 @dataclass(slots=True)
 class Timex:
     """``struct timex`` as adjtimex(2) sees it; the kernel reads and fills it in place.
@@ -232,7 +247,10 @@ class Timex:
     constant: int = 0
     precision: int = 0
     tolerance: int = 0
-    time: Timeval = _TIMEVAL_ZERO
+    if TYPE_CHECKING:
+        time: _TimevalField = _TimevalField()  # accepts (sec, frac); reads back a Timeval
+    else:
+        time: Timeval = _TIMEVAL_ZERO
     tick: int = 0
     ppsfreq: int = 0
     jitter: int = 0

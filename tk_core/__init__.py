@@ -51,7 +51,8 @@ def clock_settime_ns(caller: Namespace | Task, clockid: int, value_ns: int) -> N
 
 def create_namespace(host: Host, name: str, **kwargs: Any) -> Namespace:
     """`Host.create_namespace` as a function."""
-    return host.create_namespace(name, **kwargs)
+    ns: Namespace = host.create_namespace(name, **kwargs)
+    return ns
 
 
 def run_for(host: Host, duration_ns: int) -> None:

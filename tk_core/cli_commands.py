@@ -9,9 +9,17 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from .cli_sweep import show_sweep, validate_sweep
@@ -38,7 +46,7 @@ class RunProgress:
         self.label = label
         self.start = time.perf_counter()
         self.bar: Progress | None = None
-        self.task = 0
+        self.task = TaskID(0)
         self._last = 0.0
 
     def __call__(self, done_ns: int, total_ns: int) -> None:
@@ -171,7 +179,9 @@ def _stdout() -> Console:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
-def _print_summary(console: Console, summary: dict, timing: dict | None) -> None:
+def _print_summary(
+    console: Console, summary: dict[str, Any], timing: dict[str, Any] | None
+) -> None:
     ok = summary["checks"]["ok"]
     title = f"{summary['scenario']} — {'checks ok' if ok else 'CHECKS FAILED'}"
     table = Table(title=title)

@@ -22,6 +22,8 @@ from .clockids import CLOCK_MONOTONIC, CLOCK_REALTIME
 from .hrtimer import CycleEntry
 
 if TYPE_CHECKING:
+    from ntp.smear import LeapLike
+
     from .host import Host
     from .namespace import Namespace
     from .posix_timers import PosixTimer
@@ -106,16 +108,16 @@ class NtpDaemon:
     def _at_client(self, t1: int, t2: int, leap: int) -> None:
         t4 = self.ns.clock_gettime_ns(CLOCK_REALTIME)
         self.client.on_sample(self.ns, t1, t2, t2, t4, leap)
-        if leap and self.server.leap is not None:
-            self._arm_leap_instant()
+        event = self.server.leap
+        if leap and event is not None:
+            self._arm_leap_instant(event)
 
-    def _arm_leap_instant(self) -> None:
+    def _arm_leap_instant(self, leap: LeapLike) -> None:
         """chronyd's own leap handling (step/slew) runs when its REALTIME reaches midnight."""
         if self._leap_timer is not None:
             return
-        leap = self.server.leap
-        sign = leap.sign  # type: ignore[union-attr]
-        midnight_ns = (leap.unix - (1 if sign < 0 else 0)) * NSEC  # type: ignore[union-attr]
+        sign = leap.sign
+        midnight_ns = (leap.unix - (1 if sign < 0 else 0)) * NSEC
 
         def at_leap(_timer: PosixTimer, _overrun: int) -> None:
             delay = self.client.on_leap_instant(self.ns, sign)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 from gmpy2 import mpq
 
@@ -334,6 +334,36 @@ class Host:
         self.namespaces[ns.name] = ns
         self.stats.per_namespace[ns.name] = NamespaceStats()
 
+    @overload
+    def create_namespace(
+        self,
+        name: str,
+        model: Literal["timekeeper"] = ...,
+        update: str = ...,
+        *,
+        dilation: Any = ...,
+        parent: Namespace | None = ...,
+    ) -> TimekeeperNamespace: ...
+    @overload
+    def create_namespace(
+        self,
+        name: str,
+        model: Literal["offsets"],
+        update: str = ...,
+        *,
+        dilation: Any = ...,
+        parent: Namespace | None = ...,
+    ) -> OffsetsNamespace: ...
+    @overload
+    def create_namespace(
+        self,
+        name: str,
+        model: str,
+        update: str = ...,
+        *,
+        dilation: Any = ...,
+        parent: Namespace | None = ...,
+    ) -> Namespace: ...
     def create_namespace(
         self,
         name: str,

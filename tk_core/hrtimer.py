@@ -103,7 +103,7 @@ class HostTimerQueue:
         """Dequeue and return the earliest entry whose key ≤ `cycles`, or None."""
         if not self._list or self._list[0][0] > cycles:
             return None
-        item = self._list.pop(0)
+        item: tuple[int, int, HostEntry] = self._list.pop(0)
         entry = item[2]
         entry._item = None
         return entry

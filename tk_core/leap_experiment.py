@@ -60,7 +60,9 @@ def leap_for(day: date | str, sign: int, table: LeapTable) -> LeapEvent:
     event = table.next_leap(after)
     if event is not None and event.day == d and event.sign == sign:
         return event
-    return table.with_leap(d, sign).next_leap(after)
+    hypothetical = table.with_leap(d, sign).next_leap(after)
+    assert hypothetical is not None  # with_leap put one at the end of `d`, after `after`
+    return hypothetical
 
 
 def _arm_timers(ns: TimekeeperNamespace, leap: LeapEvent, track: Track, epoch: int) -> None:
@@ -184,6 +186,11 @@ def _metrics(track: Track, step: BoundSmear, google: BoundSmear,
     }
 
 
+def _state_name(state: int | None) -> str:
+    """adjtimex's return value by name ("None" when it was not sampled)."""
+    return "None" if state is None else STATE_NAMES.get(state, str(state))
+
+
 def _timer_row(record: TimerRecord, own: BoundSmear) -> dict[str, Any]:
     """Early: REALTIME below the label when it fired.  Late: how far past the label the
     namespace's REALTIME was at the firing (≈ true ns), and separately how far the firing was
@@ -201,7 +208,7 @@ def _timer_row(record: TimerRecord, own: BoundSmear) -> dict[str, Any]:
         vs_policy = None
     return {"label_s": float(record.label_s), "fired": True, "early": past < 0,
             "late_ms": float(past) / 1e6, "vs_policy_ms": vs_policy,
-            "state": STATE_NAMES.get(record.state_at_fire, str(record.state_at_fire))}
+            "state": _state_name(record.state_at_fire)}
 
 
 @dataclass

@@ -204,7 +204,15 @@ class Namespace:
 
         return checkpoint_namespace(self)
 
+    def clock_settime_ns(self, clockid: int, value_ns: int, creds: Credentials = OWNER) -> None:
+        """`clock_settime` (each model says which clocks may be set and with what capability)."""
+        raise NotImplementedError
+
     def adjtimex(self, tx: Timex, creds: Credentials = OWNER) -> int:
+        raise NotImplementedError
+
+    def clock_adjtime(self, clockid: int, tx: Timex, creds: Credentials = OWNER) -> int:
+        """`clock_adjtime` (each model says which clocks it steers)."""
         raise NotImplementedError
 
     def adjtime(self, delta_us: int | None, creds: Credentials = OWNER) -> int:

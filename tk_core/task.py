@@ -14,10 +14,16 @@ explicit capability set and every call is checked against it, as the kernel chec
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ntp.timex import Timex
+
     from .namespace import Namespace
+    from .posix_timers import PosixTimer, Sleeper
+    from .timerfd import TimerFd
 
 CAP_SYS_TIME = "CAP_SYS_TIME"
 CAP_SYS_ADMIN = "CAP_SYS_ADMIN"
@@ -85,10 +91,10 @@ class Task:
     def clock_settime_ns(self, clockid: int, value_ns: int) -> None:
         self._ns.clock_settime_ns(clockid, value_ns, creds=self.creds)
 
-    def adjtimex(self, tx: Any) -> int:
+    def adjtimex(self, tx: Timex) -> int:
         return self._ns.adjtimex(tx, creds=self.creds)
 
-    def clock_adjtime(self, clockid: int, tx: Any) -> int:
+    def clock_adjtime(self, clockid: int, tx: Timex) -> int:
         return self._ns.clock_adjtime(clockid, tx, creds=self.creds)
 
     def adjtime(self, delta_us: int | None) -> int:
@@ -96,24 +102,30 @@ class Task:
 
     # -- timers (no capability is needed for the modelled clocks) ---------------------
 
-    def timer_create(self, clockid: int, callback: Any = None) -> Any:
+    def timer_create(
+        self, clockid: int, callback: Callable[[PosixTimer, int], None] | None = None
+    ) -> PosixTimer:
         return self._ns.timer_create(clockid, callback)
 
     def clock_nanosleep(
-        self, clockid: int, value_ns: int, absolute: bool = False, callback: Any = None
-    ) -> Any:
+        self,
+        clockid: int,
+        value_ns: int,
+        absolute: bool = False,
+        callback: Callable[[Sleeper], None] | None = None,
+    ) -> Sleeper:
         return self._ns.clock_nanosleep(clockid, value_ns, absolute, callback)
 
-    def timerfd_create(self, clockid: int) -> Any:
+    def timerfd_create(self, clockid: int) -> TimerFd:
         return self._ns.timerfd_create(clockid)
 
     # -- /proc and /sys files ---------------------------------------------------------
 
     def timens_offsets_read(self) -> str:
-        return self._call("timens_offsets_read")
+        return cast(str, self._call("timens_offsets_read"))
 
     def timens_offsets_write(self, text: str) -> int:
-        return self._call("timens_offsets_write", text, creds=self.creds)
+        return cast(int, self._call("timens_offsets_write", text, creds=self.creds))
 
     def set_offsets(self, monotonic_ns: int | None = None, boottime_ns: int | None = None) -> None:
         self._call("set_offsets", monotonic_ns, boottime_ns, creds=self.creds)

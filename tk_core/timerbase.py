@@ -304,6 +304,10 @@ class TimerEntry(ClockEntry):
         "stats",
         "stepped",
     )
+    # Narrower than ClockEntry's protocols: a namespace timer always lives on the Host's queue
+    # and is converted with its base's timekeeper namespace.
+    queue_host: Host
+    owner: TimekeeperNamespace
 
     def __init__(
         self, base: TimerBase, ns: Namespace, on_fire: Callable[[TimerEntry, int], None]

@@ -27,6 +27,7 @@ from gmpy2 import mpq
 
 from ntp.leap import LeapTable
 from tk_core import Clocksource, Host, Namespace, SimClock, patch_time
+from tk_core.patching import SleepMode
 
 NSEC = 1_000_000_000
 DEFAULT_START = "2016-12-31T23:59:50Z"
@@ -44,7 +45,7 @@ class Settings:
     dilation: Any = 1
     error_ppm: Any = 0
     kernel_version: str | None = None
-    sleep: str = "advance"
+    sleep: SleepMode = "advance"
     hz: int = 1000
     model: str = "timekeeper"
 
@@ -119,13 +120,15 @@ def tk_host(request: pytest.FixtureRequest) -> Host:
 def tk_ns(request: pytest.FixtureRequest, tk_host: Host) -> Iterator[Namespace]:
     """A namespace ("test") on `tk_host`, patched in as this process's time for the test."""
     cfg = settings_for(request)
+    ns: Namespace
     if cfg.model == "offsets":
         ns = tk_host.create_namespace("test", model="offsets")
     else:
-        ns = tk_host.create_namespace("test", dilation=mpq(cfg.dilation))
+        own = tk_host.create_namespace("test", dilation=mpq(cfg.dilation))
         if cfg.leap is not None and LeapTable.load().next_leap(cfg.start_unix()) is not None:
-            ns.follow(cfg.leap)  # type: ignore[attr-defined]
-    with patch_time(ns, sleep=cfg.sleep) as clock:  # type: ignore[arg-type]
+            own.follow(cfg.leap)
+        ns = own
+    with patch_time(ns, sleep=cfg.sleep) as clock:
         if request.config.getoption("--timekeepers-trace"):
             clock.tracing = True
             clock.sample()

@@ -212,10 +212,10 @@ def _restore_queue(host: Host, entries: list[Any]) -> None:
             host._tick.expires = _get(e, "expires", int, path)
             host.queue.add(host._tick, key)
         elif kind == "ntp_hook":
-            ns = host.namespaces.get(_get(e, "namespace", str, path))
-            if not isinstance(ns, TimekeeperNamespace):
+            hooked = host.namespaces.get(_get(e, "namespace", str, path))
+            if not isinstance(hooked, TimekeeperNamespace):
                 raise CheckpointError(f"checkpoint field {path}.namespace: no such namespace")
-            host.queue.add(ns._hook, key)
+            host.queue.add(hooked._hook, key)
         else:
             raise CheckpointError(f"checkpoint field {path}.kind: unknown entry {kind!r}")
 

@@ -105,7 +105,9 @@ def _dummy_init(host: Host) -> ClockInit:
     )
 
 
-def _new_timekeeper_ns(host: Host, name: str, state: dict[str, Any], path: str) -> Any:
+def _new_timekeeper_ns(
+    host: Host, name: str, state: dict[str, Any], path: str
+) -> TimekeeperNamespace:
     update = _get(state, "update", str, path)
     if update not in ("lazy", "periodic"):
         raise CheckpointError(f"checkpoint field {path}.update: unknown policy {update!r}")

@@ -94,8 +94,10 @@ def build_timex(ev: AdjtimexEvent, ns: Namespace) -> Timex:
     if ev.offset is not None:
         single = "ADJ_OFFSET_SINGLESHOT" in ev.modes
         tx.offset = ev.offset if nano and not single else ev.offset // 1000
-    if ev.freq is not None or ev.freq_ppm is not None:
-        tx.freq = ev.freq if ev.freq is not None else round(ev.freq_ppm * 65536)
+    if ev.freq is not None:
+        tx.freq = ev.freq
+    elif ev.freq_ppm is not None:
+        tx.freq = round(ev.freq_ppm * 65536)
     if ev.status is not None:
         tx.status = _bits(ev.status)
     for field, value in (
@@ -154,10 +156,13 @@ def announce_leap(run: Run, ev: LeapAnnouncement) -> None:
     for name in targets:
         ns = run.host.namespaces[name]
         arm = max(now, day_start + NSEC)
-        run.schedule(arm, f"leap: set {bit:#x} on {name}", lambda ns=ns: _status(ns, bit, True))
-        run.schedule(
-            leap_at + NSEC, f"leap: clear on {name}", lambda ns=ns: _status(ns, bit, False)
-        )
+        run.schedule(arm, f"leap: set {bit:#x} on {name}", _status_action(ns, bit, True))
+        run.schedule(leap_at + NSEC, f"leap: clear on {name}", _status_action(ns, bit, False))
+
+
+def _status_action(ns: Namespace, bit: int, on: bool) -> Callable[[], None]:
+    """A scheduled action bound to this namespace (not to the loop variable)."""
+    return lambda: _status(ns, bit, on)
 
 
 def _status(ns: Namespace, bit: int, on: bool) -> None:

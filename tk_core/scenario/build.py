@@ -13,7 +13,7 @@ from gmpy2 import mpq
 
 from ..clocksource import Clocksource
 from ..host import Host
-from ..namespace import Namespace, OffsetsNamespace
+from ..namespace import Namespace, TimekeeperNamespace
 from .checks import Resolved
 from .schema import LeapPolicy, NamespaceSpec, NtpSpec
 from .timescale import Timescale
@@ -60,11 +60,12 @@ def create_namespace(
 ) -> Namespace:
     """One namespace from its spec: model, update policy, dilation, offsets, policies."""
     if spec.model == "offsets":
-        ns = host.create_namespace(name, model="offsets")
-        assert isinstance(ns, OffsetsNamespace)
+        offsets = host.create_namespace(name, model="offsets")
         if spec.offsets is not None:
-            ns.set_offsets(monotonic_ns=spec.offsets.monotonic, boottime_ns=spec.offsets.boottime)
-        return ns
+            offsets.set_offsets(
+                monotonic_ns=spec.offsets.monotonic, boottime_ns=spec.offsets.boottime
+            )
+        return offsets
     ns = host.create_namespace(name, update=spec.update, dilation=mpq(spec.dilation))
     follower = follow_leap_policy(ns, spec.leap, ts)
     if follower is not None and followers is not None:
@@ -73,7 +74,7 @@ def create_namespace(
     return ns
 
 
-def follow_leap_policy(ns: Namespace, policy: LeapPolicy, ts: Timescale) -> Any:
+def follow_leap_policy(ns: TimekeeperNamespace, policy: LeapPolicy, ts: Timescale) -> Any:
     """A smear: `tk_core.policy.follow` steers the namespace onto the smeared timescale.
 
     'step' needs nothing here (leap announcements or an NTP daemon set STA_INS/STA_DEL, as
@@ -98,7 +99,7 @@ def follow_leap_policy(ns: Namespace, policy: LeapPolicy, ts: Timescale) -> Any:
         ns,
         policy.shape or "",
         epoch_unix=epoch,
-        table=ts.table,  # type: ignore[arg-type]
+        table=ts.table,
         update_interval_s=interval,
         **policy.params,
     )

@@ -215,7 +215,7 @@ class Checker:
     # -- events and timers -----------------------------------------------------------------
 
     def _events(self, ts: Timescale, duration: int) -> list[tuple[int, int, EventBase]]:
-        timed = []
+        timed: list[tuple[int, int, EventBase]] = []
         for i, ev in enumerate(self.scn.events):
             true = self.when(ts, ev.at, ("events", i, "at"), duration)
             if true is not None:
@@ -225,8 +225,8 @@ class Checker:
             n: s.model for s in self.scn.namespaces for n in s.names()
         }
         checkpoints: dict[str, str | None] = {}
-        for _, i, ev in timed:
-            check_event(self, i, ev, names, checkpoints)
+        for _, i, event in timed:
+            check_event(self, i, event, names, checkpoints)
         return timed
 
     def _timers(self, ts: Timescale, duration: int) -> list[tuple[int, int, TimerSpec]]:

@@ -12,7 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from difflib import get_close_matches
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from pydantic_core import ErrorDetails
 
 Loc = tuple[str | int, ...]
 
@@ -110,7 +115,9 @@ def _found(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def pydantic_issues(errors: list[dict[str, Any]], allowed: Any) -> list[Issue]:
+def pydantic_issues(
+    errors: Sequence[ErrorDetails], allowed: Callable[[Loc], list[str]]
+) -> list[Issue]:
     """Turn pydantic's error list into Issues; `allowed(loc)` lists the keys valid at a loc."""
     issues = []
     for err in errors:

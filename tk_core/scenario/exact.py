@@ -303,7 +303,7 @@ class ExactTracker:
         lines = self.lines.get(name)
         if lines is None:
             return None
-        out = {key: line.summary(self._label) for key, line in lines.items()}
+        out: dict[str, Any] = {key: line.summary(self._label) for key, line in lines.items()}
         utc = lines["utc"]
         out["rate"] = {"max_abs_deviation_ppm": utc.max_rate, "final_ppm": utc.rate_ppm}
         out["realtime_backward_steps"] = self.realtime_back[name]

@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 import tomli_w
+from structlog.typing import EventDict, WrappedLogger
 
 import ntp.trace
 
@@ -73,7 +74,7 @@ def tracing(path: Path, host_of: Callable[[], Host]) -> Iterator[None]:
     """Engine trace events → JSON lines, each with true time and namespace names."""
     names: dict[int, str] = {}
 
-    def context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    def context(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
         host = host_of()
         event["true_ns"] = host.true_ns
         tk = event.pop("tk", None)

@@ -27,8 +27,10 @@ from .errors import Issue, ScenarioError
 from .events import LeapAnnouncement
 from .loader import Loaded
 from .recorder import Recorder, Row
+from .schema import TimerSpec
 from .summary import summarize
 from .timers import TimerProbe
+from .types import At
 from .units import NSEC
 
 Progress = Callable[[int, int], None]
@@ -95,8 +97,8 @@ class Runner:
             self.add_namespace(ns, spec.record, spec.name, _params(spec))
         for true_ns, i, ev in self.r.events:
             self.schedule(true_ns, actions.describe(ev, i), self._event(ev, i))
-        for true_ns, _, spec in self.r.timers:
-            self.schedule(true_ns, f"arm timers on {spec.namespace}", self._arm(spec))
+        for true_ns, _, timer in self.r.timers:
+            self.schedule(true_ns, f"arm timers on {timer.namespace}", self._arm(timer))
         self._announce_table_leaps()
         return host
 
@@ -129,8 +131,10 @@ class Runner:
                 continue
             targets = [n for n in steppers if n not in covered]
             if targets:
+                # announced as the run starts (offset 0), like the table's own leaps are
                 announce = LeapAnnouncement.model_construct(
-                    action="leap", date=leap.day, sign=leap.sign, namespaces=targets,
+                    at=At("offset", 0), action="leap", date=leap.day,
+                    sign=1 if leap.sign > 0 else -1, namespaces=targets,
                     note="from the leap table",
                 )
                 actions.announce_leap(self, announce)
@@ -177,7 +181,7 @@ class Runner:
 
         return arm
 
-    def _timer_value(self, spec: Any) -> int:
+    def _timer_value(self, spec: TimerSpec) -> int:
         if spec.value.kind == "utc" and spec.clock == "CLOCK_TAI":
             return self.ts.tai_ns(self.ts.true_of_utc(spec.value.ns))
         return spec.value.ns

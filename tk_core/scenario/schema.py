@@ -288,7 +288,7 @@ def _model_of(annotation: Any, node: Any) -> Any:
     for arg in get_args(annotation):
         if arg is Event or str(arg).startswith("typing.Annotated[typing.Union"):
             action = node.get("action") if isinstance(node, dict) else None
-            return EVENT_TYPES.get(action)
+            return EVENT_TYPES.get(action) if isinstance(action, str) else None
         found = _model_of(arg, node)
         if found is not None:
             return found

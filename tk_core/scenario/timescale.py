@@ -77,7 +77,7 @@ class Timescale:
         """The Unix ns of 00:00:00 after every inserted leap second of the table, in order."""
         return [e.unix * NSEC for e in self.table.events if e.sign > 0]
 
-    def label_position(self, value_ns: int | mpq, second_pass: bool) -> int | mpq:
+    def label_position(self, value_ns: int | mpq, second_pass: bool | int) -> int | mpq:
         """Where a POSIX UTC reading sits on the day's labels, with 23:59:60 given room.
 
         POSIX time repeats 23:59:59 during an inserted leap second, so a reading alone is
