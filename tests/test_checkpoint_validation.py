@@ -502,3 +502,81 @@ def test_mutated_text_loads_or_fails_cleanly(mutations: list[Any]) -> None:
 
 def test_json_round_trip_of_the_base_document() -> None:
     assert json.loads(dumps(_HOST_DOC)) == _HOST_DOC
+
+
+# -- the checks never refuse a checkpoint the engine itself wrote --------------------------------
+
+_KERNELS = ("5.4", "5.10", "6.1", "6.6", "6.12", "6.17")
+
+
+@st.composite
+def _driven_host(draw: st.DrawFn) -> Host:
+    """A host driven through the calls that move timekeeper and NTP state the most."""
+    version = draw(st.sampled_from(_KERNELS))
+    hz = draw(st.sampled_from([100, 250, 300, 1000]))
+    freq = draw(st.sampled_from([3_000_000_000, 24_000_000, 1_193_182, 32_768]))
+    bits = draw(st.sampled_from([64, 56, 32]))
+    from tk_core.clocksource import Clocksource
+
+    host = Host(
+        Clocksource(freq, bits, error_ppm=draw(st.integers(-200, 200))),
+        hz=hz,
+        realtime_ns=1_700_000_000 * NSEC_PER_SEC,
+        kernel_version=version,
+        aux_clocks=version == "6.17",
+        root_update=draw(st.sampled_from(["lazy", "periodic"])),
+    )
+    dilation = draw(st.sampled_from(["1", "2", "1/3", "1000", "1/1000"]))
+    ns = host.create_namespace("t", update=draw(st.sampled_from(["lazy", "periodic"])),
+                               dilation=dilation)
+    off = host.create_namespace("o", model="offsets")
+    off.set_offsets(monotonic_ns=draw(st.integers(0, 10**12)), boottime_ns=10**9)
+    off.spawn({"CAP_SYS_TIME:host"})
+    for _ in range(draw(st.integers(1, 5))):
+        target = draw(st.sampled_from([ns, host.root]))
+        with contextlib.suppress(OSError):
+            _drive(draw, host, target)
+    return host
+
+
+def _drive(draw: st.DrawFn, host: Host, ns: Any) -> None:
+    from ntp.timex import ADJ_FREQUENCY, ADJ_SETOFFSET, ADJ_TICK, ADJ_TIMECONST, STA_DEL, Timeval
+
+    action = draw(st.sampled_from(
+        ["offset", "freq", "tick", "const", "leap", "adjtime", "step", "settime", "suspend",
+         "run", "aux"]))
+    if action == "offset":
+        ns.adjtimex(Timex(modes=ADJ_STATUS, status=STA_PLL))
+        ns.adjtimex(Timex(modes=ADJ_OFFSET, offset=draw(st.integers(-(10**6), 10**6))))
+    elif action == "freq":
+        ns.adjtimex(Timex(modes=ADJ_FREQUENCY, freq=draw(st.integers(-(2**25), 2**25))))
+    elif action == "tick":
+        ns.adjtimex(Timex(modes=ADJ_TICK, tick=draw(st.integers(9000, 11000))))
+    elif action == "const":
+        ns.adjtimex(Timex(modes=ADJ_TIMECONST, constant=draw(st.integers(-5, 20))))
+    elif action == "leap":
+        ns.adjtimex(Timex(modes=ADJ_STATUS, status=draw(st.sampled_from([STA_INS, STA_DEL]))))
+    elif action == "adjtime":
+        ns.adjtime(draw(st.integers(-(10**6), 10**6)))
+    elif action == "step":
+        ns.adjtimex(Timex(modes=ADJ_SETOFFSET, time=Timeval(draw(st.integers(-5, 5)), 500)))
+    elif action == "settime":
+        ns.clock_settime_ns(0, draw(st.integers(1_600_000_000, 1_800_000_000)) * NSEC_PER_SEC)
+    elif action == "suspend":
+        host.suspend_for(draw(st.integers(0, 10**11)))
+    elif action == "aux" and host.aux_clocks:
+        ns.aux_clock_enable_write(draw(st.integers(0, 7)), "1")
+    host.run_for(draw(st.integers(0, 3 * 10**9)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_driven_host())
+def test_every_checkpoint_the_engine_writes_passes_the_checks(host: Host) -> None:
+    doc = checkpoint_host(host)
+    restored = restore_host(loads(dumps(doc), "round.json", "host"))
+    assert checkpoint_host(restored) == doc
+    for name in ("t", "o"):
+        ns_doc_ = checkpoint_namespace(host.namespaces[name])
+        again = restore_namespace(host, ns_doc_, f"{name}2", "suspend", downtime_ns=10**9,
+                                  host_caps=True)
+        assert again.name == f"{name}2"

@@ -151,9 +151,12 @@ def _clocksource(d: Any) -> Clocksource:
     wander = _rational(d, "wander_ppm", path)
     if wander < 0:
         raise fail(f"{path}.wander_ppm", "a wander >= 0 ppm", str(wander))
+    freq = int_in(d, "freq_hz", path, 1, U64[1], "a frequency of 1 Hz or more")
+    bits = int_in(d, "bits", path, 8, 64, "a counter width of 8..64 bits")
+    clock_params(freq, (1 << bits) - 1, f"{path}.freq_hz")
     cs = Clocksource(
-        int_in(d, "freq_hz", path, 1, U64[1], "a frequency of 1 Hz or more"),
-        int_in(d, "bits", path, 8, 64, "a counter width of 8..64 bits"),
+        freq,
+        bits,
         error_ppm=error,
         wander_ppm=wander,
         wander_interval_s=int_in(d, "wander_interval_s", path, 1, U64[1]),
@@ -161,7 +164,6 @@ def _clocksource(d: Any) -> Clocksource:
         start_cycles=int_in(d, "start_cycles", path, *U64),
         name=_get(d, "name", str, path),
     )
-    clock_params(cs.freq_hz, cs.mask, f"{path}.freq_hz")
     return cs
 
 
