@@ -521,7 +521,8 @@ def _driven_host(draw: st.DrawFn) -> Host:
     host = Host(
         Clocksource(freq, bits, error_ppm=draw(st.integers(-200, 200))),
         hz=hz,
-        realtime_ns=1_700_000_000 * NSEC_PER_SEC,
+        # a leap armed near midnight UTC is applied (or deleted) within the run
+        realtime_ns=draw(st.sampled_from([1_700_000_000, 19_676 * 86_400 - 2])) * NSEC_PER_SEC,
         kernel_version=version,
         aux_clocks=version == "6.17",
         root_update=draw(st.sampled_from(["lazy", "periodic"])),
