@@ -291,9 +291,10 @@ def _stats(d: dict[str, Any], names: list[str]) -> HostStats:
     if set(per) != set(names):
         raise fail(f"{path}.per_namespace", "one entry per namespace: " + ", ".join(names),
                    sorted(per))
-    stats = HostStats(
-        **{k: int_in(d, k, path, *U64) for k in d if k != "per_namespace"}
-    )
+    stats = HostStats()
+    for key in d:
+        if key != "per_namespace":
+            setattr(stats, key, int_in(d, key, path, *U64))
     fields = [f.name for f in dataclasses.fields(NamespaceStats)]
     for key in names:
         where = f"{path}.per_namespace.{key}"
@@ -346,11 +347,11 @@ def _restore_queue(host: Host, entries: list[Any]) -> None:
             host.queue.add(host._tick, key)
         else:
             target = _get(e, "namespace", str, path)
-            ns = host.namespaces.get(target)
-            if not isinstance(ns, TimekeeperNamespace):
+            hooked = host.namespaces.get(target)
+            if not isinstance(hooked, TimekeeperNamespace):
                 raise fail(f"{path}.namespace", "a timekeeper namespace of this host", target)
             _once(queued, f"hook:{target}", f"{path}.namespace", "one NTP hook per namespace")
-            host.queue.add(ns._hook, key)
+            host.queue.add(hooked._hook, key)
 
 
 def _once(seen: set[str], what: str, path: str, expected: str) -> None:

@@ -159,7 +159,9 @@ def _dummy_init(host: Host) -> ClockInit:
     )
 
 
-def _new_timekeeper_ns(host: Host, name: str, state: dict[str, Any], path: str) -> Any:
+def _new_timekeeper_ns(
+    host: Host, name: str, state: dict[str, Any], path: str
+) -> TimekeeperNamespace:
     """A fresh timekeeper namespace for a checked state, before its fields are loaded."""
     dilation = _rational(state, "dilation", path)
     return host._add_timekeeper_ns(name, _dummy_init(host), state["update"], dilation)
