@@ -77,6 +77,7 @@ def _host() -> Host:
 
 _HOST_DOC = checkpoint_host(_host())
 _NS_DOC = checkpoint_namespace(_host().namespaces["a"])
+_OFFSETS_DOC = checkpoint_namespace(_host().namespaces["b"])
 
 
 def _target() -> Host:
@@ -288,6 +289,26 @@ def test_unreadable_text_is_a_checkpoint_error(text: str) -> None:
     with pytest.raises(CheckpointError) as info:
         loads(text, "bad.json")
     assert "bad.json" in str(info.value)
+
+
+OFFSETS_CASES: list[tuple[str, Any, str, str]] = [
+    ("dump.readings.monotonic", -(2**62), "criu", "dump.readings"),  # was an OSError
+    ("namespace.boottime_offset", 2**70, "exact", "namespace.boottime_offset"),
+    ("namespace.frozen", "no", "criu", "namespace.frozen"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "mode", "fragment"), OFFSETS_CASES)
+def test_offsets_namespace_corruption_is_a_checkpoint_error(
+    path: str, value: Any, mode: str, fragment: str
+) -> None:
+    doc = edit(copy.deepcopy(_OFFSETS_DOC), path, value)
+    host = _target()
+    before = _host_view(host)
+    _expect_field_error(lambda: restore_namespace(host, doc, mode=mode), fragment)
+    assert _host_view(host) == before
+    restore_namespace(host, resign(copy.deepcopy(_OFFSETS_DOC)), mode=mode)
+    assert "b" in host.namespaces
 
 
 @pytest.mark.parametrize(
