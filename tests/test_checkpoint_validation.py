@@ -342,6 +342,13 @@ def test_text_refused_before_stays_refused() -> None:
             loads(text, "bad.json")
 
 
+def test_a_wandering_clocksource_far_in_the_future_is_refused_not_redrawn() -> None:
+    doc = host_doc()
+    doc["state"]["config"]["clocksource"]["wander_ppm"] = "1"
+    _expect_field_error(lambda: restore_host(edit(doc, "true_time", "1000000000")),
+                        "state.true_time")
+
+
 def test_deep_or_huge_state_objects_are_checkpoint_errors() -> None:
     nested: Any = []
     for _ in range(100_000):

@@ -89,6 +89,10 @@ def _options(host: Host) -> dict[str, Any]:
     return out
 
 
+#: A wandering clocksource redraws its walk up to the restored true time, one step per
+#: interval: beyond this many steps a restore would effectively hang (a year at 2 s steps).
+MAX_WANDER_STEPS = 1 << 24
+
 #: Host options that are flags; the others are non-negative nanosecond counts.
 _BOOL_OPTIONS = ("requeue_on_adjust", "record_lateness", "aux_clocks")
 
@@ -225,6 +229,10 @@ def _restore_time(host: Host, state: dict[str, Any]) -> None:
     now = _rational(state, "true_time", "state")
     if now < 0 or cs.start_cycles + now * cs.freq_hz * (1 + max(cs._error, 0)) > U64[1]:
         raise fail("state.true_time", "a true time >= 0 s whose counter value is < 2^64",
+                   state["true_time"])
+    if not cs._constant and now > MAX_WANDER_STEPS * cs.wander_interval_s:
+        raise fail("state.true_time", f"at most {MAX_WANDER_STEPS} wander intervals (the "
+                   "random walk is regenerated from its seed up to the true time)",
                    state["true_time"])
     host._now = now
     if hasattr(host, "epoch_ns"):
