@@ -487,8 +487,10 @@ def _restore_and_run(restore: Any) -> None:
             ns.clock_gettime_ns(1)
 
 
-_FUZZ = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+_FUZZ = settings(  # more under the soak profile (TK_SOAK=1)
+    max_examples=max(150, settings.default.max_examples * 3),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 
