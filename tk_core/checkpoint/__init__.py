@@ -14,8 +14,11 @@ The document (format version 1)::
 A host state holds the config (clocksource, HZ, flags), exact true time, the extended
 counter, statistics, every namespace (its kernel timekeeper fields, NTP state, exact
 reference, tasks) and the queued entries in queue order (the tick and the lazy NTP hooks).
-The checksum catches truncation and edits; every field is type-checked on restore, and any
-problem is a `CheckpointError` (a ValueError) naming the field.
+The checksum catches truncation and accidental edits; since anyone can re-sign a document,
+every field is also range-checked on restore (`_validate`: the invariants the engine relies
+on, with the kernel's own ranges), and any problem is a `CheckpointError` (a ValueError)
+naming the field path and what was expected.  A failed `restore_namespace` leaves the host
+as it was; a failed `restore_host` returns nothing.
 
 Extension hook (for timers, and later sections): `register_section(name, dump, restore,
 owns)`.  `dump(host)` returns JSON-able data stored under state["sections"][name];

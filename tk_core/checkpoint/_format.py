@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from gmpy2 import mpq
 
@@ -19,6 +19,7 @@ FORMAT = "timekeepers-checkpoint"
 VERSION = 1
 KINDS = ("host", "namespace")
 RESTORE_MODES = ("criu", "suspend", "exact")
+T = TypeVar("T")
 
 
 class CheckpointError(ValueError):
@@ -66,15 +67,40 @@ def dumps(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, indent=1) + "\n"
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise CheckpointError(f"key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise CheckpointError(f"{name} is not a checkpoint value (only exact ints and rationals)")
+
+
 def loads(text: str, source: str = "checkpoint", kind: str | None = None) -> dict[str, Any]:
-    """Parse and verify a checkpoint document; CheckpointError says what is wrong and where."""
+    """Parse and verify a checkpoint document; CheckpointError says what is wrong and where.
+
+    Duplicate keys (which JSON readers resolve differently) and NaN/Infinity are refused;
+    nesting too deep for the parser and integers too long to read end as CheckpointError too.
+    """
     try:
-        doc = json.loads(text)
+        doc = json.loads(
+            text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant
+        )
     except json.JSONDecodeError as err:
         raise CheckpointError(
             f"{source}: not a checkpoint: invalid JSON at line {err.lineno}, column {err.colno}"
             f" ({err.msg})"
         ) from None
+    except CheckpointError as err:
+        raise CheckpointError(f"{source}: not a checkpoint: {err}") from None
+    except RecursionError:
+        raise CheckpointError(f"{source}: not a checkpoint: nested too deeply") from None
+    except (ValueError, TypeError) as err:  # e.g. an integer beyond int's digit limit
+        raise CheckpointError(f"{source}: not a checkpoint: {err}") from None
     return verify(doc, source, kind)
 
 
@@ -91,11 +117,45 @@ def verify(doc: Any, source: str = "checkpoint", kind: str | None = None) -> dic
         want = kind or " or ".join(KINDS)
         raise CheckpointError(f"{source}: expected a {want} checkpoint, found {doc.get('kind')!r}")
     state = doc.get("state")
-    if not isinstance(state, dict) or doc.get("sha256") != _digest(doc["kind"], state):
+    if not isinstance(state, dict) or doc.get("sha256") != _safe_digest(doc["kind"], state, source):
         raise CheckpointError(
             f"{source}: checksum mismatch: the checkpoint is corrupt or was edited"
         )
     return doc
+
+
+def _safe_digest(kind: str, state: dict[str, Any], source: str) -> str:
+    """The checksum, or CheckpointError when the state is not plain JSON data."""
+    try:
+        return _digest(kind, state)
+    except RecursionError:
+        raise CheckpointError(f"{source}: not a checkpoint: state nested too deeply") from None
+    except (TypeError, ValueError, OverflowError) as err:
+        raise CheckpointError(
+            f"{source}: not a checkpoint: state is not JSON data ({err})"
+        ) from None
+
+
+_ESCAPES = (
+    ArithmeticError, AttributeError, KeyError, IndexError, LookupError, OSError,
+    RecursionError, TypeError, ValueError,
+)
+
+
+def at_boundary(source: str, build: Callable[[], T]) -> T:
+    """Run `build`; any error a corrupt document still provokes becomes a CheckpointError.
+
+    The explicit field checks should catch every corruption first, naming the field; this is
+    the last line, so a restore never ends in another exception (or a traceback).
+    """
+    try:
+        return build()
+    except CheckpointError:
+        raise
+    except _ESCAPES as err:
+        raise CheckpointError(
+            f"{source}: checkpoint rejected: {type(err).__name__}: {err}"
+        ) from None
 
 
 # -- field checks -----------------------------------------------------------------------------
@@ -123,7 +183,10 @@ def _rational(d: Any, key: str, path: str) -> mpq:
     try:
         return mpq(text)
     except (ValueError, ZeroDivisionError):
-        raise CheckpointError(f"checkpoint field {path}.{key}: not a rational: {text!r}") from None
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise CheckpointError(
+            f"checkpoint field {path}.{key}: expected an exact rational 'p/q', found {shown!r}"
+        ) from None
 
 
 _floor = floor_q  # exact (gmpy2.floor goes through a 53-bit float: wrong past 2^53)

@@ -7,19 +7,35 @@ import inspect
 import itertools
 from typing import Any
 
+from ntp.timex import USEC_PER_SEC
+from ntp.version import KernelBehaviour
+
+from ..auxclock import AUX_CLOCKS_SINCE
 from ..clocksource import Clocksource
 from ..counter import ExtendedCounter
 from ..host import Host, HostStats, NamespaceStats
 from ..hrtimer import HostEntry, HostTimerQueue
-from ..namespace import Namespace, OffsetsNamespace, TimekeeperNamespace
-from ._format import SECTIONS, CheckpointError, _envelope, _get, _q, _rational, verify
+from ..namespace import MODELS, UPDATE_POLICIES, Namespace, OffsetsNamespace, TimekeeperNamespace
+from ..timekeeper import NSEC_PER_SEC
+from ._format import (
+    SECTIONS,
+    CheckpointError,
+    _envelope,
+    _get,
+    _q,
+    _rational,
+    at_boundary,
+    verify,
+)
 from ._state import (
     _new_timekeeper_ns,
     _restore_reference,
     _restore_tasks,
     _restore_tk,
+    check_namespace_state,
     namespace_state,
 )
+from ._validate import S32, S64, U64, choice, clock_params, fail, int_in, nonempty
 
 # -- the host ------------------------------------------------------------------------------------
 
@@ -73,17 +89,36 @@ def _options(host: Host) -> dict[str, Any]:
     return out
 
 
-def _host_kwargs(options: dict[str, Any]) -> dict[str, Any]:
+#: A wandering clocksource redraws its walk up to the restored true time, one step per
+#: interval: beyond this many steps a restore would effectively hang (a year at 2 s steps).
+MAX_WANDER_STEPS = 1 << 24
+
+#: Host options that are flags; the others are non-negative nanosecond counts.
+_BOOL_OPTIONS = ("requeue_on_adjust", "record_lateness", "aux_clocks")
+
+
+def _host_kwargs(options: dict[str, Any], hz: int) -> dict[str, Any]:
+    """The Host keyword options, each of the type and in the range the engine needs."""
+    path = "state.config.options"
     accepted = inspect.signature(Host).parameters
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise CheckpointError(
-            f"checkpoint field state.config.options: this engine's Host has "
-            f"no option {', '.join(unknown)}"
+            f"checkpoint field {path}: this engine's Host has no option {', '.join(unknown)}"
         )
-    for key, value in options.items():
-        if not isinstance(value, int):
-            raise CheckpointError(f"checkpoint field state.config.options.{key}: expected int")
+    for key in options:
+        if key in _BOOL_OPTIONS:
+            _get(options, key, bool, path)
+        else:
+            int_in(options, key, path, 0, S64[1], "a count of ns in 0..2^63-1")
+    if "min_delta_ns" in options:
+        int_in(options, "min_delta_ns", path, 1, S64[1], "a minimum delta of at least 1 ns")
+    if "max_delta_ns" in options:
+        low = options.get("min_delta_ns", 1)
+        int_in(options, "max_delta_ns", path, low, S64[1], f"a maximum delta >= {low} ns")
+    if "program_latency_ns" in options:
+        int_in(options, "program_latency_ns", path, 0, NSEC_PER_SEC // hz,
+               "a latency within one jiffy (NSEC_PER_SEC / HZ)")
     return options
 
 
@@ -112,89 +147,194 @@ def _queue_state(host: Host) -> list[dict[str, Any]]:
     return out
 
 
-def _clocksource(d: dict[str, Any]) -> Clocksource:
+def _clocksource(d: Any) -> Clocksource:
     path = "state.config.clocksource"
-    try:
-        return Clocksource(
-            _get(d, "freq_hz", int, path),
-            _get(d, "bits", int, path),
-            error_ppm=_rational(d, "error_ppm", path),
-            wander_ppm=_rational(d, "wander_ppm", path),
-            wander_interval_s=_get(d, "wander_interval_s", int, path),
-            seed=_get(d, "seed", int, path),
-            start_cycles=_get(d, "start_cycles", int, path),
-            name=_get(d, "name", str, path),
-        )
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"checkpoint field {path}: {err}") from None
+    error = _rational(d, "error_ppm", path)
+    if error <= -1_000_000:
+        raise fail(f"{path}.error_ppm", "a frequency error > -1e6 ppm", str(error))
+    wander = _rational(d, "wander_ppm", path)
+    if wander < 0:
+        raise fail(f"{path}.wander_ppm", "a wander >= 0 ppm", str(wander))
+    freq = int_in(d, "freq_hz", path, 1, U64[1], "a frequency of 1 Hz or more")
+    bits = int_in(d, "bits", path, 8, 64, "a counter width of 8..64 bits")
+    clock_params(freq, (1 << bits) - 1, f"{path}.freq_hz")
+    cs = Clocksource(
+        freq,
+        bits,
+        error_ppm=error,
+        wander_ppm=wander,
+        wander_interval_s=int_in(d, "wander_interval_s", path, 1, U64[1]),
+        seed=int_in(d, "seed", path, *S64),
+        start_cycles=int_in(d, "start_cycles", path, *U64),
+        name=_get(d, "name", str, path),
+    )
+    return cs
 
 
 def restore_host(document: dict[str, Any], source: str = "checkpoint") -> Host:
-    """Rebuild a host from `checkpoint_host`'s document (verified first)."""
+    """Rebuild a host from `checkpoint_host`'s document (verified, then range-checked).
+
+    Nothing half-built is ever returned: any problem is a CheckpointError naming the field.
+    """
     state = verify(document, source, "host")["state"]
-    cfg = _get(state, "config", dict, "state")
-    host = Host(
-        clocksource=_clocksource(_get(cfg, "clocksource", dict, "state.config")),
-        hz=_get(cfg, "hz", int, "state.config"),
-        user_hz=_get(cfg, "user_hz", int, "state.config"),
-        kernel_version=_get(cfg, "kernel_version", str, "state.config"),
-        nohz=_get(cfg, "nohz", bool, "state.config"),
-        wrap_guard=_get(cfg, "wrap_guard", bool, "state.config"),
-        root_update=_get(cfg, "root_update", str, "state.config"),
-        **_host_kwargs(_get(cfg, "options", dict, "state.config")),
-    )
-    host.lazy_error_bound = _get(cfg, "lazy_error_bound", int, "state.config")
+    return at_boundary(source, lambda: _restore_host(state))
+
+
+def _restore_host(state: dict[str, Any]) -> Host:
+    host = _new_host(_get(state, "config", dict, "state"))
     _restore_time(host, state)
-    for i, ns_state in enumerate(_get(state, "namespaces", list, "state")):
-        _restore_host_namespace(host, ns_state, f"state.namespaces[{i}]")
+    names = _check_namespace_list(host, state)
+    max_cycles = host.cycles_now()
+    pids: set[int] = set()
+    for i, ns_state in enumerate(state["namespaces"]):
+        path = f"state.namespaces[{i}]"
+        check_namespace_state(host, ns_state, path, max_cycles=max_cycles, host_caps=True,
+                              pids=pids)
+        _restore_host_namespace(host, ns_state, path)
+    _check_pids(state, pids)
+    host.stats = _stats(_get(state, "stats", dict, "state"), names)
     _restore_queue(host, _get(state, "queue", list, "state"))
     _restore_sections(host, _get(state, "sections", dict, "state"))
     host._program()
     return host
 
 
-def _restore_time(host: Host, state: dict[str, Any]) -> None:
-    host._now = _rational(state, "true_time", "state")
-    if hasattr(host, "epoch_ns"):
-        host.epoch_ns = _get(state, "epoch_ns", int, "state")
-    counter = _get(state, "counter", dict, "state")
-    for key in ("mask", "last_raw", "last_ext", "samples"):
-        _get(counter, key, int, "state.counter")
-    host.counter = ExtendedCounter.from_dict(counter)
-    host.counter.samples = counter["samples"]
-    host._lost = _get(state, "lost", int, "state")
-    host._cache_now = None
-    host._pids = itertools.count(_get(state, "next_pid", int, "state"))
-    host.stats = _stats(_get(state, "stats", dict, "state"))
-
-
-def _stats(d: dict[str, Any]) -> HostStats:
-    per = _get(d, "per_namespace", dict, "state.stats")
+def _new_host(cfg: dict[str, Any]) -> Host:
+    path = "state.config"
+    hz = int_in(cfg, "hz", path, 1, NSEC_PER_SEC, "a tick rate HZ in 1..1e9")
+    version = _get(cfg, "kernel_version", str, path)
     try:
-        stats = HostStats(**{k: v for k, v in d.items() if k != "per_namespace"})
-        stats.per_namespace = {k: NamespaceStats(**v) for k, v in per.items()}
-    except TypeError as err:
-        raise CheckpointError(f"checkpoint field state.stats: {err}") from None
+        KernelBehaviour.from_version(version)
+    except ValueError as err:
+        raise fail(f"{path}.kernel_version", f"a kernel version ({err})", version) from None
+    options = _host_kwargs(_get(cfg, "options", dict, path), hz)
+    if options.get("aux_clocks") and KernelBehaviour.from_version(version).key < AUX_CLOCKS_SINCE:
+        raise fail(f"{path}.options.aux_clocks", "false (aux clocks need kernel 6.17+)", True)
+    host = Host(
+        clocksource=_clocksource(_get(cfg, "clocksource", dict, path)),
+        hz=hz,
+        user_hz=int_in(cfg, "user_hz", path, 1, USEC_PER_SEC, "USER_HZ in 1..1e6"),
+        kernel_version=version,
+        nohz=_get(cfg, "nohz", bool, path),
+        wrap_guard=_get(cfg, "wrap_guard", bool, path),
+        root_update=choice(cfg, "root_update", path, UPDATE_POLICIES),
+        **options,
+    )
+    host.lazy_error_bound = int_in(cfg, "lazy_error_bound", path, *U64)
+    return host
+
+
+def _restore_time(host: Host, state: dict[str, Any]) -> None:
+    cs = host.clocksource
+    now = _rational(state, "true_time", "state")
+    if now < 0 or cs.start_cycles + now * cs.freq_hz * (1 + max(cs._error, 0)) > U64[1]:
+        raise fail("state.true_time", "a true time >= 0 s whose counter value is < 2^64",
+                   state["true_time"])
+    if not cs._constant and now > MAX_WANDER_STEPS * cs.wander_interval_s:
+        raise fail("state.true_time", f"at most {MAX_WANDER_STEPS} wander intervals (the "
+                   "random walk is regenerated from its seed up to the true time)",
+                   state["true_time"])
+    host._now = now
+    if hasattr(host, "epoch_ns"):
+        host.epoch_ns = int_in(state, "epoch_ns", "state", 0, S64[1])
+    host.counter = _counter(_get(state, "counter", dict, "state"), cs)
+    lost = int_in(state, "lost", "state", 0, U64[1])
+    if lost % (cs.mask + 1) or host.counter.last_ext + lost > cs.cycles_at(now):
+        raise fail("state.lost", "whole counter wraps lost, with the last sample not after "
+                   "the checkpoint's true time", lost)
+    host._lost = lost
+    host._cache_now = None
+    host._pids = itertools.count(int_in(state, "next_pid", "state", 1, S32[1]))
+
+
+def _counter(d: dict[str, Any], cs: Clocksource) -> ExtendedCounter:
+    path = "state.counter"
+    int_in(d, "mask", path, cs.mask, cs.mask, f"the clocksource's mask {cs.mask}")
+    raw = int_in(d, "last_raw", path, 0, cs.mask, f"a raw reading in 0..{cs.mask}")
+    ext = int_in(d, "last_ext", path, *U64)
+    if ext & cs.mask != raw:
+        raise fail(f"{path}.last_ext", "an extended count whose low bits are last_raw", ext)
+    if "max_delta" in d:
+        want = cs.max_raw_delta
+        int_in(d, "max_delta", path, want, want, f"the clocksource's max_raw_delta {want}")
+    counter = ExtendedCounter.from_dict(d)
+    counter.samples = int_in(d, "samples", path, *U64)
+    return counter
+
+
+def _check_namespace_list(host: Host, state: dict[str, Any]) -> list[str]:
+    """Names unique and non-empty, the root first, as a timekeeper with the host's policy."""
+    namespaces = _get(state, "namespaces", list, "state")
+    names: list[str] = []
+    for i, ns in enumerate(namespaces):
+        got = nonempty(ns, "name", f"state.namespaces[{i}]")
+        if got in names:
+            raise fail(f"state.namespaces[{i}].name", "a name no other namespace has", got)
+        names.append(got)
+    if not names or names[0] != "root":
+        raise fail("state.namespaces", "the root namespace first (name 'root')",
+                   names[0] if names else None)
+    root = namespaces[0]
+    if choice(root, "model", "state.namespaces[0]", MODELS) != "timekeeper":
+        raise fail("state.namespaces[0].model", "'timekeeper' (the root)", root["model"])
+    if choice(root, "update", "state.namespaces[0]", UPDATE_POLICIES) != host.root.update:
+        raise fail("state.namespaces[0].update", f"{host.root.update!r} (config.root_update)",
+                   root["update"])
+    if _rational(root, "dilation", "state.namespaces[0]") != 1:
+        raise fail("state.namespaces[0].dilation", "'1' (the root is never dilated)",
+                   root["dilation"])
+    return names
+
+
+def _check_pids(state: dict[str, Any], pids: set[int]) -> None:
+    next_pid = state["next_pid"]
+    if pids and max(pids) >= next_pid:
+        raise fail("state.next_pid", f"a pid beyond every task's (> {max(pids)})", next_pid)
+
+
+def _stats(d: dict[str, Any], names: list[str]) -> HostStats:
+    path = "state.stats"
+    _exact_keys(d, path, [f.name for f in dataclasses.fields(HostStats)])
+    per = _get(d, "per_namespace", dict, path)
+    if set(per) != set(names):
+        raise fail(f"{path}.per_namespace", "one entry per namespace: " + ", ".join(names),
+                   sorted(per))
+    stats = HostStats()
+    for key in d:
+        if key != "per_namespace":
+            setattr(stats, key, int_in(d, key, path, *U64))
+    fields = [f.name for f in dataclasses.fields(NamespaceStats)]
+    for key in names:
+        where = f"{path}.per_namespace.{key}"
+        _exact_keys(_get(per, key, dict, f"{path}.per_namespace"), where, fields)
+        stats.per_namespace[key] = NamespaceStats(
+            **{k: int_in(per[key], k, where, *U64) for k in fields}
+        )
     return stats
 
 
+def _exact_keys(d: dict[str, Any], path: str, keys: list[str]) -> None:
+    for key in keys:
+        if key not in d:
+            raise CheckpointError(f"checkpoint field {path}.{key} is missing")
+    extra = sorted(set(d) - set(keys))
+    if extra:
+        raise fail(path, "only the fields " + ", ".join(keys), extra)
+
+
 def _restore_host_namespace(host: Host, state: dict[str, Any], path: str) -> None:
-    name = _get(state, "name", str, path)
-    model = _get(state, "model", str, path)
-    if model == "offsets":
+    """Build one checked namespace on the host being restored."""
+    name = state["name"]
+    if state["model"] == "offsets":
         ns: Namespace = OffsetsNamespace(
-            host,
-            name,
-            _get(state, "monotonic_offset", int, path),
-            _get(state, "boottime_offset", int, path),
+            host, name, state["monotonic_offset"], state["boottime_offset"]
         )
         host._register(ns)
-    elif model == "timekeeper":
+    else:
         ns = host.root if name == "root" else _new_timekeeper_ns(host, name, state, path)
+        assert isinstance(ns, TimekeeperNamespace)
         _restore_tk(ns, state, path)
         _restore_reference(ns, state, path)
-    else:
-        raise CheckpointError(f"checkpoint field {path}.model: unknown model {model!r}")
     _restore_tasks(ns, state, path, fresh_pids=False)
 
 
@@ -204,20 +344,28 @@ def _restore_queue(host: Host, entries: list[Any]) -> None:
     for ns in host.namespaces.values():
         if isinstance(ns, TimekeeperNamespace):
             ns._hook._item = None
+    queued: set[str] = set()
     for i, e in enumerate(entries):
         path = f"state.queue[{i}]"
-        kind = _get(e, "kind", str, path)
-        key = _get(e, "key", int, path)
+        kind = choice(e, "kind", path, ("tick", "ntp_hook"))
+        key = int_in(e, "key", path, *U64)
         if kind == "tick":
-            host._tick.expires = _get(e, "expires", int, path)
+            _once(queued, "tick", f"{path}.kind", "the tick at most once")
+            host._tick.expires = int_in(e, "expires", path, *S64)
             host.queue.add(host._tick, key)
-        elif kind == "ntp_hook":
-            hooked = host.namespaces.get(_get(e, "namespace", str, path))
-            if not isinstance(hooked, TimekeeperNamespace):
-                raise CheckpointError(f"checkpoint field {path}.namespace: no such namespace")
-            host.queue.add(hooked._hook, key)
         else:
-            raise CheckpointError(f"checkpoint field {path}.kind: unknown entry {kind!r}")
+            target = _get(e, "namespace", str, path)
+            hooked = host.namespaces.get(target)
+            if not isinstance(hooked, TimekeeperNamespace):
+                raise fail(f"{path}.namespace", "a timekeeper namespace of this host", target)
+            _once(queued, f"hook:{target}", f"{path}.namespace", "one NTP hook per namespace")
+            host.queue.add(hooked._hook, key)
+
+
+def _once(seen: set[str], what: str, path: str, expected: str) -> None:
+    if what in seen:
+        raise fail(path, expected, what.removeprefix("hook:"))
+    seen.add(what)
 
 
 def _restore_sections(host: Host, sections: dict[str, Any]) -> None:
