@@ -6,14 +6,13 @@ block asserts what the text around it claims.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from doc_blocks import DOCS, code_blocks, run_in_order
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "adjtimex.md"
+DOC = DOCS / "adjtimex.md"
 
 
 def blocks() -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", DOC.read_text(encoding="utf-8"), re.M | re.S)
+    return code_blocks(DOC)
 
 
 def test_the_guide_has_examples() -> None:
@@ -21,9 +20,4 @@ def test_the_guide_has_examples() -> None:
 
 
 def test_every_example_in_the_guide_runs() -> None:
-    env: dict[str, object] = {}
-    for i, code in enumerate(blocks()):
-        try:
-            exec(compile(code, f"{DOC.name}[block {i}]", "exec"), env)
-        except Exception as exc:  # pragma: no cover - the message names the block
-            raise AssertionError(f"example {i} of {DOC.name} failed: {exc!r}\n{code}") from exc
+    run_in_order(DOC, blocks())

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import pytest
+from doc_blocks import DOCS, code_blocks, run_block
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "testing-your-code.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
+DOC = DOCS / "testing-your-code.md"
+BLOCKS = code_blocks(DOC)
 
 
 def test_doc_has_examples() -> None:
     assert BLOCKS
 
 
-@pytest.mark.parametrize("block", BLOCKS)
-def test_doc_block_runs(block: str) -> None:
-    exec(compile(block, str(DOC), "exec"), {})
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
+def test_doc_block_runs(index: int) -> None:
+    run_block(DOC, index, BLOCKS[index], {})
