@@ -350,14 +350,24 @@ class NtpState:
             self.time_maxerror += _MAXERROR_GROWTH * count
 
     def needs_per_second_hook(self) -> bool:
-        """Whether ``second_overflow`` would change more than the maxerror bookkeeping."""
-        return bool(
-            self.time_offset
-            or self.time_adjust
-            or self.time_status & (STA_INS | STA_DEL)
-            or self.time_state != TIME_OK
-            or self.tick_length != self.tick_length_base
-        )
+        """Whether ``second_overflow`` would change more than the maxerror bookkeeping.
+
+        Not a kernel function: it tells a lazy namespace whether it needs an interrupt every
+        second.  Quiet is more than "every NTP variable is zero": a PLL residue whose chunk
+        (``ntp_offset_chunk``) is 0 stays where it is forever, so the seconds change nothing
+        (the kernel's own integer sequence, computed either way); and TIME_WAIT only moves on
+        once STA_INS/STA_DEL is cleared, which takes an adjtimex call, which replans anyway.
+        """
+        if self.time_adjust or self.tick_length != self.tick_length_base:
+            return True
+        if self.time_offset and ntp_offset_chunk(self.time_offset, self.time_constant):
+            return True
+        state, pending = self.time_state, self.time_status & (STA_INS | STA_DEL)
+        if state == TIME_OK:
+            return bool(pending)
+        if state == TIME_WAIT:
+            return not pending
+        return True
 
     def get_next_leap(self) -> int:
         """``ntp_get_next_leap``: ktime (ns) of a pending leap insertion, else KTIME_MAX."""
