@@ -33,6 +33,7 @@ from gmpy2 import mpq
 
 from ntp.exact import floor_q, round_q
 from ntp.timex import (
+    ADJ_ESTERROR,
     ADJ_FREQUENCY,
     ADJ_MAXERROR,
     ADJ_NANO,
@@ -117,6 +118,10 @@ def frequency_modes(freq: mpq) -> Timex:
 def applied_frequency(tx: Timex) -> mpq:
     """The frequency (dimensionless, exact) that a `frequency_modes` Timex really sets."""
     return mpq(tx.freq, 65_536 * 1_000_000) + (tx.tick - 10_000) * TICK_UNIT
+
+
+#: chronyd caps the error bounds it reports at 16 s (MAX_SYNC_ERROR in sys_timex.c).
+MAX_SYNC_ERROR_US = 16_000_000
 
 
 @dataclass
@@ -281,15 +286,28 @@ class ChronyClient(NtpClient):
             self.base_freq = mpq(round_q(self.base_freq * FREQ_GRID), FREQ_GRID)
         extra = theta / (self.corrtimeratio * self.poll_ns)
         extra = max(-self.maxslewrate, min(self.maxslewrate, extra))
-        self._set_status(clock)
+        self._set_status(clock, theta)
         if not self.leap_slewing:
             self._set_freq(clock, self.base_freq + extra, now)
 
-    def _set_status(self, clock: SteerableClock) -> None:
+    def _set_status(self, clock: SteerableClock, theta: mpq) -> None:
+        """Leap bits, and the synchronised state with its error bounds, as chronyd sets them.
+
+        chronyd's `set_sync_status` (sys_timex.c) clears STA_UNSYNC and writes esterror and
+        maxerror on every update.  Without maxerror the kernel's own bookkeeping would set
+        STA_UNSYNC again one second later (maxerror starts at NTP_PHASE_LIMIT and grows
+        500 µs a second), so a clock within microseconds of UTC would report TIME_ERROR.
+        Here esterror is the measured offset and maxerror adds half the round trip, in µs.
+        """
         bits = 0
         if self.leapsecmode == "system":
             bits = {LEAP_INSERT: STA_INS, LEAP_DELETE: STA_DEL}.get(self.leap_pending, 0)
-        clock.adjtimex(Timex(modes=ADJ_STATUS, status=bits))
+        delay = self.samples[-1].delay_ns if self.samples else 0
+        est_us = max(1, -(-round_q(abs(theta)) // 1000))
+        max_us = max(1, -(-(round_q(abs(theta)) + delay // 2) // 1000))
+        clock.adjtimex(Timex(modes=ADJ_STATUS | ADJ_MAXERROR | ADJ_ESTERROR, status=bits,
+                             maxerror=min(max_us, MAX_SYNC_ERROR_US),
+                             esterror=min(est_us, MAX_SYNC_ERROR_US)))
 
     def on_leap_instant(self, clock: SteerableClock, sign: int) -> int | None:
         """The server's timescale steps by ∓1 s: shift the sample history to match, then

@@ -106,3 +106,35 @@ def test_a_policy_that_cannot_be_followed_says_so(tmp_path: Path) -> None:
     assert "adjtimex reaches at most" in summary["warnings"][0]
     assert "Warnings" in (out / "report.html").read_text()
     assert "leap_policy" not in summary["namespaces"]["step"]
+
+
+def test_a_synchronised_chrony_client_clears_sta_unsync() -> None:
+    """chronyd's set_sync_status writes maxerror/esterror with STA_UNSYNC cleared on every
+    update; without maxerror the kernel sets STA_UNSYNC again a second later."""
+    text = """
+[scenario]
+name = "sync"
+description = "a chrony client's status word"
+duration = "2h"
+sample_every = "60s"
+
+[host]
+start = 2017-06-01T00:00:00Z
+
+[host.clocksource]
+freq_hz = "2GHz"
+error_ppm = 20
+
+[[namespaces]]
+name = "client"
+ntp = { model = "chrony", poll_exp = 6 }
+"""
+    rows: list[list[str]] = []
+    result = run_scenario(load_text(text), sink=rows.append)
+    client = [r for r in rows if r[2] == "client"]
+    unsynced = [r for r in client if "UNSYNC" in r[15]]
+    assert len(unsynced) <= 2  # only before the first update
+    assert all(r[14] == "TIME_OK" for r in client[2:])
+    assert result.host is not None
+    ntp = result.host.namespaces["client"].ntp
+    assert 0 < ntp.time_maxerror < 10_000 and 0 < ntp.time_esterror < 10_000
