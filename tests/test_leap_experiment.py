@@ -40,10 +40,15 @@ def test_smears_never_go_backwards_and_keep_tai_and_monotonic_continuous(compari
 def test_metrics_match_the_policies(comparison):
     r = comparison.results
     assert r["linear-24h"]["max_abs_offset_google_smear_ms"] < 0.01  # it *is* that timescale
-    assert r["linear-24h"]["max_freq_deviation_ppm"] == pytest.approx(11.57, abs=0.2)
+    # exact and instantaneous: the smear's 11.57 ppm plus the counter's wander and the ±1
+    # mult dither of a 3 GHz counter (1/mult = 0.18 ppm), which interval averages hide
+    assert r["linear-24h"]["max_freq_deviation_ppm"] == pytest.approx(11.57, abs=0.4)
+    assert r["linear-24h"]["max_abs_offset_utc_at"].startswith("2016-12-31T23:59:60")
     assert r["chrony-slew"]["max_freq_deviation_ppm"] == pytest.approx(83333, rel=1e-3)
     assert r["ntpd-slew"]["max_freq_deviation_ppm"] == pytest.approx(500, rel=1e-2)
-    assert r["step"]["max_freq_deviation_ppm"] < 1
+    # the counter's own 7 ppm, seen exactly for the seconds before the follower's first
+    # correction; a stepping policy never slews beyond it
+    assert r["step"]["max_freq_deviation_ppm"] < 7.1
     assert "step" in comparison.table() and "linear-24h" in comparison.table()
 
 

@@ -27,6 +27,8 @@ from .clocksource import Clocksource
 from .host import Host
 from .namespace import TimekeeperNamespace
 from .policy import Follower, follow
+from .scenario.exact import ExactTracker
+from .scenario.timescale import Timescale
 
 NSEC = 1_000_000_000
 DEFAULT_POLICIES = tuple(SHAPES)
@@ -115,15 +117,40 @@ def compare_leap_policies(
                      wander_interval_s=60, seed=seed, name="tsc")
     host = Host(clocksource=cs, hz=hz, realtime_ns=start * NSEC,
                 tai_offset=leap.tai_minus_utc_before)
+    # The offsets from UTC and the rates come from the scenario runner's exact tracker (one
+    # code path for both), on a table that holds this leap even when it is hypothetical.
+    known = table.next_leap(leap.unix - 1)
+    if known is None or known.unix != leap.unix or known.sign != leap.sign:
+        table = table.with_leap(leap.day, leap.sign)
+    exact = ExactTracker(Timescale(start * NSEC, table), host)
     tracks: dict[str, Track] = {}
     for p in policies:
         ns = host.create_namespace(p)
         assert isinstance(ns, TimekeeperNamespace)
         tracks[p] = Track(follow(ns, p, leap=leap, epoch_unix=start,
                                  update_interval_s=update_interval_s))
+        exact.add(ns)
         _arm_timers(ns, leap, tracks[p], start)
     _run(host, tracks, start, end, leap, coarse_sample_s, fine_window_s, fine_step_ms)
-    return LeapComparison(leap, start, end, seed, _results(tracks, leap, bounds))
+    exact.finish(host.true_time)
+    results = _results(tracks, leap, bounds)
+    for name, metrics in results.items():
+        metrics |= _exact_metrics(exact, name)
+    return LeapComparison(leap, start, end, seed, results)
+
+
+def _exact_metrics(exact: ExactTracker, name: str) -> dict[str, Any]:
+    """The sample-free figures (see tk_core/scenario/exact.py), in this module's units."""
+    found = exact.summary(name)
+    assert found is not None
+    utc = found["utc"]
+    return {
+        "max_abs_offset_utc_ms": float(utc["max_abs"]) / 1e6,
+        "max_abs_offset_utc_at": utc["max_abs_at"],
+        "rms_offset_utc_ms": math.sqrt(float(utc["mean_square"])) / 1e6,
+        "time_above_ns": {k: float(v) for k, v in utc["time_above_ns"].items()},
+        "max_freq_deviation_ppm": float(found["rate"]["max_abs_deviation_ppm"]),
+    }
 
 
 def _run(host: Host, tracks: dict[str, Track], start: int, end: int, leap: LeapEvent,
