@@ -22,6 +22,7 @@ from .types import (
     Duration,
     Exact,
     Frequency,
+    Kind,
     NonNegDuration,
     PositiveDuration,
     Strict,
@@ -134,6 +135,11 @@ def _policy_table(value: Any, key: str) -> Any:
     return {key: value} if isinstance(value, str) else value
 
 
+def _ntp_model(value: Any) -> Any:
+    """'chrony' → { model = 'chrony' }."""
+    return _policy_table(value, "model")
+
+
 def _leap_policy(value: Any) -> Any:
     """'step' / 'ignore' / a smear shape name ('linear-24h') → the table form."""
     if isinstance(value, str):
@@ -155,12 +161,12 @@ class LeapPolicy(Strict):
     )
     shape: str | None = Field(
         None,
-        description="The smear shape (policy = 'smear' only): a name of the shapes table below.",
+        description="The smear shape (policy = 'smear' only): a name from ntp.smear.SHAPES.",
     )
     params: dict[str, Any] = Field(
         default_factory=dict,
-        description="The shape's parameters (policy = 'smear' only), spelt as in the shapes "
-        "table below (scenario or Python names).",
+        description="The shape's parameters (policy = 'smear' only), by their scenario or "
+        "ntp.smear names (see the leap policy shapes).",
     )
     update_interval: PositiveDuration = Field(
         16_000_000_000,
@@ -198,7 +204,7 @@ class LeapPolicy(Strict):
             raise fail(str(err)) from None
         return self
 
-    def shape_params(self) -> dict[str, object]:
+    def shape_params(self) -> dict[str, Any]:
         """`params` as `ntp.smear.make_shape` keyword arguments (either spelling accepted)."""
         if self.shape is None:
             return {}
@@ -290,6 +296,18 @@ class OffsetsSpec(Strict):
     boottime: Duration = Field(0, description="Added to the host's CLOCK_BOOTTIME.")
 
 
+_LEAP_KIND = Kind(
+    "leap policy",
+    "`'step'`, `'ignore'`, a smear shape name (`'linear-24h'`: policy = 'smear' with that "
+    "shape), or the table form `{ policy = ..., shape = ..., params = {...} }`",
+)
+_NTP_KIND = Kind(
+    "NTP daemon",
+    "a model name (`'chrony'`: that model with every default), or the table form "
+    "`{ model = ..., poll_exp = ..., path = {...} }`",
+)
+
+
 class NamespaceSpec(Strict):
     """One time namespace (or `count` identical ones, named NAME-0 … NAME-(count-1))."""
 
@@ -310,12 +328,12 @@ class NamespaceSpec(Strict):
         description="Length of a namespace second in true seconds (2: twice as long).",
         json_schema_extra={"bounds": "> 0"},
     )
-    leap: Annotated[LeapPolicy, BeforeValidator(_leap_policy)] = Field(
+    leap: Annotated[LeapPolicy, BeforeValidator(_leap_policy), _LEAP_KIND] = Field(
         LeapPolicy(),
         description="Leap policy: 'step', 'ignore', a smear shape name, or the table form "
         "(`[namespaces.leap]`).",
     )
-    ntp: Annotated[NtpSpec, BeforeValidator(lambda v: _policy_table(v, "model"))] = Field(
+    ntp: Annotated[NtpSpec, BeforeValidator(_ntp_model), _NTP_KIND] = Field(
         NtpSpec(), description="An NTP daemon: a model name, or the table form (`ntp = {…}`)."
     )
     offsets: OffsetsSpec | None = Field(
@@ -408,7 +426,7 @@ class RunSpec(Strict):
 
 
 class Scenario(Strict):
-    """A whole scenario file."""
+    """A whole scenario file: these tables, each documented below."""
 
     scenario: RunSpec = Field(description="The `[scenario]` table.")
     host: HostSpec = Field(description="The `[host]` table.")

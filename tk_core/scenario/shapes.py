@@ -43,8 +43,8 @@ class ShapeParam:
         if self.kind == "bool":
             return _bool(self.scenario, value)
         if self.kind == "duration":
-            if isinstance(value, int | float) and not isinstance(value, bool) and value != 0:
-                # a bare number is the Python spelling (seconds), accepted under the same name
+            if _bare_number(value):
+                # the Python spelling (exact seconds), accepted under the same name
                 return mpq(units.exact_number(value, f"{self.scenario} in seconds"))
             return mpq(units.parse_duration(value), NSEC)
         return mpq(units.exact_number(value, f"{self.scenario} in ppm")) / MILLION
@@ -61,11 +61,38 @@ class ShapeParam:
             return "true" if value else "false"
         exact = Fraction(int(mpq(value).numerator), int(mpq(value).denominator))
         if self.kind == "ppm":
-            return units.format_decimal(exact * MILLION, 6).rstrip("0").rstrip(".")
+            return _exact_text(exact * MILLION)
         ns = exact * NSEC
         if ns.denominator == 1:
             return units.format_duration(int(ns))
-        return f"{exact} (s)"
+        return f"{_exact_text(exact)} (seconds)"
+
+
+def _exact_text(value: Fraction) -> str:
+    """A decimal when it terminates ('0.001024'), else the fraction ('250000/3'): exact."""
+    den = value.denominator
+    for p in (2, 5):
+        while den % p == 0:
+            den //= p
+    if den != 1:
+        return str(value)
+    digits = 0
+    while (value * 10**digits).denominator != 1:
+        digits += 1
+    return units.format_decimal(value, digits)
+
+
+def _bare_number(value: Any) -> bool:
+    """An int, float or number string with no unit ('86400', '13/200000'): seconds."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    try:
+        units.exact_number(value)
+    except units.UnitError:
+        return False
+    return True
 
 
 def _bool(key: str, value: Any) -> bool:
@@ -101,7 +128,7 @@ PARAMS: dict[type[smear.Shape], tuple[ShapeParam, ...]] = {
         ShapeParam(
             "rate_ppm", "rate", "ppm",
             "the slew rate that absorbs the 1 s error after the leap (Python: a fraction, "
-            "1/12 = 83333.333 ppm)",
+            "1/12 for 250000/3 ppm)",
         ),
         ShapeParam("delay", "delay", "duration", "how long after the leap the slew starts"),
     ),
