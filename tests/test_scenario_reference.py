@@ -204,3 +204,42 @@ leap = "utc-sls"
     a, b = spaces["scenario-spelling"], spaces["python-spelling"]
     assert a["offset_utc_ns"] == b["offset_utc_ns"]
     assert a["offset_utc_ns"] != spaces["default"]["offset_utc_ns"]
+
+
+# -- what docs/scenarios.md says about copies and multi-namespace events -------------------
+
+COPIES = BASE + """
+[[namespaces]]
+name = "fleet"
+count = 3
+"""
+
+
+def test_copies_are_named_by_index_and_events_use_those_names() -> None:
+    loaded = load_text(COPIES + '\n[[events]]\nat = "1min"\naction = "settime"\n'
+                       'namespace = "fleet-2"\nby = "1s"\n')
+    assert [n for n, _ in loaded.resolved.namespaces] == ["fleet-0", "fleet-1", "fleet-2"]
+    with pytest.raises(ScenarioError, match="no namespace named 'fleet'"):
+        load_text(COPIES + '\n[[events]]\nat = "1min"\naction = "settime"\n'
+                  'namespace = "fleet"\nby = "1s"\n', "x.toml")
+    with pytest.raises(ScenarioError, match="no namespace named 'fleet'"):
+        load_text(COPIES + '\n[[events]]\nat = "1min"\naction = "leap"\ndate = 2016-12-31\n'
+                  'namespaces = ["fleet-0", "fleet"]\n', "x.toml")
+
+
+def test_a_leap_event_without_namespaces_tells_root_and_every_step_namespace() -> None:
+    text = COPIES + """
+[[namespaces]]
+name = "quiet"
+leap = "ignore"
+
+[[events]]
+at = "0s"
+action = "leap"
+date = 2016-12-31
+"""
+    spaces = run_scenario(load_text(text)).summary["namespaces"]
+    for name in ("root", "fleet-0", "fleet-1", "fleet-2"):
+        assert spaces[name]["realtime_backward_steps"] == 1, name
+        assert spaces[name]["group"] == ("fleet" if name != "root" else "root")
+    assert spaces["quiet"]["realtime_backward_steps"] == 0
