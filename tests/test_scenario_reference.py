@@ -146,7 +146,6 @@ def test_defaults_printed_exactly() -> None:
     [
         ({"rate": "1/12", "rate_ppm": 5}, "give 'rate_ppm' or 'rate', not both"),
         ({"speed": 1}, "has no parameter 'speed'; it takes rate_ppm (or rate), delay"),
-        ({"delay": "90"}, "delay"),
         ({"delay": "5 fortnights"}, "params.delay"),
         ({"rate_ppm": "fast"}, "params.rate_ppm"),
         ({"rate_ppm": -5}, "rate must be > 0"),
@@ -158,13 +157,16 @@ def test_bad_params_name_the_file_and_field(params: dict[str, object], message: 
                        for k, v in params.items()).replace("'", '"')
     text = BASE + f'\n[[namespaces]]\nname = "s"\nleap = {{ policy = "smear", shape = ' \
         f'"chrony-slew", params = {{ {inline} }} }}\n'
-    if message == "delay":  # a bare number string is Python seconds: valid
-        assert load_text(text, "x.toml")
-        return
     with pytest.raises(ScenarioError) as err:
         load_text(text, "x.toml")
     shown = str(err.value)
     assert "x.toml" in shown and "namespaces[0].leap" in shown and message in shown
+
+
+def test_a_bare_number_is_python_seconds_a_unit_is_a_scenario_duration() -> None:
+    bare = shapes.to_python("chrony-slew", {"delay": "90"})
+    assert bare == shapes.to_python("chrony-slew", {"delay": "90s"}) == {"delay": mpq(90)}
+    assert shapes.to_python("chrony-slew", {"delay": 0}) == {"delay": mpq(0)}
 
 
 def test_params_without_a_smear_are_refused() -> None:
