@@ -91,7 +91,7 @@ def follow_leap_policy(ns: TimekeeperNamespace, policy: LeapPolicy, ts: Timescal
             epoch_unix=epoch,
             table=ts.table,
             update_interval_s=interval,
-            **policy.params,
+            **policy.shape_params(),
         )
     from ..policy import follow
 
@@ -101,7 +101,7 @@ def follow_leap_policy(ns: TimekeeperNamespace, policy: LeapPolicy, ts: Timescal
         epoch_unix=epoch,
         table=ts.table,
         update_interval_s=interval,
-        **policy.params,
+        **policy.shape_params(),
     )
 
 

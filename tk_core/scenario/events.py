@@ -26,14 +26,20 @@ from .types import (
 )
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+_TARGET = (
+    "The namespace it acts on ('root': the host's; for count > 1 one of the expanded names "
+    "NAME-0 … NAME-(count-1))."
+)
 ERRNO_NAMES = ("EINVAL", "EPERM", "EACCES", "ERANGE")
 
 
 class EventBase(Strict):
     """What every event has: when, and an optional note carried into the trace."""
 
-    at: When
-    note: str = ""
+    at: When = Field(
+        description="When it happens: an offset from the start or an ISO UTC instant."
+    )
+    note: str = Field("", description="Free text carried into the trace.")
 
 
 class AdjtimexEvent(EventBase):
@@ -44,66 +50,93 @@ class AdjtimexEvent(EventBase):
     (`freq` gives that unit directly); `tai` is sent as the ADJ_TAI `constant`.
     """
 
-    action: Literal["adjtimex"]
-    namespace: Name = "root"
-    modes: list[AdjMode] = Field(min_length=1)
-    offset: Duration | None = None
-    freq_ppm: Exact | None = None
-    freq: int | None = None
-    status: list[StaBit] | None = None
-    constant: int | None = None
-    maxerror_us: int | None = None
-    esterror_us: int | None = None
-    tick: int | None = None
-    tai: int | None = None
-    setoffset: Duration | None = None
-    expect: Literal["ok", "EINVAL", "EPERM", "EACCES", "ERANGE"] = "ok"
+    action: Literal["adjtimex"] = Field(description="Selects this kind of event.")
+    namespace: Name = Field("root", description=_TARGET)
+    modes: list[AdjMode] = Field(
+        min_length=1, description="The modes bits to set, by name (ADJ_OFFSET, ADJ_STATUS …)."
+    )
+    offset: Duration | None = Field(
+        None, description="ADJ_OFFSET: the offset (ns with ADJ_NANO/STA_NANO, else whole µs)."
+    )
+    freq_ppm: Exact | None = Field(
+        None, description="ADJ_FREQUENCY in ppm, rounded to the kernel's 1/65536 ppm."
+    )
+    freq: int | None = Field(
+        None, description="ADJ_FREQUENCY in the kernel's unit (1/65536 ppm), instead of freq_ppm."
+    )
+    status: list[StaBit] | None = Field(
+        None, description="ADJ_STATUS: the status bits to set, by name (the rest are cleared)."
+    )
+    constant: int | None = Field(None, description="ADJ_TIMECONST: the PLL time constant.")
+    maxerror_us: int | None = Field(None, description="ADJ_MAXERROR, in µs.")
+    esterror_us: int | None = Field(None, description="ADJ_ESTERROR, in µs.")
+    tick: int | None = Field(None, description="ADJ_TICK: µs per USER_HZ tick.")
+    tai: int | None = Field(None, description="ADJ_TAI: TAI − UTC in seconds (sent as `constant`).")
+    setoffset: Duration | None = Field(
+        None, description="ADJ_SETOFFSET: step REALTIME by this (signed)."
+    )
+    expect: Literal["ok", "EINVAL", "EPERM", "EACCES", "ERANGE"] = Field(
+        "ok",
+        description="The outcome the scenario expects: 'ok', or the errno of a call that must "
+        "fail (a different outcome fails the run).",
+    )
 
 
 class SettimeEvent(EventBase):
     """`clock_settime(CLOCK_REALTIME)`: `to` an ISO UTC instant, or `by` a signed step."""
 
-    action: Literal["settime"]
-    namespace: Name = "root"
-    to: Utc | None = None
-    by: Duration | None = None
+    action: Literal["settime"] = Field(description="Selects this kind of event.")
+    namespace: Name = Field("root", description=_TARGET)
+    to: Utc | None = Field(None, description="Set REALTIME to this instant (or give `by`).")
+    by: Duration | None = Field(None, description="Step REALTIME by this, signed (or give `to`).")
 
 
 class SetoffsetEvent(EventBase):
     """`adjtimex(ADJ_SETOFFSET | ADJ_NANO)`: step REALTIME by `by` (signed)."""
 
-    action: Literal["setoffset"]
-    namespace: Name = "root"
-    by: Duration
+    action: Literal["setoffset"] = Field(description="Selects this kind of event.")
+    namespace: Name = Field("root", description=_TARGET)
+    by: Duration = Field(description="The step, signed.")
 
 
 class SuspendEvent(EventBase):
     """Suspend the whole host for `duration`, then resume (BOOTTIME/REALTIME jump)."""
 
-    action: Literal["suspend"]
-    duration: PositiveDuration
+    action: Literal["suspend"] = Field(description="Selects this kind of event.")
+    duration: PositiveDuration = Field(description="How long the host stays suspended.")
 
 
 class LeapAnnouncement(EventBase):
-    """Tell namespaces a leap second ends `date` (a month end); each applies its policy.
+    """Tell namespaces a leap second ends `date` (a month end), as ntpd does.
 
-    With the `step` policy this is what ntpd does: set STA_INS (or STA_DEL) on the leap day,
-    clear it after.  `sign` defaults to the leap table's, else +1; `namespaces` to every
-    timekeeper namespace whose policy is not 'ignore'.
+    Each namespace told gets STA_INS (or STA_DEL) from the start of the leap day, cleared
+    one second after the leap.  `sign` defaults to the leap table's, else +1; `namespaces`
+    to 'root' (when host.leap is 'step') and every timekeeper namespace whose leap policy is
+    'step'.  A namespace told here is not told again by the leap table for that day; an
+    event without `namespaces` replaces the table's announcement for everyone.
     """
 
-    action: Literal["leap"]
-    date: Day
-    sign: Literal[1, -1] | None = None
-    namespaces: list[Name] | None = None
+    action: Literal["leap"] = Field(description="Selects this kind of event.")
+    date: Day = Field(description="The leap day: the last day of a month, ending in the leap.")
+    sign: Literal[1, -1] | None = Field(
+        None, description="1 inserts a second, -1 deletes one (unset: the leap table's, else 1)."
+    )
+    namespaces: list[Name] | None = Field(
+        None,
+        description="The namespaces told (expanded names such as NAME-0 for count > 1; unset: "
+        "'root' if host.leap = 'step' and every [[namespaces]] timekeeper whose leap policy "
+        "is 'step').",
+    )
 
 
 class CheckpointEvent(EventBase):
     """Write a checkpoint (the host, or one namespace) to checkpoints/LABEL.json."""
 
-    action: Literal["checkpoint"]
-    label: Name
-    namespace: Name | None = None
+    action: Literal["checkpoint"] = Field(description="Selects this kind of event.")
+    label: Name = Field(description="The checkpoint's label: checkpoints/LABEL.json.")
+    namespace: Name | None = Field(
+        None, description="The namespace to checkpoint (unset: the whole host)."
+    )
 
 
 class RestoreEvent(EventBase):
@@ -114,10 +147,12 @@ class RestoreEvent(EventBase):
     (the state as it was: the clocks read as if the namespace never stopped).
     """
 
-    action: Literal["restore"]
-    checkpoint: Name
-    name: Name
-    mode: Literal["criu", "suspend", "exact"] = "criu"
+    action: Literal["restore"] = Field(description="Selects this kind of event.")
+    checkpoint: Name = Field(description="The label of an earlier namespace checkpoint.")
+    name: Name = Field(description="The new namespace's name (must not exist yet).")
+    mode: Literal["criu", "suspend", "exact"] = Field(
+        "criu", description="How its clocks resume: 'criu', 'suspend' or 'exact' (see above)."
+    )
 
 
 EVENT_TYPES: dict[str, type[EventBase]] = {

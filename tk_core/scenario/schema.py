@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from . import features
+from . import features, shapes
 from .events import Event
 from .types import (
     NAME_PATTERN,
@@ -22,6 +22,7 @@ from .types import (
     Duration,
     Exact,
     Frequency,
+    Kind,
     NonNegDuration,
     PositiveDuration,
     Strict,
@@ -38,12 +39,28 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 class ClocksourceSpec(Strict):
     """The physical counter: nominal frequency, width, and its true error and wander."""
 
-    name: str = "tsc"
-    freq_hz: Frequency = Field(3_000_000_000, gt=0)
-    bits: int = Field(64, ge=8, le=64)
-    error_ppm: Exact = Fraction(0)
-    wander_ppm: Exact = Fraction(0)
-    wander_interval: PositiveDuration = 1_000_000_000
+    name: str = Field("tsc", description="The clocksource's name, as sysfs would show it.")
+    freq_hz: Frequency = Field(
+        3_000_000_000, gt=0, description="Nominal counter frequency the kernel calibrates to."
+    )
+    bits: int = Field(
+        64, ge=8, le=64, description="Counter width: a narrow counter (acpi_pm: 24) wraps."
+    )
+    error_ppm: Exact = Field(
+        Fraction(0),
+        description="True frequency error of the counter (positive: it runs fast).",
+        json_schema_extra={"bounds": "within ±500000"},
+    )
+    wander_ppm: Exact = Field(
+        Fraction(0),
+        description="Random-walk step of the frequency error per `wander_interval` (seeded).",
+        json_schema_extra={"bounds": ">= 0"},
+    )
+    wander_interval: PositiveDuration = Field(
+        1_000_000_000,
+        description="How often the frequency error takes a random-walk step.",
+        json_schema_extra={"bounds": "whole seconds"},
+    )
 
     @field_validator("error_ppm")
     @classmethod
@@ -70,23 +87,57 @@ class ClocksourceSpec(Strict):
 class HostSpec(Strict):
     """The machine: its clocks at the start, its tick, and its counter."""
 
-    start: Utc
-    uptime: NonNegDuration = 0
-    boottime: NonNegDuration | None = None
-    tai_offset: int | None = Field(None, ge=0, le=100_000)
-    hz: int = Field(1000, ge=1, le=10_000)
-    user_hz: int = Field(100, ge=1, le=10_000)
-    kernel_version: str | None = None
-    nohz: bool = True
-    wrap_guard: bool = True
-    root_update: Literal["lazy", "periodic"] = "lazy"
-    leap: Literal["step", "ignore"] = "step"
-    lazy_error_bound: NonNegDuration = 100
-    clocksource: ClocksourceSpec = ClocksourceSpec()
+    start: Utc = Field(description="REALTIME (UTC) at the start of the run.")
+    uptime: NonNegDuration = Field(0, description="CLOCK_MONOTONIC at the start.")
+    boottime: NonNegDuration | None = Field(
+        None, description="CLOCK_BOOTTIME at the start (unset: equal to `uptime`)."
+    )
+    tai_offset: int | None = Field(
+        None,
+        ge=0,
+        le=100_000,
+        description="TAI − UTC in seconds at the start (unset: from the leap table).",
+    )
+    hz: int = Field(1000, ge=1, le=10_000, description="The kernel's tick rate CONFIG_HZ.")
+    user_hz: int = Field(
+        100, ge=1, le=10_000, description="USER_HZ: the unit of adjtimex's `tick` field."
+    )
+    kernel_version: str | None = Field(
+        None,
+        description="Kernel whose timekeeping behaviour to reproduce, e.g. '5.10' "
+        "(unset: the engine's default).",
+    )
+    nohz: bool = Field(True, description="Tickless idle: no ticks while nothing is due.")
+    wrap_guard: bool = Field(
+        True, description="false: an idle host can sleep through a counter wrap."
+    )
+    root_update: Literal["lazy", "periodic"] = Field(
+        "lazy",
+        description="The host timekeeper's update: 'lazy' (on demand, exact) or 'periodic' "
+        "(every tick, as the kernel).",
+    )
+    leap: Literal["step", "ignore"] = Field(
+        "step",
+        description="How the host's own timekeeper meets a leap: 'step' (told by the leap "
+        "table or `leap` events) or 'ignore'.",
+    )
+    lazy_error_bound: NonNegDuration = Field(
+        100,
+        description="How far a lazy timekeeper may differ from a periodic one before it "
+        "catches up tick by tick.",
+    )
+    clocksource: ClocksourceSpec = Field(
+        ClocksourceSpec(), description="The counter (the `[host.clocksource]` table)."
+    )
 
 
 def _policy_table(value: Any, key: str) -> Any:
     return {key: value} if isinstance(value, str) else value
+
+
+def _ntp_model(value: Any) -> Any:
+    """'chrony' → { model = 'chrony' }."""
+    return _policy_table(value, "model")
 
 
 def _leap_policy(value: Any) -> Any:
@@ -103,16 +154,36 @@ def _leap_policy(value: Any) -> Any:
 class LeapPolicy(Strict):
     """How a namespace meets a leap second: 'step' (the kernel's), 'ignore', or a smear."""
 
-    policy: Literal["step", "ignore", "smear"] = "step"
-    shape: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
-    update_interval: PositiveDuration = 16_000_000_000
+    policy: Literal["step", "ignore", "smear"] = Field(
+        "step",
+        description="'step': the kernel's leap (STA_INS/STA_DEL); 'ignore': never told; "
+        "'smear': follow `shape` through adjtimex.",
+    )
+    shape: str | None = Field(
+        None,
+        description="The smear shape (policy = 'smear' only): a name from ntp.smear.SHAPES.",
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The shape's parameters (policy = 'smear' only), by their scenario or "
+        "ntp.smear names (see the leap policy shapes).",
+    )
+    update_interval: PositiveDuration = Field(
+        16_000_000_000,
+        description="How often the namespace is steered onto the smear (policy = 'smear').",
+        json_schema_extra={"bounds": "whole seconds"},
+    )
 
     @model_validator(mode="after")
     def _smear(self) -> LeapPolicy:
         if self.policy != "smear":
+            if self.shape is not None or self.params:
+                raise fail(
+                    f"shape and params apply to policy = 'smear' only, found policy = "
+                    f"{self.policy!r}"
+                )
             return self
-        from ntp.smear import SHAPES
+        from ntp.smear import SHAPES, make_shape
 
         known = [name for name in SHAPES if name != "step"]
         if self.update_interval % 1_000_000_000:
@@ -127,16 +198,36 @@ class LeapPolicy(Strict):
                 f"leap policy {self.shape!r} (a smear) is not available in this version: it "
                 "needs tk_core.policy.follow from the leap/smear policy work"
             )
+        try:
+            make_shape(self.shape, **self.shape_params())
+        except ValueError as err:
+            raise fail(str(err)) from None
         return self
+
+    def shape_params(self) -> dict[str, Any]:
+        """`params` as `ntp.smear.make_shape` keyword arguments (either spelling accepted)."""
+        if self.shape is None:
+            return {}
+        return shapes.to_python(self.shape, self.params)
 
 
 class PathSpec(Strict):
     """The network path to the NTP server: one-way delay, jitter, asymmetry, loss."""
 
-    delay: NonNegDuration = 250_000
-    jitter: NonNegDuration = 100_000
-    asymmetry: Duration = 0
-    loss: Exact = Fraction(0)
+    delay: NonNegDuration = Field(
+        250_000, description="Fixed one-way delay of each direction."
+    )
+    jitter: NonNegDuration = Field(
+        100_000, description="Each direction adds a uniform draw in [0, jitter] (seeded)."
+    )
+    asymmetry: Duration = Field(
+        0, description="Extra delay of the return direction (negative: shorter)."
+    )
+    loss: Exact = Field(
+        Fraction(0),
+        description="Probability that an exchange is lost (seeded).",
+        json_schema_extra={"bounds": "in [0, 1)"},
+    )
 
     @field_validator("loss")
     @classmethod
@@ -153,12 +244,30 @@ class NtpSpec(Strict):
     name: it then announces nothing, as smearing servers do).
     """
 
-    model: Literal["none", "chrony", "ntpd"] = "none"
-    poll_exp: int = Field(6, ge=0, le=17)
-    server: str = "utc"
-    leapsecmode: Literal["system", "step", "slew", "ignore"] = "system"
-    slew_leap: bool = False
-    path: PathSpec = PathSpec()
+    model: Literal["none", "chrony", "ntpd"] = Field(
+        "none",
+        description="The client: 'chrony' (chronyd's regression and slew), 'ntpd' (the "
+        "kernel PLL) or 'none'.",
+    )
+    poll_exp: int = Field(
+        6, ge=0, le=17, description="Poll interval 2^poll_exp seconds (6: 64 s)."
+    )
+    server: str = Field(
+        "utc",
+        description="What the server serves: 'utc' (announcing leaps) or a smear shape name "
+        "(announcing nothing).",
+    )
+    leapsecmode: Literal["system", "step", "slew", "ignore"] = Field(
+        "system",
+        description="chrony's `leapsecmode` (model = 'chrony'): 'system' (the kernel "
+        "steps), 'step' (the daemon steps), 'slew' (at maxslewrate), 'ignore'.",
+    )
+    slew_leap: bool = Field(
+        False,
+        description="ntpd -x (model = 'ntpd'): do not arm the kernel leap; slew the 1 s "
+        "error away at 500 ppm.",
+    )
+    path: PathSpec = Field(PathSpec(), description="The network path to the server.")
 
     @field_validator("model")
     @classmethod
@@ -183,22 +292,59 @@ class NtpSpec(Strict):
 class OffsetsSpec(Strict):
     """Linux 5.6 namespace offsets (model = 'offsets' only)."""
 
-    monotonic: Duration = 0
-    boottime: Duration = 0
+    monotonic: Duration = Field(0, description="Added to the host's CLOCK_MONOTONIC.")
+    boottime: Duration = Field(0, description="Added to the host's CLOCK_BOOTTIME.")
+
+
+_LEAP_KIND = Kind(
+    "leap policy",
+    "`'step'`, `'ignore'`, a smear shape name (`'linear-24h'`: policy = 'smear' with that "
+    "shape), or the table form `{ policy = ..., shape = ..., params = {...} }`",
+)
+_NTP_KIND = Kind(
+    "NTP daemon",
+    "a model name (`'chrony'`: that model with every default), or the table form "
+    "`{ model = ..., poll_exp = ..., path = {...} }`",
+)
 
 
 class NamespaceSpec(Strict):
     """One time namespace (or `count` identical ones, named NAME-0 … NAME-(count-1))."""
 
-    name: Name
-    model: Literal["timekeeper", "offsets"] = "timekeeper"
-    update: Literal["lazy", "periodic"] = "lazy"
-    dilation: Exact = Fraction(1)
-    leap: Annotated[LeapPolicy, BeforeValidator(_leap_policy)] = LeapPolicy()
-    ntp: Annotated[NtpSpec, BeforeValidator(lambda v: _policy_table(v, "model"))] = NtpSpec()
-    offsets: OffsetsSpec | None = None
-    count: int = Field(1, ge=1)
-    record: bool = True
+    name: Name = Field(
+        description="The namespace's name ('root' is the host's); with count > 1 the "
+        "namespaces are NAME-0 … NAME-(count-1) and events must use those names."
+    )
+    model: Literal["timekeeper", "offsets"] = Field(
+        "timekeeper",
+        description="'timekeeper' (its own timekeeper) or 'offsets' (Linux 5.6: the host's "
+        "clocks plus fixed offsets).",
+    )
+    update: Literal["lazy", "periodic"] = Field(
+        "lazy", description="Its timekeeper's update: 'lazy' (on demand) or 'periodic'."
+    )
+    dilation: Exact = Field(
+        Fraction(1),
+        description="Length of a namespace second in true seconds (2: twice as long).",
+        json_schema_extra={"bounds": "> 0"},
+    )
+    leap: Annotated[LeapPolicy, BeforeValidator(_leap_policy), _LEAP_KIND] = Field(
+        LeapPolicy(),
+        description="Leap policy: 'step', 'ignore', a smear shape name, or the table form "
+        "(`[namespaces.leap]`).",
+    )
+    ntp: Annotated[NtpSpec, BeforeValidator(_ntp_model), _NTP_KIND] = Field(
+        NtpSpec(), description="An NTP daemon: a model name, or the table form (`ntp = {…}`)."
+    )
+    offsets: OffsetsSpec | None = Field(
+        None, description="The offsets (model = 'offsets' only; unset: zero)."
+    )
+    count: int = Field(
+        1, ge=1, description="How many identical namespaces this entry creates."
+    )
+    record: bool = Field(
+        True, description="false: metrics only, no rows in samples.csv."
+    )
 
     @field_validator("dilation")
     @classmethod
@@ -217,15 +363,22 @@ class NamespaceSpec(Strict):
 class TimerSpec(Strict):
     """A POSIX timer (or `copies` of it, each `stagger` later) observed for `count` expiries."""
 
-    namespace: Name = "root"
-    clock: TimerClock = "CLOCK_MONOTONIC"
-    arm_at: When = At("offset", 0)
-    value: When
-    absolute: bool = False
-    interval: NonNegDuration = 0
-    count: int = Field(1, ge=1)
-    copies: int = Field(1, ge=1)
-    stagger: NonNegDuration = 0
+    namespace: Name = Field("root", description="The namespace the timer belongs to.")
+    clock: TimerClock = Field("CLOCK_MONOTONIC", description="The clock the timer runs on.")
+    arm_at: When = Field(At("offset", 0), description="When it is armed (timer_settime).")
+    value: When = Field(
+        description="First expiry: relative to arming, or with absolute = true a clock value "
+        "('2h') or an ISO UTC instant."
+    )
+    absolute: bool = Field(False, description="true: TIMER_ABSTIME.")
+    interval: NonNegDuration = Field(
+        0, description="Re-arm period (0: one-shot; needed when count > 1)."
+    )
+    count: int = Field(1, ge=1, description="Expiries observed, then the timer is deleted.")
+    copies: int = Field(1, ge=1, description="How many identical timers to arm.")
+    stagger: NonNegDuration = Field(
+        0, description="Each copy is armed this much later than the one before."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -241,24 +394,52 @@ class TimerSpec(Strict):
 class RunSpec(Strict):
     """The [scenario] table: what this is, how long it runs, how often it is sampled."""
 
-    name: Name
-    description: str = Field(min_length=1, max_length=200)
-    duration: PositiveDuration | None = None
-    until: Utc | None = None
-    seed: int = Field(0, ge=0, le=2**63 - 1)
-    sample_every: PositiveDuration | None = None
-    reference: str = "utc"
-    leap_table: str = "shipped"
+    name: Name = Field(description="The scenario's name (the results folder is out/NAME).")
+    description: str = Field(
+        min_length=1, max_length=200, description="One line for `timekeepers list`."
+    )
+    duration: PositiveDuration | None = Field(
+        None, description="How long the run lasts (exactly one of `duration` or `until`)."
+    )
+    until: Utc | None = Field(
+        None, description="When the run ends (exactly one of `duration` or `until`)."
+    )
+    seed: int = Field(
+        0,
+        ge=0,
+        le=2**63 - 1,
+        description="Seeds the clocksource's random walk and the NTP paths.",
+    )
+    sample_every: PositiveDuration | None = Field(
+        None,
+        description="Sampling interval (unset: duration / 1000, rounded to a round step).",
+    )
+    reference: str = Field(
+        "utc",
+        description="The timescale offsets are compared against: 'utc', 'tai', 'no-leap' or "
+        "a smear shape name.",
+    )
+    leap_table: str = Field(
+        "shipped",
+        description="'shipped', or a leap-seconds.list path (relative to the scenario file).",
+    )
 
 
 class Scenario(Strict):
-    """A whole scenario file."""
+    """A whole scenario file: these tables, each documented below."""
 
-    scenario: RunSpec
-    host: HostSpec
-    namespaces: list[NamespaceSpec] = Field(default_factory=list)
-    timers: list[TimerSpec] = Field(default_factory=list)
-    events: list[Event] = Field(default_factory=list)
+    scenario: RunSpec = Field(description="The `[scenario]` table.")
+    host: HostSpec = Field(description="The `[host]` table.")
+    namespaces: list[NamespaceSpec] = Field(
+        default_factory=list, description="The `[[namespaces]]` tables, besides 'root'."
+    )
+    timers: list[TimerSpec] = Field(
+        default_factory=list, description="The `[[timers]]` tables."
+    )
+    events: list[Event] = Field(
+        default_factory=list,
+        description="The `[[events]]` tables, each chosen by its `action`.",
+    )
 
 
 def allowed_keys(loc: tuple[Any, ...], data: Any) -> list[str]:

@@ -38,6 +38,18 @@ TIMER_CLOCKS: dict[str, int] = {
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 
 
+class Kind(NamedTuple):
+    """How a value type is written in a scenario file, for the generated key reference.
+
+    Carried in the type's `Annotated` metadata (pydantic ignores it), so the reference reads
+    the spelling from the very type that parses the value and the two cannot drift apart.
+    """
+
+    name: str
+    spelling: str
+    bounds: str = ""
+
+
 class Strict(BaseModel):
     """Every scenario table: unknown keys are errors, values are immutable once read."""
 
@@ -75,14 +87,38 @@ def _at_least(low: int, what: str) -> Callable[[int], int]:
 
 
 _DUR = [BeforeValidator(_parser(units.parse_duration)), PlainSerializer(units.format_duration)]
+_DURATION_SPELLING = (
+    "a number with a unit (`ns us ms s min h d`), compound allowed: `'36h'`, `'-250ms'`, "
+    "`'2h45s'`; `0` alone needs none"
+)
+_DURATION = Kind("duration", _DURATION_SPELLING)
 #: A signed duration in ns, written '36h', '-250ms'.
-Duration = Annotated[int, *_DUR]
+Duration = Annotated[int, *_DUR, _DURATION]
 #: A duration > 0.
-PositiveDuration = Annotated[int, *_DUR, AfterValidator(_at_least(1, "a duration"))]
+PositiveDuration = Annotated[
+    int,
+    *_DUR,
+    AfterValidator(_at_least(1, "a duration")),
+    Kind("duration", _DURATION_SPELLING, "> 0"),
+]
 #: A duration >= 0.
-NonNegDuration = Annotated[int, *_DUR, AfterValidator(_at_least(0, "a duration"))]
+NonNegDuration = Annotated[
+    int,
+    *_DUR,
+    AfterValidator(_at_least(0, "a duration")),
+    Kind("duration", _DURATION_SPELLING, ">= 0"),
+]
 #: POSIX UTC in ns, written as ISO UTC ('2016-12-31T00:00:00Z') or epoch ns.
-Utc = Annotated[int, BeforeValidator(_parser(units.parse_utc)), PlainSerializer(units.format_utc)]
+Utc = Annotated[
+    int,
+    BeforeValidator(_parser(units.parse_utc)),
+    PlainSerializer(units.format_utc),
+    Kind(
+        "ISO UTC",
+        "a TOML date-time or string with a zone (`2016-12-31T00:00:00Z`), or POSIX epoch ns "
+        "(an integer)",
+    ),
+]
 
 
 def _exact(value: Any) -> Fraction:
@@ -90,10 +126,26 @@ def _exact(value: Any) -> Fraction:
 
 
 #: An exact rational (12, '12.5', '1/3'); floats are read through their decimal spelling.
-Exact = Annotated[Fraction, BeforeValidator(_parser(_exact)), PlainSerializer(str)]
-Frequency = Annotated[int, BeforeValidator(_parser(units.parse_frequency))]
+Exact = Annotated[
+    Fraction,
+    BeforeValidator(_parser(_exact)),
+    PlainSerializer(str),
+    Kind(
+        "exact number",
+        "an integer, a decimal or a fraction (`12`, `'12.5'`, `'1/3'`); read exactly, never as "
+        "a binary float",
+    ),
+]
+Frequency = Annotated[
+    int,
+    BeforeValidator(_parser(units.parse_frequency)),
+    Kind("frequency", "integer Hz, or a number with a unit: `'3GHz'`, `'3.579545MHz'`"),
+]
 Day = Annotated[
-    date, BeforeValidator(_parser(units.parse_date)), PlainSerializer(lambda d: d.isoformat())
+    date,
+    BeforeValidator(_parser(units.parse_date)),
+    PlainSerializer(lambda d: d.isoformat()),
+    Kind("date", "a calendar day, `2016-12-31` (TOML date or string)"),
 ]
 
 
@@ -122,13 +174,39 @@ def format_at(at: At) -> str:
     return units.format_utc(at.ns) if at.kind == "utc" else units.format_duration(at.ns)
 
 
-When = Annotated[At, BeforeValidator(_parser(parse_at)), PlainSerializer(format_at)]
+When = Annotated[
+    At,
+    BeforeValidator(_parser(parse_at)),
+    PlainSerializer(format_at),
+    Kind(
+        "time",
+        "an offset from the start (a duration: `'12h'`, `'+2h45s'`) or an ISO UTC instant",
+    ),
+]
 
 
 def _named(table: dict[str, int], what: str, prefix: str) -> Callable[[Any], str]:
     return _parser(lambda v: units.one_of(v, table, what, prefix))
 
 
-AdjMode = Annotated[str, BeforeValidator(_named(ADJ_MODES, "adjtimex mode", "ADJ_"))]
-StaBit = Annotated[str, BeforeValidator(_named(STA_BITS, "status bit", "STA_"))]
-TimerClock = Annotated[str, BeforeValidator(_named(TIMER_CLOCKS, "timer clock", "CLOCK_"))]
+def _choice(table: dict[str, int], what: str, prefix: str) -> Kind:
+    names = ", ".join(f"`{name}`" for name in table)
+    return Kind(what, f"one of {names} (any case, `{prefix}` prefix optional)")
+
+
+AdjMode = Annotated[
+    str,
+    BeforeValidator(_named(ADJ_MODES, "adjtimex mode", "ADJ_")),
+    _choice(ADJ_MODES, "adjtimex mode", "ADJ_"),
+]
+StaBit = Annotated[
+    str,
+    BeforeValidator(_named(STA_BITS, "status bit", "STA_")),
+    _choice(STA_BITS, "status bit", "STA_"),
+]
+TimerClock = Annotated[
+    str,
+    BeforeValidator(_named(TIMER_CLOCKS, "timer clock", "CLOCK_")),
+    _choice(TIMER_CLOCKS, "clock", "CLOCK_"),
+]
+
