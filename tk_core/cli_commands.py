@@ -90,7 +90,9 @@ class RunProgress:
 def run(args: argparse.Namespace, err: Console) -> int:
     """`timekeepers run SCENARIO`: validate, run with progress, write results, print a table."""
     path = find_scenario(args.scenario)
-    loaded = load_scenario(path, seed=args.seed, until=args.until, sets=args.sets)
+    loaded = load_scenario(
+        path, seed=args.seed, until=args.until, sets=args.sets, leap_file=args.leap_file
+    )
     name = loaded.scenario.scenario.name
     out = args.out if args.out is not None else Path("out") / name
     progress = None if args.quiet else RunProgress(err, name)
@@ -118,13 +120,13 @@ def validate(args: argparse.Namespace, err: Console) -> int:
     out = Console(highlight=False, soft_wrap=True)
     for text in args.files:
         try:
-            loaded = load_scenario(find_scenario(text))
+            loaded = load_scenario(find_scenario(text), leap_file=args.leap_file)
         except ScenarioError as exc:
             err.print(exc.render(), markup=False)
             status = EXIT_BAD_INPUT
             continue
         try:
-            note = validate_sweep(Path(loaded.source))
+            note = validate_sweep(Path(loaded.source), args.leap_file)
         except ScenarioError as exc:
             err.print(exc.render(), markup=False)
             status = EXIT_BAD_INPUT

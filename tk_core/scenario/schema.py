@@ -249,6 +249,7 @@ class RunSpec(Strict):
     sample_every: PositiveDuration | None = None
     reference: str = "utc"
     leap_table: str = "shipped"
+    leap_expiry: Literal["assume_no_new_leaps", "strict"] = "assume_no_new_leaps"
 
 
 class Scenario(Strict):
