@@ -305,3 +305,27 @@ def test_validate_and_sweep_use_the_leap_file(
     assert len(summaries) == 2
     for file in summaries:
         assert json.loads(file.read_text())["leap_table"]["path"] == str(fresh.resolve())
+
+
+def test_a_sweep_chooses_the_newest_table_once(
+    tmp_path: Path, fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tk_core.sweep import load_sweep
+
+    monkeypatch.setattr(leap_mod, "SYSTEM_LEAP_FILES", (str(fresh),))
+    spec = load_sweep(scenario(tmp_path, 'leap_table = "newest"'), axes=["seed=1,2"])
+    assert {p.data["scenario"]["leap_table"] for p in spec.points} == {str(fresh.resolve())}
+    monkeypatch.setattr(leap_mod, "SYSTEM_LEAP_FILES", ())
+    spec = load_sweep(scenario(tmp_path, 'leap_table = "newest"'))
+    assert spec.points[0].data["scenario"]["leap_table"] == "shipped"
+
+
+def test_a_hypothetical_leap_keeps_the_file_it_was_added_to(tmp_path: Path, fresh: Path) -> None:
+    text = SCENARIO.format(extra="") + '\n[[events]]\nat = "10min"\naction = "leap"\n' \
+        'date = 2027-03-31\nnamespaces = ["stepper"]\n'
+    path = tmp_path / "what-if.toml"
+    path.write_text(text.replace('duration = "2h"', 'until = 2027-04-01T00:00:10Z'))
+    table = load_scenario(path, leap_file=fresh).resolved.timescale.table
+    assert (table.path, table.shipped) == (str(fresh.resolve()), False)
+    assert table.source.endswith("+ leap 2027-03-31 +1")
+    assert not load_scenario(path, leap_file=fresh).resolved.timescale.expired_by(0)
