@@ -329,3 +329,17 @@ def test_a_hypothetical_leap_keeps_the_file_it_was_added_to(tmp_path: Path, fres
     assert (table.path, table.shipped) == (str(fresh.resolve()), False)
     assert table.source.endswith("+ leap 2027-03-31 +1")
     assert not load_scenario(path, leap_file=fresh).resolved.timescale.expired_by(0)
+
+
+def test_validate_says_which_table_a_non_default_choice_gave(
+    tmp_path: Path, fresh: Path, no_system_copies: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = scenario(tmp_path, 'leap_table = "newest"')
+    assert main(["validate", str(path)]) == 0
+    assert "leap table: ntp/data/leap-seconds.list (shipped copy): expires 2026-06-28" in (
+        capsys.readouterr().out
+    )
+    assert main(["validate", str(path), "--leap-file", str(fresh)]) == 0
+    out = capsys.readouterr().out
+    assert f"leap table: {fresh.resolve()}: expires 2027-06-28" in out
+    assert "expires before the run ends" not in out

@@ -26,6 +26,7 @@ from .cli_sweep import show_sweep, validate_sweep
 from .cli_sweep import sweep as sweep
 from .scenario import ScenarioError, load_scenario
 from .scenario import table as summary_table
+from .scenario.checks import Resolved
 from .scenario.paths import find_scenario, shipped_dir
 from .scenario.results import execute, read_results
 from .scenario.units import format_duration
@@ -141,7 +142,16 @@ def validate(args: argparse.Namespace, err: Console) -> int:
             f"{format_duration(r.duration_ns)})",
             markup=False,
         )
+        if r.scenario.scenario.leap_table != "shipped":
+            out.print(f"  leap table: {_table_note(r)}", markup=False)
     return status
+
+
+def _table_note(r: Resolved) -> str:
+    """The table `newest`, a path or --leap-file resolved to, and whether the run outlives it."""
+    table = r.timescale.table
+    late = r.timescale.expired_by(r.duration_ns)
+    return table.describe() + (" (expires before the run ends)" if late else "")
 
 
 def list_scenarios(args: argparse.Namespace, err: Console) -> int:

@@ -1,7 +1,8 @@
 """summary.json's content: per-namespace metrics and host statistics, deterministic.
 
-Everything here is a function of the scenario and its seed — no wall time, no paths, no
-dates of the run — so two runs of the same scenario give byte-identical summaries.  Exact
+Everything here is a function of the scenario and its seed — no wall time, no paths but
+the leap table's file, no dates of the run — so two runs of the same scenario give
+byte-identical summaries.  Exact
 values become JSON numbers only here, at the edge.
 """
 
