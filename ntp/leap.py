@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
@@ -36,6 +37,9 @@ SECONDS_PER_DAY = 86_400
 ExpiryPolicy = Literal["assume_no_new_leaps", "strict"]
 EXPIRY_POLICIES: tuple[str, ...] = ("assume_no_new_leaps", "strict")
 SHIPPED_SOURCE = "ntp/data/leap-seconds.list (shipped copy)"
+#: Copies of ``leap-seconds.list`` an operating system may keep up to date (Debian's tzdata).
+#: Only this format is read: tzdata's ``leapseconds`` file carries no hash to verify it by.
+SYSTEM_LEAP_FILES: tuple[str, ...] = ("/usr/share/zoneinfo/leap-seconds.list",)
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -144,6 +148,9 @@ class LeapTable:
         self.last_update = last_update
         self.source = source
         self.expiry_policy: ExpiryPolicy = expiry_policy
+        #: Whether this is (built on) our shipped copy; ``path`` is the file it came from.
+        self.shipped = source.startswith(SHIPPED_SOURCE)
+        self.path: str | None = None
         self._warned = False
 
     # --- construction ------------------------------------------------------------------------
@@ -156,7 +163,45 @@ class LeapTable:
             ref = resources.files("ntp").joinpath("data", "leap-seconds.list")
             return cls.parse(ref.read_text("ascii"), SHIPPED_SOURCE, expiry_policy=expiry_policy)
         text = Path(path).read_text("ascii")
-        return cls.parse(text, str(path), expiry_policy=expiry_policy)
+        table = cls.parse(text, str(path), expiry_policy=expiry_policy)
+        table.path = str(Path(path).resolve())
+        return table
+
+    @classmethod
+    def read(
+        cls, path: str | Path, *, expiry_policy: ExpiryPolicy = "assume_no_new_leaps"
+    ) -> LeapTable:
+        """Like :meth:`load` for a file, but every failure is a :class:`LeapTableError`.
+
+        The message names the file and what is wrong with it (missing, unreadable, not ASCII
+        text, or a failed check), so a command line can print it as it is.
+        """
+        name = str(path)
+        try:
+            return cls.load(path, expiry_policy=expiry_policy)
+        except UnicodeDecodeError as err:
+            raise LeapTableError(
+                f"{name}: not ASCII text (byte {err.start}); expected an IETF leap-seconds.list"
+            ) from None
+        except IsADirectoryError:
+            raise LeapTableError(f"{name}: is a directory, expected a leap-seconds.list") from None
+        except OSError as err:
+            raise LeapTableError(f"{name}: cannot be read: {err.strerror or err}") from None
+
+    @classmethod
+    def newest(
+        cls,
+        paths: Iterable[str | Path] | None = None,
+        *,
+        expiry_policy: ExpiryPolicy = "assume_no_new_leaps",
+    ) -> LeapTable:
+        """The verified table with the latest expiry: our shipped copy or a system copy.
+
+        ``paths`` are the other copies to consider (default :data:`SYSTEM_LEAP_FILES`); a
+        missing one is skipped, a corrupt one is rejected (see :func:`choose_newest` for the
+        reasons).  Ties go to the shipped copy, so a run only changes when a copy is fresher.
+        """
+        return choose_newest(paths, expiry_policy=expiry_policy).table
 
     @classmethod
     def parse(
@@ -212,13 +257,15 @@ class LeapTable:
                 f"({unix_to_date(self._starts[-1]).isoformat()}); add leaps only after known ones"
             )
         leaps = [*self.leaps, (unix, self._offsets[-1] + sign)]
-        return LeapTable(
+        table = LeapTable(
             leaps,
             expires=self.expires if expires is None else expires,
             last_update=self.last_update,
             source=f"{self.source} + leap {leap_day.isoformat()} {sign:+d}",
             expiry_policy=self.expiry_policy,
         )
+        table.path = self.path
+        return table
 
     # --- the table -----------------------------------------------------------------------------
     @property
@@ -238,6 +285,23 @@ class LeapTable:
     def expires_date(self) -> date:
         """The UTC day on which the table expires (at 00:00:00)."""
         return unix_to_date(self.expires)
+
+    @property
+    def last_update_date(self) -> date:
+        """The UTC day of the file's ``#$`` line: when its maintainers last changed it."""
+        return unix_to_date(self.last_update)
+
+    def describe(self) -> str:
+        """One line for people: where the table came from, its expiry and last update."""
+        return (
+            f"{self.source}: expires {self.expires_date.isoformat()}, "
+            f"last updated {self.last_update_date.isoformat()}"
+        )
+
+    @property
+    def expires_tai(self) -> int:
+        """The expiry as a TAI reading (counted like Unix time), computed without asking it."""
+        return self.expires + self._offsets[bisect_right(self._starts, self.expires) - 1]
 
     def is_expired(self, now_unix: int | mpq) -> bool:
         """Whether the table says nothing reliable about ``now_unix`` and later."""
@@ -336,6 +400,69 @@ class LeapTable:
             f"LeapTable({len(self._starts)} entries, TAI-UTC {self._offsets[-1]} s, "
             f"expires {self.expires_date.isoformat()}, source={self.source!r})"
         )
+
+
+@dataclass(frozen=True)
+class LeapCandidate:
+    """One copy :func:`choose_newest` looked at: its table, or why it was not used."""
+
+    source: str
+    table: LeapTable | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class LeapChoice:
+    """The table :func:`choose_newest` picked, and every copy it considered."""
+
+    table: LeapTable
+    candidates: tuple[LeapCandidate, ...]
+
+    def describe(self) -> str:
+        """The choice and the other copies, one per line (for people and logs)."""
+        lines = [f"chosen: {self.table.describe()}"]
+        for cand in self.candidates:
+            if cand.table is self.table:
+                continue
+            what = cand.table.describe() if cand.table else str(cand.problem)  # names the file
+            lines.append(f"not chosen: {what}")
+        return "\n".join(lines)
+
+
+def choose_newest(
+    paths: Iterable[str | Path] | None = None,
+    *,
+    expiry_policy: ExpiryPolicy = "assume_no_new_leaps",
+) -> LeapChoice:
+    """Read the shipped table and each other copy; keep the verified one expiring last.
+
+    A copy that does not exist is skipped silently (most machines have one copy or none);
+    one that exists but cannot be read or fails its checks (SHA-1 ``#h`` line included) is
+    listed with its problem and never chosen.  Ties keep the earlier candidate, the shipped
+    copy first, so the result only moves when another copy really is fresher.
+    """
+    shipped = LeapTable.load(expiry_policy=expiry_policy)
+    candidates = [LeapCandidate(shipped.source, shipped)]
+    for path in SYSTEM_LEAP_FILES if paths is None else paths:
+        if not Path(path).exists():
+            continue
+        try:
+            table = LeapTable.read(path, expiry_policy=expiry_policy)
+            candidates.append(LeapCandidate(str(path), table))
+        except LeapTableError as err:
+            candidates.append(LeapCandidate(str(path), None, str(err)))
+    best = shipped
+    for cand in candidates:
+        if cand.table is not None and cand.table.expires > best.expires:
+            best = cand.table
+    emit(
+        "leap_table_chosen",
+        source=best.source,
+        expires_utc=_iso(best.expires),
+        considered=[c.source for c in candidates],
+        rejected=[c.source for c in candidates if c.table is None],
+    )
+    return LeapChoice(best, tuple(candidates))
 
 
 def _validate_entries(leaps: list[tuple[int, int]]) -> None:

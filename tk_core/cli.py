@@ -38,10 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", metavar="KEY=VALUE", dest="sets",
         help="override any scenario value, e.g. --set host.wrap_guard=false (repeatable)",
     )
+    _add_leap_file(run)
     run.add_argument("--trace", action="store_true", help="write trace.jsonl (engine events)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no table")
     val = sub.add_parser("validate", help="check scenario files without running them")
     val.add_argument("files", nargs="+", help="scenario .toml files or shipped names")
+    _add_leap_file(val)
     lst = sub.add_parser("list", help="the shipped scenarios, with what each teaches")
     lst.add_argument("folder", nargs="?", type=Path, help="another folder of scenarios")
     show = sub.add_parser("show", help="print a results folder's summary table")
@@ -50,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_sweep(sub)
     return parser
+
+
+def _add_leap_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--leap-file", type=Path, metavar="PATH",
+        help="use this leap-seconds.list instead of the scenario's leap_table (verified first)",
+    )
 
 
 def _add_sweep(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,6 +79,7 @@ def _add_sweep(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--set", action="append", metavar="KEY=VALUE", dest="sets",
         help="override a value of the base scenario (repeatable)",
     )
+    _add_leap_file(sweep)
     sweep.add_argument("--out", type=Path, help="sweep folder (default out/NAME-sweep)")
     where = sweep.add_mutually_exclusive_group()
     where.add_argument(

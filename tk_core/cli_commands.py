@@ -26,6 +26,7 @@ from .cli_sweep import show_sweep, validate_sweep
 from .cli_sweep import sweep as sweep
 from .scenario import ScenarioError, load_scenario
 from .scenario import table as summary_table
+from .scenario.checks import Resolved
 from .scenario.paths import find_scenario, shipped_dir
 from .scenario.results import execute, read_results
 from .scenario.units import format_duration
@@ -90,7 +91,9 @@ class RunProgress:
 def run(args: argparse.Namespace, err: Console) -> int:
     """`timekeepers run SCENARIO`: validate, run with progress, write results, print a table."""
     path = find_scenario(args.scenario)
-    loaded = load_scenario(path, seed=args.seed, until=args.until, sets=args.sets)
+    loaded = load_scenario(
+        path, seed=args.seed, until=args.until, sets=args.sets, leap_file=args.leap_file
+    )
     name = loaded.scenario.scenario.name
     out = args.out if args.out is not None else Path("out") / name
     progress = None if args.quiet else RunProgress(err, name)
@@ -118,13 +121,13 @@ def validate(args: argparse.Namespace, err: Console) -> int:
     out = Console(highlight=False, soft_wrap=True)
     for text in args.files:
         try:
-            loaded = load_scenario(find_scenario(text))
+            loaded = load_scenario(find_scenario(text), leap_file=args.leap_file)
         except ScenarioError as exc:
             err.print(exc.render(), markup=False)
             status = EXIT_BAD_INPUT
             continue
         try:
-            note = validate_sweep(Path(loaded.source))
+            note = validate_sweep(Path(loaded.source), args.leap_file)
         except ScenarioError as exc:
             err.print(exc.render(), markup=False)
             status = EXIT_BAD_INPUT
@@ -139,7 +142,16 @@ def validate(args: argparse.Namespace, err: Console) -> int:
             f"{format_duration(r.duration_ns)})",
             markup=False,
         )
+        if r.scenario.scenario.leap_table != "shipped":
+            out.print(f"  leap table: {_table_note(r)}", markup=False)
     return status
+
+
+def _table_note(r: Resolved) -> str:
+    """The table `newest`, a path or --leap-file resolved to, and whether the run outlives it."""
+    table = r.timescale.table
+    late = r.timescale.expired_by(r.duration_ns)
+    return table.describe() + (" (expires before the run ends)" if late else "")
 
 
 def list_scenarios(args: argparse.Namespace, err: Console) -> int:

@@ -59,7 +59,7 @@ class PointProgress:
 def sweep(args: argparse.Namespace, err: Console) -> int:
     """`timekeepers sweep SCENARIO`: validate every point, run them, write the sweep folder."""
     spec = load_sweep(find_scenario(args.scenario), axes=args.axes, zips=args.zips,
-                      sets=args.sets)
+                      sets=args.sets, leap_file=args.leap_file)
     out = args.out if args.out is not None else Path("out") / f"{spec.name}-sweep"
     progress = None if args.quiet else PointProgress(err, spec.name)
     try:
@@ -89,9 +89,9 @@ def _print_failures(err: Console, out: Path) -> None:
         err.print(f"  point {item['index']} ({params}): {' / '.join(first[:3])}", markup=False)
 
 
-def validate_sweep(path: Path) -> str | None:
+def validate_sweep(path: Path, leap_file: Path | None = None) -> str | None:
     """For `validate`: a sweep file's every point checked; a one-line note, None if no sweep."""
-    spec = load_sweep(path)
+    spec = load_sweep(path, leap_file=leap_file)
     if not spec.axes:
         return None
     spec.validate()

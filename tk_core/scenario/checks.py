@@ -63,6 +63,7 @@ class Checker:
         duration = self._duration(ts)
         if not self._namespaces() or ts is None or duration is None:
             return None
+        self._table_expiry(ts, duration)
         resolved = Resolved(self.scn, ts, duration, self._sample_every(duration))
         resolved.namespaces = [(n, s) for s in self.scn.namespaces for n in s.names()]
         resolved.events = self._events(ts, duration)
@@ -99,6 +100,20 @@ class Checker:
         if self.issues:
             return None
         return Timescale(start, self._hypothetical_leaps(table), run.reference)
+
+    def _table_expiry(self, ts: Timescale, duration: int) -> None:
+        """Under leap_expiry = 'strict' a run must end before its leap table expires."""
+        run = self.scn.scenario
+        if run.leap_expiry != "strict" or not ts.expired_by(duration):
+            return
+        table = ts.table
+        self.add(
+            ("scenario", "leap_table"),
+            f"{table.source} expires on {table.expires_date.isoformat()}, before the run's "
+            f"end (it runs {format_duration(duration)} from {format_utc(self.scn.host.start)}):"
+            " under leap_expiry = 'strict' the table must cover the whole run (use a fresher "
+            "leap-seconds.list, leap_table = 'newest', or leap_expiry = 'assume_no_new_leaps')",
+        )
 
     def _hypothetical_leaps(self, table: LeapTable) -> LeapTable:
         known = {e.day for e in table.events}

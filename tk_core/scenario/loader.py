@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ntp.leap import LeapError, LeapTable
+
 from . import units
 from .checks import Checker, Resolved
 from .errors import Issue, ScenarioError, TomlLocator, input_error, pydantic_issues
@@ -61,15 +63,21 @@ def without_sweep(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_overrides(
-    data: dict[str, Any], seed: int | None, until: str | None, sets: list[str] | None = None
+    data: dict[str, Any],
+    seed: int | None,
+    until: str | None,
+    sets: list[str] | None = None,
+    leap_file: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Command-line overrides (--seed, --until, --set KEY=VALUE) applied before validation."""
+    """Command-line overrides (--seed, --until, --set, --leap-file) applied before validation."""
     data = copy.deepcopy(data)
     for item in sets or []:
         _set(data, item)
     run = data.setdefault("scenario", {})
     if not isinstance(run, dict):
         return data
+    if leap_file is not None:
+        run["leap_table"] = checked_leap_file(leap_file)
     if seed is not None:
         if seed < 0:
             raise input_error("--seed", f"expected a whole number >= 0, found {seed}")
@@ -83,6 +91,19 @@ def apply_overrides(
         else:
             run["duration"] = units.format_duration(at.ns)
     return data
+
+
+def checked_leap_file(path: str | Path) -> str:
+    """`--leap-file PATH`: the file verified now (read, parsed, SHA-1), as an absolute path.
+
+    Checking here names the option in the error; expiry against the run's end is checked
+    with the scenario (it depends on `leap_expiry` and the run's length).
+    """
+    try:
+        table = LeapTable.read(path)
+    except LeapError as err:
+        raise input_error("--leap-file", str(err)) from None
+    return str(table.path)
 
 
 def _set(data: dict[str, Any], item: str) -> None:
@@ -143,12 +164,16 @@ def load_scenario(
     seed: int | None = None,
     until: str | None = None,
     sets: list[str] | None = None,
+    leap_file: str | Path | None = None,
 ) -> Loaded:
-    """Read, validate and resolve a scenario file (ScenarioError on any bad input)."""
+    """Read, validate and resolve a scenario file (ScenarioError on any bad input).
+
+    `leap_file` replaces `[scenario] leap_table` with that file (`--leap-file`).
+    """
     path = Path(path)
     text = read_source(path)
     data = without_sweep(parse_toml(text, str(path)))
-    data = apply_overrides(data, seed, until, sets)
+    data = apply_overrides(data, seed, until, sets, leap_file)
     resolved = validate_data(data, str(path), text, path.parent, until is not None)
     return Loaded(resolved, str(path), path)
 

@@ -60,7 +60,10 @@ def resolved_toml(loaded: Loaded) -> str:
     if "until" not in data["scenario"]:
         data["scenario"]["duration"] = format_duration(r.duration_ns)
     table = data["scenario"]["leap_table"]
-    if table != "shipped" and loaded.path is not None:
+    if table == "newest":  # pin the copy chosen, so the resolved file reproduces this run
+        used = r.timescale.table
+        data["scenario"]["leap_table"] = "shipped" if used.shipped else str(used.path)
+    elif table != "shipped" and loaded.path is not None:
         data["scenario"]["leap_table"] = str((loaded.path.parent / table).resolve())
     head = (
         f"# Resolved from {loaded.path.name if loaded.path else loaded.source} by timekeepers:"

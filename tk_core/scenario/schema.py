@@ -421,7 +421,14 @@ class RunSpec(Strict):
     )
     leap_table: str = Field(
         "shipped",
-        description="'shipped', or a leap-seconds.list path (relative to the scenario file).",
+        description="'shipped' (the copy in the package), 'newest' (the freshest valid copy "
+        "among the shipped one and the system's tzdata), or a leap-seconds.list path "
+        "(relative to the scenario file).",
+    )
+    leap_expiry: Literal["assume_no_new_leaps", "strict"] = Field(
+        "assume_no_new_leaps",
+        description="Past the table's expiry: assume no new leaps (and warn), or refuse "
+        "the run ('strict').",
     )
 
 

@@ -1,7 +1,8 @@
 """summary.json's content: per-namespace metrics and host statistics, deterministic.
 
-Everything here is a function of the scenario and its seed — no wall time, no paths, no
-dates of the run — so two runs of the same scenario give byte-identical summaries.  Exact
+Everything here is a function of the scenario and its seed — no wall time, no paths but
+the leap table's file, no dates of the run — so two runs of the same scenario give
+byte-identical summaries.  Exact
 values become JSON numbers only here, at the edge.
 """
 
@@ -166,6 +167,32 @@ def _follower(follower: Any) -> dict[str, Any]:
     }
 
 
+def leap_table_info(r: Resolved) -> dict[str, Any]:
+    """Which leap table the run used, how fresh it was, and whether the run outlived it."""
+    table = r.timescale.table
+    run = r.scenario.scenario
+    return {
+        "requested": run.leap_table,
+        "kind": "shipped" if table.shipped else "file",
+        "source": table.source,
+        "path": table.path,
+        "expires": table.expires_date.isoformat(),
+        "last_update": table.last_update_date.isoformat(),
+        "expiry_policy": run.leap_expiry,
+        "expired_at_end": r.timescale.expired_by(r.duration_ns),
+    }
+
+
+def _expiry_warning(r: Resolved, info: dict[str, Any]) -> list[str]:
+    if not info["expired_at_end"]:
+        return []
+    end = format_utc(r.timescale.utc_ns(r.duration_ns))
+    return [
+        f"leap table {info['source']} expired on {info['expires']}, before the run's end "
+        f"({end}): leap seconds announced after it are unknown, so the run assumed none"
+    ]
+
+
 def summarize(
     r: Resolved,
     host: Host,
@@ -182,7 +209,8 @@ def summarize(
         name: _namespace(t, host, r, exact.summary(name) if exact is not None else None)
         for name, t in rec.tracks.items()
     }
-    warnings: list[str] = []
+    table = leap_table_info(r)
+    warnings = _expiry_warning(r, table)
     for name, follower in (followers or {}).items():
         if name in spaces:
             spaces[name]["leap_policy"] = _follower(follower)
@@ -208,7 +236,7 @@ def summarize(
         "sample_every": format_duration(r.sample_every_ns),
         "samples": rec.samples,
         "reference": r.timescale.reference,
-        "leap_table": r.timescale.table.source,
+        "leap_table": table,
         "warnings": warnings,
         "checks": {
             "ok": not problems and not failures,

@@ -92,6 +92,16 @@ def rows(summary: dict[str, Any]) -> list[list[str]]:
     return out
 
 
+def leap_table_line(info: Any) -> str:
+    """The leap table a run used, its expiry and whether the run outlived it."""
+    if not isinstance(info, dict):  # summaries written before the table was described
+        return str(info)
+    line = f"{info['source']}, expires {info['expires']} (last update {info['last_update']})"
+    if info.get("expired_at_end"):
+        line += ": EXPIRED before the run's end (later leaps unknown)"
+    return line
+
+
 def host_lines(summary: dict[str, Any], timing: dict[str, Any] | None) -> list[tuple[str, str]]:
     """Host statistics and speed as (label, value) pairs."""
     h = summary["host"]
@@ -115,6 +125,7 @@ def host_lines(summary: dict[str, Any], timing: dict[str, Any] | None) -> list[t
             f"{summary['samples']} samples every {summary['sample_every']}",
         ),
     ]
+    lines.append(("leap table", leap_table_line(summary.get("leap_table"))))
     if timing:
         lines.append(
             (

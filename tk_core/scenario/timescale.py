@@ -29,14 +29,25 @@ def reference_names() -> list[str]:
     return [*BASIC_REFERENCES, *(name for name in SHAPES if name != "step")]
 
 
+#: `[scenario] leap_table` names besides a path: exactly our copy, or the freshest verified one.
+TABLE_NAMES = ("shipped", "newest")
+
+
 def load_table(spec: str, base: Path | None) -> LeapTable:
-    """'shipped' (our verified copy of leap-seconds.list) or a path relative to the scenario."""
+    """The table a scenario names, verified; a LeapTableError names the file and the problem.
+
+    'shipped' is exactly our copy of leap-seconds.list (so a run reproduces anywhere);
+    'newest' is whichever verified copy (ours or the system's tzdata) expires last; anything
+    else is a path, relative to the scenario's folder.
+    """
     if spec == "shipped":
         return LeapTable.load()
+    if spec == "newest":
+        return LeapTable.newest()
     path = Path(spec)
     if not path.is_absolute() and base is not None:
         path = base / path
-    return LeapTable.load(path)
+    return LeapTable.read(path)
 
 
 class Timescale:
@@ -58,6 +69,10 @@ class Timescale:
             e for e in self.table.events if e.unix > start_s - _SMEAR_REACH_S
         ]
         return [(shape.for_event(e), e.tai_minus_utc_before) for e in events]
+
+    def expired_by(self, true_ns: int) -> bool:
+        """Whether the leap table has expired by this true instant (leaps after it unknown)."""
+        return self.tai0_ns + true_ns >= self.table.expires_tai * NSEC
 
     def true_of_utc(self, utc_ns: int) -> int:
         """The true instant (ns since the start) at which UTC reads `utc_ns` (first pass)."""

@@ -57,6 +57,7 @@ def run_sweep(
     axes: list[str] | None = None,
     zips: list[str] | None = None,
     sets: list[str] | None = None,
+    leap_file: str | Path | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     client: Client | None = None,
@@ -65,13 +66,13 @@ def run_sweep(
 ) -> pd.DataFrame:
     """Run every point of a sweep and return its tidy table (also written to `out`).
 
-    `sweep` is a `Sweep` or a scenario file (then `axes`/`zips`/`sets` apply as on the
-    command line).  Where it runs: an existing Dask `client`, else the cluster at
+    `sweep` is a `Sweep` or a scenario file (then `axes`/`zips`/`sets`/`leap_file` apply as
+    on the command line).  Where it runs: an existing Dask `client`, else the cluster at
     `scheduler` ("tcp://HOST:PORT"), else a local cluster of `workers` processes (default:
     every core); `workers=0` runs in this process.  Points already in `out` are skipped.
     """
     if not isinstance(sweep, Sweep):
-        sweep = load_sweep(sweep, axes=axes, zips=zips, sets=sets)
+        sweep = load_sweep(sweep, axes=axes, zips=zips, sets=sets, leap_file=leap_file)
     sweep.validate()
     folder = Path(out) if out is not None else Path("out") / f"{sweep.name}-sweep"
     prepare_out(folder)

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ntp.leap import LeapTable
+
 from ..scenario.checks import Resolved
 from ..scenario.errors import Issue, ScenarioError, input_error
 from ..scenario.loader import apply_overrides, parse_toml, read_source, validate_data
@@ -132,6 +134,7 @@ def load_sweep(
     axes: list[str] | None = None,
     zips: list[str] | None = None,
     sets: list[str] | None = None,
+    leap_file: str | Path | None = None,
 ) -> Sweep:
     """A scenario file's sweep, with command-line axes (`KEY=VALUES`) added or replacing.
 
@@ -143,7 +146,7 @@ def load_sweep(
     text = read_source(path)
     data = parse_toml(text, str(path))
     table = data.pop("sweep", {})
-    base = apply_overrides(data, None, None, sets)
+    base = pin_newest_table(apply_overrides(data, None, None, sets, leap_file))
     file_axes = _file_axes(table, str(path))
     cli_axes = [Axis((key,), tuple((v,) for v in values))
                 for key, values in (parse_cli_axis(item) for item in axes or [])]
@@ -152,6 +155,15 @@ def load_sweep(
     replaced = {key for axis in cli_axes for key in axis.keys}
     kept = [axis for axis in file_axes if not replaced & set(axis.keys)]
     return make_sweep(str(path), base, kept + cli_axes, text, path.parent)
+
+
+def pin_newest_table(data: dict[str, Any]) -> dict[str, Any]:
+    """`leap_table = "newest"` chosen once, here: every point (on any worker) uses that copy."""
+    run = data.get("scenario")
+    if isinstance(run, dict) and run.get("leap_table") == "newest":
+        table = LeapTable.newest()
+        run["leap_table"] = "shipped" if table.shipped else str(table.path)
+    return data
 
 
 def make_sweep(
