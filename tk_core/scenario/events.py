@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from fractions import Fraction
+
+from pydantic import AfterValidator, Field
 
 from .types import (
     NAME_PATTERN,
+    S64_MAX,
+    S64_MIN,
     AdjMode,
     Day,
     Duration,
@@ -23,10 +27,22 @@ from .types import (
     Strict,
     Utc,
     When,
+    fail,
+    s64,
 )
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 ERRNO_NAMES = ("EINVAL", "EPERM", "EACCES", "ERANGE")
+
+
+def _freq_ppm_fits(value: Fraction | None) -> Fraction | None:
+    """freq_ppm is sent as `freq` in 2^-16 ppm units, a `long` (s64) of struct timex."""
+    if value is not None and not S64_MIN <= round(value * 65536) <= S64_MAX:
+        raise fail(
+            f"expected freq_ppm within ±{S64_MAX // 65536} (sent as freq in 1/65536 ppm, "
+            f"the kernel's s64), found {value}"
+        )
+    return value
 
 
 class EventBase(Strict):
@@ -48,14 +64,14 @@ class AdjtimexEvent(EventBase):
     namespace: Name = "root"
     modes: list[AdjMode] = Field(min_length=1)
     offset: Duration | None = None
-    freq_ppm: Exact | None = None
-    freq: int | None = None
+    freq_ppm: Annotated[Exact | None, AfterValidator(_freq_ppm_fits)] = None
+    freq: Annotated[int | None, s64("freq")] = None
     status: list[StaBit] | None = None
-    constant: int | None = None
-    maxerror_us: int | None = None
-    esterror_us: int | None = None
-    tick: int | None = None
-    tai: int | None = None
+    constant: Annotated[int | None, s64("constant")] = None
+    maxerror_us: Annotated[int | None, s64("maxerror_us")] = None
+    esterror_us: Annotated[int | None, s64("esterror_us")] = None
+    tick: Annotated[int | None, s64("tick")] = None
+    tai: Annotated[int | None, s64("tai")] = None
     setoffset: Duration | None = None
     expect: Literal["ok", "EINVAL", "EPERM", "EACCES", "ERANGE"] = "ok"
 

@@ -33,6 +33,15 @@ from .types import (
 )
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+#: The fastest counter a scenario may describe.  Real clocksources run from 32 kHz (an RTC)
+#: to a few GHz (a TSC); beyond 100 GHz `clocks_calc_mult_shift` leaves mult so small that
+#: NTP frequency steps (`clocksource_max_adjustment`, 11 % of mult) lose their resolution.
+MAX_FREQ_HZ = 100_000_000_000
+#: Dilation bounds: a namespace's mult/shift are computed for freq_hz × dilation, which must
+#: stay a counter rate the kernel's mult/shift arithmetic can express (1 Hz to MAX_FREQ_HZ;
+#: see `checks`), and a factor of a million either way is far past any emulation need.
+MAX_DILATION = Fraction(1_000_000)
+MIN_DILATION = 1 / MAX_DILATION
 
 
 class ClocksourceSpec(Strict):
@@ -44,6 +53,16 @@ class ClocksourceSpec(Strict):
     error_ppm: Exact = Fraction(0)
     wander_ppm: Exact = Fraction(0)
     wander_interval: PositiveDuration = 1_000_000_000
+
+    @field_validator("freq_hz")
+    @classmethod
+    def _freq(cls, v: int) -> int:
+        if v > MAX_FREQ_HZ:
+            raise fail(
+                f"expected a frequency of at most {MAX_FREQ_HZ} Hz (100 GHz; real counters run "
+                f"at 32 kHz to a few GHz), found {v} Hz"
+            )
+        return v
 
     @field_validator("error_ppm")
     @classmethod
@@ -205,6 +224,10 @@ class NamespaceSpec(Strict):
     def _dilation(cls, v: Fraction) -> Fraction:
         if v <= 0:
             raise fail(f"dilation must be > 0 (2 = seconds twice as long), found {v}")
+        if v > MAX_DILATION:
+            raise fail(f"expected a dilation of at most {MAX_DILATION}, found {v}")
+        if v < MIN_DILATION:
+            raise fail(f"expected a dilation of at least {MIN_DILATION}, found {v}")
         return v
 
     def names(self) -> list[str]:
