@@ -48,6 +48,44 @@ def adjtimex(modes: str, values: str) -> str:
     )
 
 
+def namespace_summary(**changes: object) -> dict[str, object]:
+    """The keys of one namespace that `show` reads (None in `changes` drops a key)."""
+    ns: dict[str, object] = {
+        "model": "timekeeper", "update": "lazy",
+        "offset_utc_ns": {"max_abs": 1.5, "rms": 1.0},
+        "offset_reference_ns": {"max_abs": 1.5},
+        "freq_ppm": {"max_abs_deviation": 0.1},
+        "realtime_backward_steps": 0,
+        "timers": {"fires": 0, "early_fires": 0, "rearms": 0,
+                   "lateness_ns": {"p50": None, "p99": None}},
+    }
+    return _changed(ns, changes)
+
+
+def host_summary(**changes: object) -> dict[str, object]:
+    host: dict[str, object] = {
+        "clocksource": {"name": "tsc", "freq_hz": 3_000_000_000, "bits": 64, "error_ppm": "0"},
+        "hz": 1000, "nohz": True, "wrap_guard": True, "interrupts": 0, "guard_wakes": 0,
+        "ticks": 0, "lazy_hooks": 0, "timer_expiries": 0, "timer_rearms": 0, "lost_cycles": 0,
+    }
+    return _changed(host, changes)
+
+
+def summary_json(**changes: object) -> str:
+    """A summary.json `show` can print, with `changes` applied."""
+    summary: dict[str, object] = {
+        "scenario": "x", "duration": "10s", "start_utc": "2024-01-01T00:00:00Z",
+        "samples": 11, "sample_every": "1s", "checks": {"ok": True},
+        "host": host_summary(), "namespaces": {"a": namespace_summary()},
+    }
+    return json.dumps(_changed(summary, changes))
+
+
+def _changed(base: dict[str, object], changes: dict[str, object]) -> dict[str, object]:
+    out = {**base, **changes}
+    return {k: v for k, v in out.items() if v is not None}
+
+
 # (case id, scenario text or None, extra files {name: text}, argv after the program,
 #  words the message must contain)
 CASES: list[tuple[str, str | None, dict[str, str], list[str], list[str]]] = [
@@ -109,13 +147,25 @@ CASES: list[tuple[str, str | None, dict[str, str], list[str], list[str]]] = [
      {"leaps.list": f"2272060800\t10\n{BIG}\t11\n"}, ["validate"],
      ["leaps.list", "line 2", "scenario.leap_table"]),
     ("show-summary-missing-keys", None, {"res/summary.json": json.dumps({"namespaces": {}})},
-     ["show", "res"], ["summary.json", "scenario"]),
+     ["show", "res"], ["summary.json", "scenario", "missing"]),
+    ("show-summary-no-checks", None, {"res/summary.json": summary_json(checks=None)},
+     ["show", "res"], ["summary.json", "checks", "missing"]),
+    ("show-summary-checks-wrong-type", None, {"res/summary.json": summary_json(checks=[])},
+     ["show", "res"], ["summary.json", "checks", "expected a JSON object"]),
     ("show-summary-namespace-not-table", None,
-     {"res/summary.json": json.dumps({"scenario": "x", "namespaces": {"a": 3}})},
-     ["show", "res"], ["summary.json", "namespaces.a"]),
-    ("show-summary-checks-wrong-type", None,
-     {"res/summary.json": json.dumps({"scenario": "x", "namespaces": {}, "checks": []})},
-     ["show", "res"], ["summary.json", "checks"]),
+     {"res/summary.json": summary_json(namespaces={"a": 3})},
+     ["show", "res"], ["summary.json", "namespaces.a", "expected a JSON object"]),
+    ("show-summary-namespace-missing-timers", None,
+     {"res/summary.json": summary_json(namespaces={"a": namespace_summary(timers=None)})},
+     ["show", "res"], ["summary.json", "namespaces.a.timers", "missing"]),
+    ("show-summary-host-hz-text", None,
+     {"res/summary.json": summary_json(host=host_summary(hz="fast"))},
+     ["show", "res"], ["summary.json", "host.hz", "found a string"]),
+    ("show-timing-not-object", None,
+     {"res/summary.json": summary_json(), "res/timing.json": "[1, 2]"},
+     ["show", "res"], ["timing.json", "expected a JSON object"]),
+    ("set-nested-5000", None, {},
+     ["run", "VALID", "-q", "--set", "host.x=" + "[" * 5000 + "]" * 5000], ["--set", "nested"]),
     ("demo-out-is-a-file", None, {"taken": "not a folder\n"}, ["demo", "--out", "taken"],
      ["taken", "not a directory"]),
 ]
@@ -138,7 +188,8 @@ def test_bad_input_exits_2_with_a_clear_message(
     for name, content in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(content)
-    args = list(argv)
+    (tmp_path / "valid.toml").write_text(scenario_text())
+    args = ["valid.toml" if arg == "VALID" else arg for arg in argv]
     if text is not None:
         (tmp_path / "bad.toml").write_text(text)
         args += ["bad.toml"]
@@ -153,3 +204,29 @@ def test_bad_input_exits_2_with_a_clear_message(
         assert word in err, (word, err)
     if text is not None and args[0] == "run":
         assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_a_complete_summary_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The control for the show rows: the keys the table reads are enough, nothing more."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "res").mkdir()
+    (tmp_path / "res" / "summary.json").write_text(summary_json())
+    assert main(["show", "res"]) == 0, capsys.readouterr().err
+
+
+def test_the_bounds_accept_the_extremes_the_kernel_accepts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The control for the scenario rows: values at the edge of each range still validate."""
+    monkeypatch.chdir(tmp_path)
+    edge = scenario_text(
+        start="2232-04-18T23:47:15Z",
+        clocksource='freq_hz = "100GHz"',
+        namespace=f'dilation = "1/{10**6}"',
+        events=adjtimex('"ADJ_FREQUENCY", "ADJ_MAXERROR"',
+                        f"freq = {2**63 - 1}\nmaxerror_us = {-(2**63)}"),
+    )
+    (tmp_path / "edge.toml").write_text(edge)
+    assert main(["validate", "edge.toml"]) == 0, capsys.readouterr().err

@@ -113,7 +113,9 @@ def _dispatch(args: argparse.Namespace, err: Console) -> int:
             err.print("timekeepers demo: --days must be a positive whole number")
             return EXIT_BAD_INPUT
         from .demo import run_demo
+        from .scenario.results import prepare_out
 
+        prepare_out(args.out)  # before the simulated day, not after it
         run_demo(args.out, args.days)
         return EXIT_OK
     handler = {

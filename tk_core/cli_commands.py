@@ -26,6 +26,7 @@ from .cli_sweep import show_sweep, validate_sweep
 from .cli_sweep import sweep as sweep
 from .scenario import ScenarioError, load_scenario
 from .scenario import table as summary_table
+from .scenario.errors import input_error
 from .scenario.paths import find_scenario, shipped_dir
 from .scenario.results import execute, read_results
 from .scenario.units import format_duration
@@ -170,7 +171,14 @@ def show(args: argparse.Namespace, err: Console) -> int:
     if is_sweep_folder(args.results):
         return show_sweep(args.results)
     summary, timing = read_results(args.results)
-    _print_summary(_stdout(), summary, timing)
+    try:
+        _print_summary(_stdout(), summary, timing)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        # check_summary covers what the table reads; this names the file if it ever misses
+        raise input_error(
+            str(args.results / "summary.json"),
+            f"is not a timekeepers summary this version can show: {type(err).__name__}: {err}",
+        ) from None
     return EXIT_OK
 
 

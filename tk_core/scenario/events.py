@@ -8,9 +8,8 @@ exact true time with the leap table.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
 from fractions import Fraction
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 

@@ -32,6 +32,7 @@ from .plots import write_plots
 from .recorder import COLUMNS
 from .report import write_report
 from .runner import Progress, Runner, RunResult
+from .summary_shape import check_summary
 from .units import format_duration
 
 SUMMARY = "summary.json"
@@ -180,6 +181,11 @@ def read_results(folder: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
         timing = json.loads(timing_path.read_text("utf-8")) if timing_path.is_file() else None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise input_error(str(path), f"is not valid JSON: {err}") from None
-    if not isinstance(summary, dict) or "namespaces" not in summary:
-        raise input_error(str(path), "is not a timekeepers summary")
+    except RecursionError:
+        raise input_error(str(path), "is not a timekeepers summary: nested too deeply") from None
+    problem = check_summary(summary)
+    if problem is not None:
+        raise input_error(str(path), f"is not a timekeepers summary: {problem}")
+    if timing is not None and not isinstance(timing, dict):
+        raise input_error(str(folder / TIMING), "expected a JSON object of wall-clock timings")
     return summary, timing
