@@ -230,3 +230,33 @@ def test_the_bounds_accept_the_extremes_the_kernel_accepts(
     )
     (tmp_path / "edge.toml").write_text(edge)
     assert main(["validate", "edge.toml"]) == 0, capsys.readouterr().err
+
+
+# Scenarios the schema and the checks accept but the engine refuses while building the host
+# and its namespaces: `validate` builds them too, so it must refuse them the same way.
+BUILD_TIME = {
+    "offsets-monotonic-below-zero": scenario_text(
+        host='uptime = "1h"', namespace='model = "offsets"\noffsets = { monotonic = "-1d" }'),
+    "offsets-boottime-below-zero": scenario_text(
+        namespace='model = "offsets"\noffsets = { boottime = "-1s" }'),
+    "offsets-monotonic-past-half-ktime": scenario_text(
+        namespace='model = "offsets"\noffsets = { monotonic = "5000000000s" }'),
+}
+
+
+@pytest.mark.parametrize("text", list(BUILD_TIME.values()), ids=list(BUILD_TIME))
+def test_validate_refuses_what_run_refuses_at_build_time(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.toml").write_text(text)
+    assert main(["run", "bad.toml", "-q", "--out", "out"]) == 2
+    run_err = capsys.readouterr().err
+    assert main(["validate", "bad.toml"]) == 2
+    captured = capsys.readouterr()
+    assert "ok" not in captured.out
+    assert captured.err == run_err
+    assert "namespaces[0]" in run_err and "internal error" not in run_err

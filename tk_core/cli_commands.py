@@ -29,6 +29,7 @@ from .scenario import table as summary_table
 from .scenario.errors import input_error
 from .scenario.paths import find_scenario, shipped_dir
 from .scenario.results import execute, read_results
+from .scenario.runner import check_setup
 from .scenario.units import format_duration
 from .sweep.results import is_sweep_folder
 
@@ -120,6 +121,7 @@ def validate(args: argparse.Namespace, err: Console) -> int:
     for text in args.files:
         try:
             loaded = load_scenario(find_scenario(text))
+            check_setup(loaded)
         except ScenarioError as exc:
             err.print(exc.render(), markup=False)
             status = EXIT_BAD_INPUT
