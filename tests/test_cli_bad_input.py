@@ -203,7 +203,8 @@ def test_bad_input_exits_2_with_a_clear_message(
     for word in words:
         assert word in err, (word, err)
     if text is not None and args[0] == "run":
-        assert not (tmp_path / "out" / "summary.json").exists()
+        assert not (tmp_path / "out").exists()
+        assert not list(tmp_path.glob(".out.partial-*"))  # bad input leaves nothing behind
 
 
 def test_a_complete_summary_shows(
