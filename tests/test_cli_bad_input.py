@@ -98,6 +98,8 @@ CASES: list[tuple[str, str | None, dict[str, str], list[str], list[str]]] = [
      ["host.clocksource.freq_hz", "at most"]),
     ("freq_hz-1e30-validate", scenario_text(clocksource=f"freq_hz = {BIG}"), {}, ["validate"],
      ["host.clocksource.freq_hz", "at most"]),
+    ("wander_ppm-1e30", scenario_text(clocksource=f"wander_ppm = {BIG}"), {}, ["validate"],
+     ["host.clocksource.wander_ppm", "at most"]),
     ("dilation-1e12", scenario_text(namespace=f"dilation = {10**12}"), {}, ["run"],
      ["namespaces[0].dilation", "at most"]),
     ("dilation-tiny", scenario_text(namespace=f'dilation = "1/{10**12}"'), {}, ["run"],
@@ -164,6 +166,8 @@ CASES: list[tuple[str, str | None, dict[str, str], list[str], list[str]]] = [
      ["show", "res"], ["timing.json", "expected a JSON object"]),
     ("set-nested-5000", None, {},
      ["run", "VALID", "-q", "--set", "host.x=" + "[" * 5000 + "]" * 5000], ["--set", "nested"]),
+    ("demo-days-1e21", None, {}, ["demo", "--days", str(10**21), "--out", "d"],
+     ["--days", "expected"]),
     ("demo-out-is-a-file", None, {"taken": "not a folder\n"}, ["demo", "--out", "taken"],
      ["taken", "not a directory"]),
 ]

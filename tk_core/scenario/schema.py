@@ -42,6 +42,10 @@ MAX_FREQ_HZ = 100_000_000_000
 #: see `checks`), and a factor of a million either way is far past any emulation need.
 MAX_DILATION = Fraction(1_000_000)
 MIN_DILATION = 1 / MAX_DILATION
+#: The largest random-walk step per wander interval: a walk of such steps still stays a
+#: plausible counter (about ±50 % after a simulated week of 1 s steps), while an unbounded one
+#: would soon make the counter wrap every few ticks and the run crawl.
+MAX_WANDER_PPM = 1000
 
 
 class ClocksourceSpec(Strict):
@@ -76,6 +80,11 @@ class ClocksourceSpec(Strict):
     def _wander(cls, v: Fraction) -> Fraction:
         if v < 0:
             raise fail(f"wander_ppm must be >= 0, found {v}")
+        if v > MAX_WANDER_PPM:
+            raise fail(
+                f"expected a wander_ppm of at most {MAX_WANDER_PPM} ppm per interval (real "
+                f"oscillators wander well under 1 ppm), found {v}"
+            )
         return v
 
     @field_validator("wander_interval")
