@@ -26,6 +26,7 @@ from typing import Literal
 
 from gmpy2 import mpq, mpz
 
+from ntp.timex import MAX_TAI_OFFSET
 from ntp.trace import emit
 
 #: Seconds from the NTP epoch (1900-01-01) to the Unix epoch (1970-01-01).
@@ -42,6 +43,13 @@ SHIPPED_SOURCE = "ntp/data/leap-seconds.list (shipped copy)"
 SYSTEM_LEAP_FILES: tuple[str, ...] = ("/usr/share/zoneinfo/leap-seconds.list",)
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+#: The last NTP second a table may name: 9999-12-31T23:59:59Z, the calendar's end.
+MAX_NTP_SECONDS = (date(9999, 12, 31).toordinal() - date(1900, 1, 1).toordinal() + 1) * 86_400 - 1
+#: TAI − UTC is handed to the kernel as ADJ_TAI's `constant`, which it keeps within
+#: MAX_TAI_OFFSET (`process_adjtimex_modes`); a table claiming more is corrupt.
+MAX_TAI_UTC = MAX_TAI_OFFSET
 
 
 class LeapError(Exception):
@@ -528,7 +536,20 @@ def _special(line: str, lineno: int, source: str, parsed: _Parsed) -> None:
             raise _fail(source, lineno, "bad #h line", f"want 5 hex words of SHA-1, got {words}")
     elif len(words) != 1 or not words[0].isdigit() or not words[0].isascii():
         raise _fail(source, lineno, "bad number", f"#{tag} wants one NTP timestamp, got {words}")
+    if tag != "h":
+        _check_ntp_range(int(words[0]), lineno, source)
     parsed.specials[tag] = (lineno, words)
+
+
+def _check_ntp_range(ntp: int, lineno: int, source: str) -> None:
+    """An NTP timestamp the calendar (and so the table's dates) can hold: before year 10000."""
+    if ntp > MAX_NTP_SECONDS:
+        raise _fail(
+            source,
+            lineno,
+            "NTP timestamp out of range",
+            f"want NTP seconds up to {MAX_NTP_SECONDS} (9999-12-31), got {ntp}",
+        )
 
 
 def _is_hex_word(word: str) -> bool:
@@ -540,6 +561,11 @@ def _data(line: str, lineno: int, source: str, parsed: _Parsed) -> None:
     if len(words) != 2 or not all(w.isdigit() and w.isascii() for w in words):
         raise _fail(source, lineno, "bad number", f"want 'NTP-seconds TAI-UTC', got {words}")
     ntp, offset = int(words[0]), int(words[1])
+    _check_ntp_range(ntp, lineno, source)
+    if offset > MAX_TAI_UTC:
+        raise _fail(
+            source, lineno, "bad TAI-UTC", f"want at most {MAX_TAI_UTC} s, got {offset}"
+        )
     unix = ntp - NTP_UNIX_OFFSET
     day = unix_to_date(unix)
     if unix % SECONDS_PER_DAY or day.day != 1:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+MAX_DEMO_DAYS = 36_500
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,11 +120,17 @@ def _dispatch(args: argparse.Namespace, err: Console) -> int:
     from . import cli_commands as commands
 
     if args.command == "demo":
-        if args.days <= 0:
-            err.print("timekeepers demo: --days must be a positive whole number")
+        if not 0 < args.days <= MAX_DEMO_DAYS:
+            err.print(
+                f"timekeepers demo: --days: expected a whole number from 1 to {MAX_DEMO_DAYS} "
+                f"(a century: the clocks must stay inside the kernel's ktime_t), "
+                f"found {args.days}"
+            )
             return EXIT_BAD_INPUT
         from .demo import run_demo
+        from .scenario.results import prepare_out
 
+        prepare_out(args.out)  # before the simulated day, not after it
         run_demo(args.out, args.days)
         return EXIT_OK
     handler = {

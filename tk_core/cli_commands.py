@@ -27,8 +27,10 @@ from .cli_sweep import sweep as sweep
 from .scenario import ScenarioError, load_scenario
 from .scenario import table as summary_table
 from .scenario.checks import Resolved
+from .scenario.errors import input_error
 from .scenario.paths import find_scenario, shipped_dir
 from .scenario.results import execute, read_results
+from .scenario.runner import check_setup
 from .scenario.units import format_duration
 from .sweep.results import is_sweep_folder
 
@@ -122,6 +124,7 @@ def validate(args: argparse.Namespace, err: Console) -> int:
     for text in args.files:
         try:
             loaded = load_scenario(find_scenario(text), leap_file=args.leap_file)
+            check_setup(loaded)
         except ScenarioError as exc:
             err.print(exc.render(), markup=False)
             status = EXIT_BAD_INPUT
@@ -182,7 +185,14 @@ def show(args: argparse.Namespace, err: Console) -> int:
     if is_sweep_folder(args.results):
         return show_sweep(args.results)
     summary, timing = read_results(args.results)
-    _print_summary(_stdout(), summary, timing)
+    try:
+        _print_summary(_stdout(), summary, timing)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        # check_summary covers what the table reads; this names the file if it ever misses
+        raise input_error(
+            str(args.results / "summary.json"),
+            f"is not a timekeepers summary this version can show: {type(err).__name__}: {err}",
+        ) from None
     return EXIT_OK
 
 

@@ -18,10 +18,10 @@ from ntp.version import KernelBehaviour
 from .errors import Issue, Loc
 from .event_checks import check_event
 from .events import EventBase, LeapAnnouncement, SuspendEvent
-from .schema import NamespaceSpec, Scenario, TimerSpec
+from .schema import MAX_FREQ_HZ, NamespaceSpec, Scenario, TimerSpec
 from .timescale import Timescale, load_table, reference_names
 from .types import At
-from .units import NSEC, format_duration, format_utc
+from .units import NSEC, format_decimal, format_duration, format_utc
 
 MAX_NAMESPACES = 10_000
 MAX_TIMERS = 100_000
@@ -219,12 +219,30 @@ class Checker:
                         "offsets namespace uses the host's timekeeper), found model = "
                         "'offsets'",
                     )
-        elif spec.offsets is not None:
+        else:
+            self._dilated_rate(i, spec)
+        if spec.model != "offsets" and spec.offsets is not None:
             self.add(
                 ("namespaces", i, "offsets"),
                 "'offsets' needs model = 'offsets' (a "
                 "timekeeper namespace sets its clocks with events), found model = "
                 "'timekeeper'",
+            )
+
+    def _dilated_rate(self, i: int, spec: NamespaceSpec) -> None:
+        """A dilated namespace's mult/shift are the kernel's for a counter at freq × dilation.
+
+        So that rate must be one `clocks_calc_mult_shift` can express: below 1 Hz the shift
+        goes negative, far above MAX_FREQ_HZ mult (and NTP's 11 % adjustment) rounds to 0.
+        """
+        freq = self.scn.host.clocksource.freq_hz
+        rate = freq * spec.dilation
+        if not 1 <= rate <= MAX_FREQ_HZ:
+            self.add(
+                ("namespaces", i, "dilation"),
+                f"expected freq_hz × dilation between 1 Hz and {MAX_FREQ_HZ} Hz (the namespace "
+                f"computes its mult/shift as for a counter at that rate), found {freq} Hz × "
+                f"{spec.dilation} = {format_decimal(rate, 3)} Hz",
             )
 
     # -- events and timers -----------------------------------------------------------------

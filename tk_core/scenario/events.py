@@ -8,12 +8,15 @@ exact true time with the leap table.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from .types import (
     NAME_PATTERN,
+    S64_MAX,
+    S64_MIN,
     AdjMode,
     Day,
     Duration,
@@ -23,6 +26,8 @@ from .types import (
     Strict,
     Utc,
     When,
+    fail,
+    s64,
 )
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -33,12 +38,20 @@ _TARGET = (
 ERRNO_NAMES = ("EINVAL", "EPERM", "EACCES", "ERANGE")
 
 
+def _freq_ppm_fits(value: Fraction | None) -> Fraction | None:
+    """freq_ppm is sent as `freq` in 2^-16 ppm units, a `long` (s64) of struct timex."""
+    if value is not None and not S64_MIN <= round(value * 65536) <= S64_MAX:
+        raise fail(
+            f"expected freq_ppm within ±{S64_MAX // 65536} (sent as freq in 1/65536 ppm, "
+            f"the kernel's s64), found {value}"
+        )
+    return value
+
+
 class EventBase(Strict):
     """What every event has: when, and an optional note carried into the trace."""
 
-    at: When = Field(
-        description="When it happens: an offset from the start or an ISO UTC instant."
-    )
+    at: When = Field(description="When it happens: an offset from the start or an ISO UTC instant.")
     note: str = Field("", description="Free text carried into the trace.")
 
 
@@ -58,20 +71,30 @@ class AdjtimexEvent(EventBase):
     offset: Duration | None = Field(
         None, description="ADJ_OFFSET: the offset (ns with ADJ_NANO/STA_NANO, else whole µs)."
     )
-    freq_ppm: Exact | None = Field(
+    freq_ppm: Annotated[Exact | None, AfterValidator(_freq_ppm_fits)] = Field(
         None, description="ADJ_FREQUENCY in ppm, rounded to the kernel's 1/65536 ppm."
     )
-    freq: int | None = Field(
+    freq: Annotated[int | None, s64("freq")] = Field(
         None, description="ADJ_FREQUENCY in the kernel's unit (1/65536 ppm), instead of freq_ppm."
     )
     status: list[StaBit] | None = Field(
         None, description="ADJ_STATUS: the status bits to set, by name (the rest are cleared)."
     )
-    constant: int | None = Field(None, description="ADJ_TIMECONST: the PLL time constant.")
-    maxerror_us: int | None = Field(None, description="ADJ_MAXERROR, in µs.")
-    esterror_us: int | None = Field(None, description="ADJ_ESTERROR, in µs.")
-    tick: int | None = Field(None, description="ADJ_TICK: µs per USER_HZ tick.")
-    tai: int | None = Field(None, description="ADJ_TAI: TAI − UTC in seconds (sent as `constant`).")
+    constant: Annotated[int | None, s64("constant")] = Field(
+        None, description="ADJ_TIMECONST: the PLL time constant."
+    )
+    maxerror_us: Annotated[int | None, s64("maxerror_us")] = Field(
+        None, description="ADJ_MAXERROR, in µs."
+    )
+    esterror_us: Annotated[int | None, s64("esterror_us")] = Field(
+        None, description="ADJ_ESTERROR, in µs."
+    )
+    tick: Annotated[int | None, s64("tick")] = Field(
+        None, description="ADJ_TICK: µs per USER_HZ tick."
+    )
+    tai: Annotated[int | None, s64("tai")] = Field(
+        None, description="ADJ_TAI: TAI − UTC in seconds (sent as `constant`)."
+    )
     setoffset: Duration | None = Field(
         None, description="ADJ_SETOFFSET: step REALTIME by this (signed)."
     )

@@ -25,6 +25,10 @@ from .schema import Scenario, allowed_keys
 from .types import At, parse_at
 
 _TOML_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
+#: The deepest nesting of tables and arrays a scenario may have.  The schema needs five
+#: levels; anything past this is a generated or corrupt file, refused before any recursive
+#: step (parser, deep copy, validation) can run out of stack on it.
+MAX_DEPTH = 32
 
 
 def read_source(path: Path) -> str:
@@ -47,13 +51,39 @@ def read_source(path: Path) -> str:
 def parse_toml(text: str, source: str) -> dict[str, Any]:
     """TOML → dict, with a syntax error reported at its line."""
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
+    except RecursionError:
+        raise _too_deep(source) from None
     except tomllib.TOMLDecodeError as err:
         msg = str(err)
         m = _TOML_LINE.search(msg)
         line = int(m.group(1)) if m else None
         detail = _TOML_LINE.sub("", msg).strip()
         raise ScenarioError(source, [Issue((), f"not valid TOML: {detail}", line)]) from None
+    if nesting_depth(data) > MAX_DEPTH:
+        raise _too_deep(source)
+    return data
+
+
+def _too_deep(source: str) -> ScenarioError:
+    return input_error(
+        source, f"TOML nested too deeply: expected at most {MAX_DEPTH} levels of tables and arrays"
+    )
+
+
+def nesting_depth(data: object) -> int:
+    """How deep tables and arrays nest (iteratively: a deep value must not blow the stack)."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_DEPTH:
+                return deepest
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def without_sweep(data: dict[str, Any]) -> dict[str, Any]:
@@ -115,8 +145,12 @@ def _set(data: dict[str, Any], item: str) -> None:
         raise input_error("--set", f"{key}: expected a one-line value, found {text!r}")
     try:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except RecursionError:
+        raise input_error("--set", f"{key}: value nested too deeply") from None
     except tomllib.TOMLDecodeError:
         value = text.strip()
+    if nesting_depth(value) > MAX_DEPTH:
+        raise input_error("--set", f"{key}: value nested too deeply")
     apply_value(data, key, value, "--set")
 
 

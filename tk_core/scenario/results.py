@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,12 +27,14 @@ import ntp.trace
 
 from .. import checkpoint
 from ..host import Host
-from .errors import input_error
+from . import staging
+from .errors import ScenarioError, input_error
 from .loader import Loaded
 from .plots import write_plots
 from .recorder import COLUMNS
 from .report import write_report
 from .runner import Progress, Runner, RunResult
+from .summary_shape import check_summary
 from .units import format_duration
 
 SUMMARY = "summary.json"
@@ -106,8 +109,41 @@ def _json(path: Path, data: dict[str, Any]) -> None:
 def execute(
     loaded: Loaded, out: Path, progress: Progress | None = None, trace: bool = False
 ) -> RunResult:
-    """Run a scenario and write every result file into `out`."""
-    prepare_out(out)
+    """Run a scenario and write every result file into `out`, all at once or not at all.
+
+    The files are written into a PARTIAL-marked sibling folder (see `staging`) and moved
+    into place only when every one is complete; a run that fails or is interrupted leaves
+    `out` as it was, and the sibling saying why.  Bad input (a ScenarioError, raised before
+    anything ran) leaves nothing behind.
+    """
+    folder = _staging_for(out)
+    try:
+        result = _write_results(loaded, folder, progress, trace)
+    except ScenarioError:
+        staging.discard(folder)
+        raise
+    except BaseException as err:
+        staging.fail(folder, out, err)
+        raise
+    staging.publish(folder, out)
+    return result
+
+
+def _staging_for(out: Path) -> Path:
+    """The staging folder beside `out`, or a ScenarioError saying why `out` cannot be used."""
+    if out.exists() and not out.is_dir():
+        raise input_error(str(out), "exists and is not a directory (expected a results folder)")
+    try:
+        Path(os.path.abspath(out)).parent.mkdir(parents=True, exist_ok=True)
+        return staging.start(out)
+    except OSError as err:
+        raise input_error(str(out), f"cannot create the results folder: {err.strerror}") from None
+
+
+def _write_results(
+    loaded: Loaded, out: Path, progress: Progress | None, trace: bool
+) -> RunResult:
+    """Every result file, written into `out` (the staging folder)."""
     with (out / "samples.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(COLUMNS)
@@ -183,6 +219,11 @@ def read_results(folder: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
         timing = json.loads(timing_path.read_text("utf-8")) if timing_path.is_file() else None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise input_error(str(path), f"is not valid JSON: {err}") from None
-    if not isinstance(summary, dict) or "namespaces" not in summary:
-        raise input_error(str(path), "is not a timekeepers summary")
+    except RecursionError:
+        raise input_error(str(path), "is not a timekeepers summary: nested too deeply") from None
+    problem = check_summary(summary)
+    if problem is not None:
+        raise input_error(str(path), f"is not a timekeepers summary: {problem}")
+    if timing is not None and not isinstance(timing, dict):
+        raise input_error(str(folder / TIMING), "expected a JSON object of wall-clock timings")
     return summary, timing

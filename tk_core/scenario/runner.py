@@ -80,7 +80,7 @@ class Runner:
     def _build(self) -> Host:
         try:
             host = build_host(self.r)
-        except (ValueError, TypeError) as err:
+        except (ValueError, TypeError, ArithmeticError) as err:
             raise ScenarioError(self.loaded.source, [Issue(("host",), str(err))]) from None
         self.host = host
         self.leap_policies["root"] = self.r.scenario.host.leap
@@ -89,7 +89,7 @@ class Runner:
             try:
                 seed = self.r.scenario.scenario.seed * 1_000_003 + i
                 ns = create_namespace(host, name, spec, self.ts, seed, self.followers)
-            except (ValueError, OSError) as err:
+            except (ValueError, OSError, ArithmeticError) as err:
                 issue = Issue(("namespaces", i), f"cannot create {name!r}: {err}")
                 raise ScenarioError(self.loaded.source, [issue]) from None
             if spec.model == "timekeeper":
@@ -243,6 +243,16 @@ def _params(spec: Any) -> dict[str, str]:
     leap = spec.leap
     return {"policy": leap.shape if leap.policy == "smear" else leap.policy,
             "ntp_model": spec.ntp.model}
+
+
+def check_setup(loaded: Loaded) -> None:
+    """Build the host and namespaces exactly as `run` does, without running a single tick.
+
+    Some refusals only the engine can make (an offsets namespace whose clock would read
+    below zero, say); `timekeepers validate` calls this so it never says "ok" to a scenario
+    `run` rejects, with the same ScenarioError `run` would print.
+    """
+    Runner(loaded)
 
 
 def run_scenario(

@@ -34,6 +34,19 @@ from .types import (
 )
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+#: The fastest counter a scenario may describe.  Real clocksources run from 32 kHz (an RTC)
+#: to a few GHz (a TSC); beyond 100 GHz `clocks_calc_mult_shift` leaves mult so small that
+#: NTP frequency steps (`clocksource_max_adjustment`, 11 % of mult) lose their resolution.
+MAX_FREQ_HZ = 100_000_000_000
+#: Dilation bounds: a namespace's mult/shift are computed for freq_hz × dilation, which must
+#: stay a counter rate the kernel's mult/shift arithmetic can express (1 Hz to MAX_FREQ_HZ;
+#: see `checks`), and a factor of a million either way is far past any emulation need.
+MAX_DILATION = Fraction(1_000_000)
+MIN_DILATION = 1 / MAX_DILATION
+#: The largest random-walk step per wander interval: a walk of such steps still stays a
+#: plausible counter (about ±50 % after a simulated week of 1 s steps), while an unbounded one
+#: would soon make the counter wrap every few ticks and the run crawl.
+MAX_WANDER_PPM = 1000
 
 
 class ClocksourceSpec(Strict):
@@ -62,6 +75,16 @@ class ClocksourceSpec(Strict):
         json_schema_extra={"bounds": "whole seconds"},
     )
 
+    @field_validator("freq_hz")
+    @classmethod
+    def _freq(cls, v: int) -> int:
+        if v > MAX_FREQ_HZ:
+            raise fail(
+                f"expected a frequency of at most {MAX_FREQ_HZ} Hz (100 GHz; real counters run "
+                f"at 32 kHz to a few GHz), found {v} Hz"
+            )
+        return v
+
     @field_validator("error_ppm")
     @classmethod
     def _error(cls, v: Fraction) -> Fraction:
@@ -74,6 +97,11 @@ class ClocksourceSpec(Strict):
     def _wander(cls, v: Fraction) -> Fraction:
         if v < 0:
             raise fail(f"wander_ppm must be >= 0, found {v}")
+        if v > MAX_WANDER_PPM:
+            raise fail(
+                f"expected a wander_ppm of at most {MAX_WANDER_PPM} ppm per interval (real "
+                f"oscillators wander well under 1 ppm), found {v}"
+            )
         return v
 
     @field_validator("wander_interval")
@@ -351,6 +379,10 @@ class NamespaceSpec(Strict):
     def _dilation(cls, v: Fraction) -> Fraction:
         if v <= 0:
             raise fail(f"dilation must be > 0 (2 = seconds twice as long), found {v}")
+        if v > MAX_DILATION:
+            raise fail(f"expected a dilation of at most {MAX_DILATION}, found {v}")
+        if v < MIN_DILATION:
+            raise fail(f"expected a dilation of at least {MIN_DILATION}, found {v}")
         return v
 
     def names(self) -> list[str]:

@@ -76,6 +76,25 @@ def _parser(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return parse
 
 
+S64_MIN, S64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _within_s64(value: int, what: str, show: Callable[[int], str] = str) -> int:
+    """The kernel keeps ktime_t and every `long` of struct timex in an s64: nothing wider fits."""
+    if not S64_MIN <= value <= S64_MAX:
+        unit = "ns" if show is units.format_duration else ""
+        raise fail(
+            f"expected {what} of at most ±{S64_MAX}{unit} (the kernel's s64"
+            f"{', about 292 years' if unit else ''}), found {show(value)}"
+        )
+    return value
+
+
+def s64(what: str) -> AfterValidator:
+    """A field the kernel holds in an s64 (`long` on 64-bit): ±(2^63 − 1)."""
+    return AfterValidator(lambda v: v if v is None else _within_s64(v, what))
+
+
 def _at_least(low: int, what: str) -> Callable[[int], int]:
     def check(ns: int) -> int:
         if ns < low:
@@ -86,7 +105,11 @@ def _at_least(low: int, what: str) -> Callable[[int], int]:
     return check
 
 
-_DUR = [BeforeValidator(_parser(units.parse_duration)), PlainSerializer(units.format_duration)]
+_DUR = [
+    BeforeValidator(_parser(units.parse_duration)),
+    AfterValidator(lambda ns: _within_s64(ns, "a duration", units.format_duration)),
+    PlainSerializer(units.format_duration),
+]
 _DURATION_SPELLING = (
     "a number with a unit (`ns us ms s min h d`), compound allowed: `'36h'`, `'-250ms'`, "
     "`'2h45s'`; `0` alone needs none"

@@ -14,6 +14,8 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
+from ..timekeeper import TIME_SETTOD_SEC_MAX
+
 NSEC = 1_000_000_000
 UNITS: dict[str, int] = {
     "ns": 1,
@@ -122,7 +124,26 @@ def _iso_parts(text: str) -> int:
 
 
 def parse_utc(value: object) -> int:
-    """POSIX UTC in ns from an ISO string, a TOML offset datetime, or an int of epoch ns."""
+    """POSIX UTC in ns from an ISO string, a TOML offset datetime, or an int of epoch ns.
+
+    Bounded as `timespec64_valid_settod` bounds CLOCK_REALTIME: before TIME_SETTOD_SEC_MAX
+    (2232-04-18), which leaves 30 years of uptime before ktime_t's s64 ns overflow.
+    """
+    ns = _utc_ns(value)
+    if ns >= TIME_SETTOD_SEC_MAX * NSEC:
+        latest = format_utc(TIME_SETTOD_SEC_MAX * NSEC)
+        raise UnitError(
+            f"expected an instant before {latest} (the kernel's TIME_SETTOD_SEC_MAX: the "
+            f"latest CLOCK_REALTIME can be set to), found {_show_instant(value, ns)}"
+        )
+    return ns
+
+
+def _show_instant(value: object, ns: int) -> str:
+    return f"{value!r}" if isinstance(value, str) else f"{ns} ns"
+
+
+def _utc_ns(value: object) -> int:
     if isinstance(value, bool):
         raise UnitError(f"expected an ISO UTC date or epoch ns, found {value!r}")
     if isinstance(value, int):
