@@ -47,8 +47,8 @@ from tk_core.scenario.paths import find_scenario
 
 NSEC = 1_000_000_000
 #: `time.clock_gettime_ns(CLOCK_REALTIME)` ns per call on the machine the goals were set on
-#: (2 cores, x86_64, Python 3.11), timed by `measure_clock` at its quietest (the best rounds
-#: seen were 77-80 ns); converts the absolute goals (k/s) into ratios.
+#: (2 cores, x86_64, Python 3.11), timed by `measure_clock` when quiet (73-80 ns seen; the
+#: slow end, so a goal's ratio is never the easier one); converts absolute goals into ratios.
 REFERENCE_CLOCK_NS = 80.0
 START_NS = 1_483_228_790 * NSEC
 LEAP_DEMO = "leap-2016-smear-vs-step"
@@ -123,16 +123,17 @@ class Ctx:
     quick: bool
     clock_ns: float
 
-    def sampled(self, work: Callable[[ClockSampler], object]) -> tuple[int, float]:
-        """(wall ns of `work(sampler)` without the sampler's own time, mean clock ns)."""
-        sampler = ClockSampler()
-        sampler.take()
-        spent_before = sampler.spent_ns
-        start = time.perf_counter_ns()
-        work(sampler)
-        wall = time.perf_counter_ns() - start - (sampler.spent_ns - spent_before)
-        sampler.take()
-        return wall, sampler.mean()
+
+def sampled(work: Callable[[ClockSampler], object]) -> tuple[int, float]:
+    """(wall ns of `work(sampler)` without the sampler's own time, mean clock ns)."""
+    sampler = ClockSampler()
+    sampler.take()
+    spent_before = sampler.spent_ns
+    start = time.perf_counter_ns()
+    work(sampler)
+    wall = time.perf_counter_ns() - start - (sampler.spent_ns - spent_before)
+    sampler.take()
+    return wall, sampler.mean()
 
 
 # -- timing harness ------------------------------------------------------------------------
@@ -247,7 +248,7 @@ def fig_timers(ctx: Ctx) -> list[Figure]:
             host.run_for(NSEC)
             sampler()
 
-    wall, clock = ctx.sampled(run_in_chunks)
+    wall, clock = sampled(run_in_chunks)
     if fired[0] != n_timers:
         raise RuntimeError(f"{fired[0]} of {n_timers} timers fired")
     rate = fired[0] * NSEC / wall
@@ -288,7 +289,7 @@ def sim_figure(ctx: Ctx, group: str, name: str, measured: str, loaded: Loaded,
                goal: float) -> Figure:
     """Simulated s per wall s of one scenario run (the clock sampled from its progress hook)."""
     simulated_s = loaded.resolved.duration_ns / NSEC
-    wall, clock = ctx.sampled(lambda sampler: run_scenario(loaded, progress=sampler))
+    wall, clock = sampled(lambda sampler: run_scenario(loaded, progress=sampler))
     rate, per_s = simulated_s * NSEC / wall, wall / simulated_s
     detail = f"{fmt_si(rate)} sim-s/s over {measured}"
     return Figure(group, name, rate, "sim-s/wall-s", detail, per_s / clock,
@@ -449,7 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - wall0
     mode = "quick" if args.quick else "full"
     header = (
-        f"`benchmarks/run_all.py{' --quick' if args.quick else ''}` ({mode} mode, "
+        f"`benchmarks/run_all.py{' --quick' if args.quick else ''}"
+        f"{''.join(f' --only {n}' for n in args.only or [])}` ({mode} mode, "
         f"{wall:.0f} s): `time.clock_gettime_ns` {ctx.clock_ns:.0f} ns/call at the start, "
         f"{clock_after:.0f} at the end (goals set where it costs {REFERENCE_CLOCK_NS:.0f}); "
         f"Python {platform.python_version()}, {platform.machine()}."
