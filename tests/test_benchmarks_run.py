@@ -1,0 +1,72 @@
+"""benchmarks/run_all.py runs and prints its table (shape only: no wall-clock assertions).
+
+`--quick --only clock_gettime` measures the three same-instant read figures in a few seconds;
+the test checks the markdown table and the JSON agree, every figure is there once, and its
+ratio to time.clock_gettime_ns is a positive number — never how large it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "run_all.py"
+HEADER = "| figure | measured | ratio to clock_gettime_ns | goal | met? |"
+
+pytestmark = pytest.mark.benchmark
+
+
+def run_all(tmp_path: Path, *args: str) -> tuple[str, Path, Path]:
+    md, js = tmp_path / "table.md", tmp_path / "results.json"
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *args, "--markdown", str(md), "--json", str(js)],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,  # a hang guard only
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout, md, js
+
+
+def table_rows(text: str) -> list[list[str]]:
+    lines = text.splitlines()
+    start = lines.index(HEADER)
+    assert re.fullmatch(r"\|(---\|){5}", lines[start + 1])
+    rows = [line for line in lines[start + 2:] if line.startswith("|")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
+
+
+def test_clock_gettime_only_quick(tmp_path: Path) -> None:
+    stdout, md, js = run_all(tmp_path, "--quick", "--only", "clock_gettime")
+    assert md.read_text("utf-8") == stdout
+    rows = table_rows(stdout)
+    names = [row[0] for row in rows]
+    assert [kind for kind in ("lazy", "periodic", "offsets") if any(kind in n for n in names)] \
+        == ["lazy", "periodic", "offsets"]
+    assert len(rows) == 3 and all(len(row) == 5 for row in rows)
+    for _, measured, ratio, goal, met in rows:
+        assert re.fullmatch(r"\d+ ns/call", measured)
+        assert float(ratio.rstrip("×").replace(",", "")) > 0
+        assert goal == "≤ 2.5×" and met in ("yes", "no")
+    results = json.loads(js.read_text("utf-8"))
+    assert results["mode"] == "quick" and results["clock_gettime_ns_per_call"] > 0
+    assert [f["group"] for f in results["figures"]] == ["clock_gettime"] * 3
+    for fig, row in zip(results["figures"], rows, strict=True):
+        assert fig["ratio"] > 0 and fig["value"] > 0 and fig["goal_ratio"] == 2.5
+        assert fig["met"] == (fig["ratio"] <= 2.5) == (row[4] == "yes")
+        assert fig["name"] == row[0]
+
+
+def test_unknown_figure_is_refused(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--only", "nonsense"], capture_output=True, text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=120,
+    )
+    assert done.returncode == 2 and "invalid choice" in done.stderr
+    assert "Traceback" not in done.stderr
