@@ -133,10 +133,7 @@ def compare_leap_policies(
         _arm_timers(ns, leap, tracks[p], start)
     _run(host, tracks, start, end, leap, coarse_sample_s, fine_window_s, fine_step_ms)
     exact.finish(host.true_time)
-    results = _results(tracks, leap, bounds)
-    for name, metrics in results.items():
-        metrics |= _exact_metrics(exact, name)
-    return LeapComparison(leap, start, end, seed, results)
+    return LeapComparison(leap, start, end, seed, _results(tracks, leap, bounds, exact))
 
 
 def _exact_metrics(exact: ExactTracker, name: str) -> dict[str, Any]:
@@ -167,11 +164,11 @@ def _run(host: Host, tracks: dict[str, Track], start: int, end: int, leap: LeapE
             _sample(track.follower.ns, track, start + t, state=fine)
 
 
-def _results(tracks: dict[str, Track], leap: LeapEvent,
-             bounds: dict[str, BoundSmear]) -> dict[str, dict[str, Any]]:
-    step = Step().for_event(leap)
+def _results(tracks: dict[str, Track], leap: LeapEvent, bounds: dict[str, BoundSmear],
+             exact: ExactTracker) -> dict[str, dict[str, Any]]:
     google = LinearSmear.google_aws().for_event(leap)
-    return {name: _metrics(track, step, google, bounds[name]) for name, track in tracks.items()}
+    return {name: _exact_metrics(exact, name) | _metrics(track, google, bounds[name])
+            for name, track in tracks.items()}
 
 
 def _stats(errors: list[mpq]) -> tuple[float, float]:
@@ -180,24 +177,18 @@ def _stats(errors: list[mpq]) -> tuple[float, float]:
     return float(worst), rms
 
 
-def _metrics(track: Track, step: BoundSmear, google: BoundSmear,
-             own: BoundSmear) -> dict[str, Any]:
+def _metrics(track: Track, google: BoundSmear, own: BoundSmear) -> dict[str, Any]:
+    """What the samples measure: the Google-smear offsets, steps back, TAI, timers, states."""
     s = track.samples
-    utc_err = [real - step.utc(t) * NSEC for t, real, _, _ in s]
     smear_err = [real - google.smeared(t) * NSEC for t, real, _, _ in s]
     pairs = list(itertools.pairwise(s))
     back = [a[1] - b[1] for a, b in pairs if b[1] < a[1]]
-    mono_rate = [mpq(b[2] - a[2]) / ((b[0] - a[0]) * NSEC) - 1 for a, b in pairs if b[0] > a[0]]
     tai_jump = [abs((b[3] - a[3]) - (b[2] - a[2])) for a, b in pairs]
-    max_utc, rms_utc = _stats(utc_err)
     max_sm, rms_sm = _stats(smear_err)
     timers = [_timer_row(r, own) for r in track.timers]
     return {
-        "max_abs_offset_utc_ms": max_utc / 1e6,
-        "rms_offset_utc_ms": rms_utc / 1e6,
         "max_abs_offset_google_smear_ms": max_sm / 1e6,
         "rms_offset_google_smear_ms": rms_sm / 1e6,
-        "max_freq_deviation_ppm": float(max(abs(r) for r in mono_rate)) * 1e6,
         "realtime_went_backwards": bool(back),
         "max_realtime_backwards_ms": (max(back) / 1e6) if back else 0.0,
         "monotonic_backwards": any(b[2] < a[2] for a, b in pairs),

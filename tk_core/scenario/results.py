@@ -34,6 +34,7 @@ from .plots import write_plots
 from .recorder import COLUMNS
 from .report import write_report
 from .runner import Progress, Runner, RunResult
+from .summary import render
 from .summary_shape import check_summary
 from .units import format_duration
 
@@ -103,7 +104,7 @@ def tracing(path: Path, host_of: Callable[[], Host]) -> Iterator[None]:
 
 
 def _json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", "utf-8")
+    path.write_text(render(data), "utf-8")
 
 
 def execute(

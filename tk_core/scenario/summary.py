@@ -8,6 +8,7 @@ values become JSON numbers only here, at the edge.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -20,6 +21,11 @@ from .recorder import Recorder, Track
 from .units import NSEC, format_duration, format_utc
 
 SUMMARY_VERSION = 1
+
+
+def render(data: dict[str, Any]) -> str:
+    """summary.json's exact text (timing.json and sweep points use the same rendering)."""
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
 def _num(q: Any, digits: int = 3) -> float | int | None:

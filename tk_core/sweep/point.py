@@ -9,7 +9,6 @@ too (the error's type and message), so one bad point never stops the others.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, TypedDict
@@ -17,6 +16,7 @@ from typing import Any, TypedDict
 from ..scenario.errors import ScenarioError
 from ..scenario.loader import Loaded, validate_data
 from ..scenario.runner import run_scenario
+from ..scenario.summary import render
 
 
 class PointResult(TypedDict, total=False):
@@ -29,7 +29,7 @@ class PointResult(TypedDict, total=False):
 
 def summary_text(summary: dict[str, Any]) -> str:
     """summary.json's exact bytes (the same rendering `timekeepers run` writes)."""
-    return json.dumps(summary, indent=2, sort_keys=False) + "\n"
+    return render(summary)
 
 
 def run_point(data: dict[str, Any], source: str, folder: str | None = None) -> PointResult:
