@@ -54,11 +54,15 @@ if TYPE_CHECKING:
 
 NSEC = 1_000_000_000
 CLOCK_REALTIME = 0
+CLOCK_MONOTONIC = 1
 PPM = mpq(1, 1_000_000)
 MAX_FREQ = 500 * PPM
 TICK_UNIT = mpq(1, 10_000)  # one ADJ_TICK µs at USER_HZ 100 is 100 ppm
 LEAP_NONE, LEAP_INSERT, LEAP_DELETE = 0, 1, 2
 FREQ_GRID = 1 << 48  # estimates are kept to 2^-48 (3.6e-15), far below what adjtimex can set
+DAY_S = 86_400
+LEAP_CLOSE_S = 5  # chronyd drops samples this close to a pending leap (reference.c)
+LEAP_END_S = 2  # chronyd ends its leap handling this long after it started it
 
 
 class SteerableClock(Protocol):
@@ -239,6 +243,44 @@ class ChronyClient(NtpClient):
         self.applied_at: int | None = None  # local time the current frequency was set
         self.corrected: list[tuple[int, mpq]] = []  # (local ns, offset + applied corrections)
         self.leap_slewing = False
+        self.leap_end_mono: int | None = None  # MONOTONIC ns at which the leap handling ends
+        self.dropped_near_leap = 0
+
+    # -- samples around a leap ------------------------------------------------------------------
+
+    def leap_is_close(self, realtime_ns: int) -> bool:
+        """chronyd's `REF_IsLeapSecondClose`: a leap is pending and midnight is within 5 s.
+
+        While a leap is due, chronyd (reference.c) discards every measurement whose local
+        time lies within `LEAP_CLOSE_S` seconds either side of midnight UTC: an exchange that
+        straddles the kernel's leap would otherwise read as a half-second offset (the client
+        stamps one side before the inserted second, the other after) and the frequency loop
+        would chase it for half an hour.
+        """
+        if self.leap_pending == LEAP_NONE:
+            return False
+        secs = abs(realtime_ns) // NSEC
+        return (secs + LEAP_CLOSE_S) % DAY_S < 2 * LEAP_CLOSE_S
+
+    def on_sample(
+        self, clock: SteerableClock, t1: int, t2: int, t3: int, t4: int, leap: int
+    ) -> None:
+        """Drop the sample, as chronyd does, when it lies close to a pending leap."""
+        self._maybe_end_leap(clock)
+        if self.leap_is_close(t4):
+            self.dropped_near_leap += 1
+            if TRACE.enabled:
+                emit("ntp_sample_dropped", client=self.name, reason="leap_close", t4=t4)
+            return
+        super().on_sample(clock, t1, t2, t3, t4, leap)
+
+    def _maybe_end_leap(self, clock: SteerableClock) -> None:
+        """chronyd's `leap_end_timeout`, checked lazily: forget the leap once it is over."""
+        if self.leap_end_mono is None:
+            return
+        if clock.clock_gettime_ns(CLOCK_MONOTONIC) >= self.leap_end_mono:
+            self.leap_end_mono = None
+            self.leap_pending = LEAP_NONE
 
     # -- bookkeeping of the corrections the client applied itself -----------------------------
 
@@ -312,12 +354,20 @@ class ChronyClient(NtpClient):
     def on_leap_instant(self, clock: SteerableClock, sign: int) -> int | None:
         """The server's timescale steps by ∓1 s: shift the sample history to match, then
 
-        system: the kernel steps the clock (count it as a correction); step: ADJ_SETOFFSET
-        ∓1 s now; slew: run ∓maxslewrate until the second is absorbed; ignore: nothing.
+        system: the kernel steps the clock (count it as a correction), and 1.5 s later the
+        follow-up clears STA_INS/STA_DEL as chronyd does; step: ADJ_SETOFFSET ∓1 s now; slew:
+        run ∓maxslewrate until the second is absorbed; ignore: nothing.
         """
         self.corrected = [(x, y - sign * NSEC) for x, y in self.corrected]
+        # chronyd starts its leap handling at midnight (half a second earlier in system
+        # mode) and ends it two seconds after that (reference.c `leap_start_timeout`).
+        end_ns = LEAP_END_S * NSEC - (NSEC // 2 if self.leapsecmode == "system" else 0)
+        self.leap_end_mono = clock.clock_gettime_ns(CLOCK_MONOTONIC) + end_ns
         if self.leapsecmode == "system":
             self.applied_ns -= sign * NSEC
+            # At the end chronyd clears STA_INS/STA_DEL itself; the kernel would otherwise
+            # stay in TIME_WAIT until the next update.
+            return end_ns
         if self.leapsecmode == "step":
             self._step(clock, -sign * NSEC)
             return None
@@ -331,6 +381,10 @@ class ChronyClient(NtpClient):
         return None
 
     def on_leap_followup(self, clock: SteerableClock) -> None:
+        if self.leapsecmode == "system":
+            self._maybe_end_leap(clock)
+            clock.adjtimex(Timex(modes=ADJ_STATUS, status=0))
+            return
         self.leap_slewing = False
         self._set_freq(clock, self.base_freq, clock.clock_gettime_ns(CLOCK_REALTIME))
 
