@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Protocol
 from gmpy2 import mpq
 
 from ntp.exact import floor_q, round_q
+from ntp.polling import CHRONY_DISPERSION_NS, ChronyPoll, NtpdPoll, check_range
 from ntp.timex import (
     ADJ_ESTERROR,
     ADJ_FREQUENCY,
@@ -140,13 +141,21 @@ class NtpClient:
 
     name = "client"
 
-    def __init__(self, poll_exp: int = 6) -> None:
-        if not 0 <= poll_exp <= 17:
-            raise ValueError(f"poll_exp must be in 0..17, got {poll_exp}")
+    def __init__(
+        self, poll_exp: int = 6, minpoll: int | None = None, maxpoll: int | None = None
+    ) -> None:
+        # minpoll and maxpoll default to poll_exp: a fixed interval.  With minpoll < maxpoll
+        # the model adapts its interval the way its daemon does (ntp.polling), starting at
+        # poll_exp.
+        self.minpoll, self.maxpoll = check_range(poll_exp, minpoll, maxpoll)
         self.poll_exp = poll_exp
         self.samples: list[Sample] = []
         self.updates = 0
         self.leap_pending = LEAP_NONE
+
+    @property
+    def adaptive(self) -> bool:
+        return self.minpoll < self.maxpoll
 
     @property
     def poll_ns(self) -> int:
@@ -184,12 +193,18 @@ class NtpdClient(NtpClient):
     name = "ntpd"
 
     def __init__(
-        self, poll_exp: int = 6, step_threshold_ns: int = 128_000_000, slew_leap: bool = False
+        self,
+        poll_exp: int = 6,
+        step_threshold_ns: int = 128_000_000,
+        slew_leap: bool = False,
+        minpoll: int | None = None,
+        maxpoll: int | None = None,
     ) -> None:
-        super().__init__(poll_exp)
+        super().__init__(poll_exp, minpoll, maxpoll)
         self.slew_leap = slew_leap
         self.step_threshold_ns = 600 * NSEC if slew_leap else step_threshold_ns
         self.started = False
+        self.poller = NtpdPoll(poll_exp, self.minpoll, self.maxpoll) if self.adaptive else None
 
     def _leap_bits(self) -> int:
         if self.slew_leap:
@@ -210,6 +225,8 @@ class NtpdClient(NtpClient):
             maxerror=0,
         )
         clock.adjtimex(tx)
+        if self.poller is not None:  # after the kernel update, as in ntpd's local_clock
+            self.poll_exp = self.poller.update(theta)
 
 
 class ChronyClient(NtpClient):
@@ -227,8 +244,10 @@ class ChronyClient(NtpClient):
         maxslewrate: mpq | None = None,
         leapsecmode: str = "system",
         max_samples: int = 16,
+        minpoll: int | None = None,
+        maxpoll: int | None = None,
     ) -> None:
-        super().__init__(poll_exp)
+        super().__init__(poll_exp, minpoll, maxpoll)
         if leapsecmode not in self.LEAPSECMODES:
             raise ValueError(f"leapsecmode must be one of {self.LEAPSECMODES}, got {leapsecmode!r}")
         self.makestep_ns = makestep_ns
@@ -244,6 +263,7 @@ class ChronyClient(NtpClient):
         self.corrected: list[tuple[int, mpq]] = []  # (local ns, offset + applied corrections)
         self.leap_slewing = False
         self.leap_end_mono: int | None = None  # MONOTONIC ns at which the leap handling ends
+        self.poller = ChronyPoll(poll_exp, self.minpoll, self.maxpoll) if self.adaptive else None
         self.dropped_near_leap = 0
 
     # -- samples around a leap ------------------------------------------------------------------
@@ -321,7 +341,11 @@ class ChronyClient(NtpClient):
         # What would have been measured had the client applied nothing: a straight line
         # whose slope is minus the clock's own frequency error, which is the frequency
         # that cancels it.
-        self.corrected.append((now, theta + self.applied_ns))
+        y = theta + self.applied_ns
+        error = mpq(0)  # how far the new point lies from the line the old ones predicted
+        if self.poller is not None and len(self.corrected) >= 2:
+            error = abs(y - _predict(self.corrected, now))
+        self.corrected.append((now, y))
         del self.corrected[: -self.max_samples]
         if len(self.corrected) >= 2:
             self.base_freq = _slope(self.corrected)
@@ -331,6 +355,10 @@ class ChronyClient(NtpClient):
         self._set_status(clock, theta)
         if not self.leap_slewing:
             self._set_freq(clock, self.base_freq + extra, now)
+        if self.poller is not None:  # after the clock update, as chronyd's process_sample
+            distance = mpq(self.samples[-1].delay_ns, 2) + CHRONY_DISPERSION_NS
+            adj = self.poller.adjustment(error, distance, len(self.corrected))
+            self.poll_exp = self.poller.adjust(adj)
 
     def _set_status(self, clock: SteerableClock, theta: mpq) -> None:
         """Leap bits, and the synchronised state with its error bounds, as chronyd sets them.
@@ -387,6 +415,14 @@ class ChronyClient(NtpClient):
             return
         self.leap_slewing = False
         self._set_freq(clock, self.base_freq, clock.clock_gettime_ns(CLOCK_REALTIME))
+
+
+def _predict(points: list[tuple[int, mpq]], x: int) -> mpq:
+    """The least-squares line through `points`, evaluated at `x` (chrony's predicted offset)."""
+    n = len(points)
+    mx = mpq(sum(px for px, _ in points), n)
+    my = sum((py for _, py in points), mpq(0)) / n
+    return my + _slope(points) * (x - mx)
 
 
 def _slope(points: list[tuple[int, mpq]]) -> mpq:

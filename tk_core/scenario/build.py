@@ -122,10 +122,14 @@ def start_discipline(ns: Namespace, spec: NtpSpec, ts: Timescale, seed: int) -> 
     server = discipline.ReferenceServer(leap=leap, smear=smear)
     if spec.model == "chrony":
         client: discipline.NtpClient = discipline.ChronyClient(
-            poll_exp=spec.poll_exp, leapsecmode=spec.leapsecmode
+            poll_exp=spec.poll_exp, leapsecmode=spec.leapsecmode,
+            minpoll=spec.minpoll, maxpoll=spec.maxpoll,
         )
     else:
-        client = discipline.NtpdClient(poll_exp=spec.poll_exp, slew_leap=spec.slew_leap)
+        client = discipline.NtpdClient(
+            poll_exp=spec.poll_exp, slew_leap=spec.slew_leap,
+            minpoll=spec.minpoll, maxpoll=spec.maxpoll,
+        )
     p = spec.path
     path = discipline.PathModel(p.delay, p.jitter, p.asymmetry, mpq(p.loss))
     daemon = NtpDaemon(ns, client, server, path, seed=seed, epoch_unix=mpq(ts.start_utc_ns, NSEC))

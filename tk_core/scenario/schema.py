@@ -280,6 +280,15 @@ class NtpSpec(Strict):
     poll_exp: int = Field(
         6, ge=0, le=17, description="Poll interval 2^poll_exp seconds (6: 64 s)."
     )
+    minpoll: int | None = Field(
+        None, ge=0, le=17,
+        description="Shortest poll exponent; with maxpoll above it the interval adapts the way "
+        "the daemon's does, starting at poll_exp (default: poll_exp, a fixed interval).",
+    )
+    maxpoll: int | None = Field(
+        None, ge=0, le=17,
+        description="Longest poll exponent (default: poll_exp; chronyd and ntpd use 10).",
+    )
     server: str = Field(
         "utc",
         description="What the server serves: 'utc' (announcing leaps) or a smear shape name "
@@ -306,6 +315,16 @@ class NtpSpec(Strict):
                 "tk_core.daemon.NtpDaemon and the ntp.discipline client models"
             )
         return v
+
+    @model_validator(mode="after")
+    def _poll_range(self) -> NtpSpec:
+        lo = self.poll_exp if self.minpoll is None else self.minpoll
+        hi = self.poll_exp if self.maxpoll is None else self.maxpoll
+        if not lo <= self.poll_exp <= hi:
+            raise fail(
+                f"expected minpoll ≤ poll_exp ≤ maxpoll, found {lo} ≤ {self.poll_exp} ≤ {hi}"
+            )
+        return self
 
     @field_validator("server")
     @classmethod
