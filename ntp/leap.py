@@ -1,6 +1,7 @@
 """The leap-second table: our own parser for the IERS/NIST ``leap-seconds.list``.
 
-Why our own: the system copy of the file may be expired (Debian's expires 2026-06-28), and a
+Why our own: a system copy of the file may be expired (Debian 12 shipped one that expired on
+2026-06-28 until tzdata 2026b), and a
 library that refuses an expired table fails offline.  We ship a byte-for-byte copy of the
 public-domain file in ``ntp/data/``, verify its SHA-1 ourselves and make the behaviour after
 expiry an explicit policy (``assume_no_new_leaps`` or ``strict``).

@@ -23,7 +23,7 @@ from ntp.leap import (
 )
 
 JAN_2017 = date_to_unix(date(2017, 1, 1))
-EXPIRY = date_to_unix(date(2026, 6, 28))
+EXPIRY = date_to_unix(date(2026, 12, 28))
 
 
 def shipped_text() -> str:
@@ -60,9 +60,9 @@ def table() -> LeapTable:
 # --- the shipped table -------------------------------------------------------------------------
 def test_shipped_copy_has_the_expected_header() -> None:
     text = shipped_text()
-    assert "#$\t3960835200" in text
-    assert "#@\t3991593600" in text
-    assert "#h\t49db2447 571e5e1b 2f002a53 9c8da8e4 39b8e49e" in text
+    assert "#$\t3976686858" in text
+    assert "#@\t4007404800" in text
+    assert "#h\t2e101270 4e6749f8 2f1792b7 14a0c188 36bb19d6" in text
 
 
 def test_entries_and_events(table: LeapTable) -> None:
@@ -101,9 +101,9 @@ def test_next_leap(table: LeapTable) -> None:
 
 
 def test_expiry_and_last_update(table: LeapTable) -> None:
-    assert table.expires == EXPIRY == 3991593600 - NTP_UNIX_OFFSET
-    assert table.expires_date == date(2026, 6, 28)
-    assert table.last_update == 3960835200 - NTP_UNIX_OFFSET
+    assert table.expires == EXPIRY == 4007404800 - NTP_UNIX_OFFSET
+    assert table.expires_date == date(2026, 12, 28)
+    assert table.last_update == 3976686858 - NTP_UNIX_OFFSET
     assert not table.is_expired(EXPIRY - 1)
     assert table.is_expired(EXPIRY)
 
@@ -117,12 +117,12 @@ def test_floats_are_refused(table: LeapTable) -> None:
 def test_hash_covers_update_expiry_and_data_numbers() -> None:
     text = shipped_text()
     data = [w for line in text.splitlines() if not line.startswith("#") for w in line.split()[:2]]
-    assert leap_file_hash("3960835200", "3991593600", data) == (
-        "49db2447 571e5e1b 2f002a53 9c8da8e4 39b8e49e"
+    assert leap_file_hash("3976686858", "4007404800", data) == (
+        "2e101270 4e6749f8 2f1792b7 14a0c188 36bb19d6"
     )
     # Without the #@ value the digest would not match: the expiry is covered too.
-    digest = hashlib.sha1(("3960835200" + "".join(data)).encode()).hexdigest()
-    assert not digest.startswith("49db2447")
+    digest = hashlib.sha1(("3976686858" + "".join(data)).encode()).hexdigest()
+    assert not digest.startswith("2e101270")
 
 
 def synthetic(update: int, expiry: int, data: list[tuple[int, int]], hash_words: str) -> str:
@@ -133,12 +133,12 @@ def synthetic(update: int, expiry: int, data: list[tuple[int, int]], hash_words:
 def test_hash_words_without_leading_zeros_are_accepted() -> None:
     data = [(2272060800, 10), (2287785600, 11)]
     for update in range(3_900_000_000, 3_900_000_200):
-        words = leap_file_hash(str(update), "3991593600", [str(n) for e in data for n in e])
+        words = leap_file_hash(str(update), "4007404800", [str(n) for e in data for n in e])
         if any(w.startswith("0") for w in words.split()):
             break
     stripped = " ".join(w.lstrip("0") or "0" for w in words.split())
     assert stripped != words
-    assert len(LeapTable.parse(synthetic(update, 3991593600, data, stripped)).leaps) == 2
+    assert len(LeapTable.parse(synthetic(update, 4007404800, data, stripped)).leaps) == 2
 
 
 # --- corrupt or tampered files -----------------------------------------------------------------
@@ -149,12 +149,12 @@ def tampered(old: str, new: str) -> str:
 
 
 def test_one_digit_tamper_in_last_update_fails_the_hash() -> None:
-    text = tampered("#$\t3960835200", "#$\t3960835201")
+    text = tampered("#$\t3976686858", "#$\t3960835201")
     with pytest.raises(LeapTableError) as err:
         LeapTable.parse(text, "evil.list")
     msg = str(err.value)
     assert msg.startswith(f"evil.list, line {line_no(text, '#h')}: hash mismatch")
-    assert "#h says 49db2447 571e5e1b 2f002a53 9c8da8e4 39b8e49e, computed " in msg
+    assert "#h says 2e101270 4e6749f8 2f1792b7 14a0c188 36bb19d6, computed " in msg
 
 
 def test_moving_a_leap_to_another_month_fails_the_hash() -> None:
@@ -197,7 +197,7 @@ def test_missing_special_line(prefix: str, what: str) -> None:
 
 def test_load_from_a_path_names_the_file(tmp_path: Any) -> None:
     path = tmp_path / "leap-seconds.list"
-    path.write_text(tampered("#$\t3960835200", "#$\t3960835209"))
+    path.write_text(tampered("#$\t3976686858", "#$\t3960835209"))
     with pytest.raises(LeapTableError, match=str(path)):
         LeapTable.load(path)
     path.write_text(shipped_text())
@@ -213,7 +213,7 @@ def test_after_expiry_default_answers_and_warns_once(recorder: Recorder) -> None
     assert table.utc_to_tai(EXPIRY + 5) == EXPIRY + 42
     assert [name for name, _ in recorder.events] == ["leap_table_expired"]
     fields = recorder.events[0][1]
-    assert fields["expires_utc"] == "2026-06-28T00:00:00Z"
+    assert fields["expires_utc"] == "2026-12-28T00:00:00Z"
     assert fields["policy"] == "assume_no_new_leaps"
 
 
@@ -223,7 +223,7 @@ def test_after_expiry_strict_raises_clearly() -> None:
     asked = EXPIRY + 3600
     with pytest.raises(LeapTableExpired) as err:
         table.tai_minus_utc(asked)
-    assert "expired on 2026-06-28" in str(err.value)
+    assert "expired on 2026-12-28" in str(err.value)
     assert f"Unix {asked}" in str(err.value)
     with pytest.raises(LeapTableExpired):
         table.tai_to_utc(asked + 37)

@@ -117,7 +117,7 @@ def test_a_tie_or_an_older_copy_keeps_the_shipped_table(tmp_path: Path) -> None:
     older = leap_list(tmp_path / "older.list", expires=date(2025, 12, 28))
     table = LeapTable.newest([same, older])
     assert table.shipped and table.source == SHIPPED_SOURCE and table.path is None
-    assert table.expires_date == date(2026, 6, 28)
+    assert table.expires_date == date(2026, 12, 28)
     assert table.last_update_date == LeapTable.load().last_update_date
 
 
@@ -222,18 +222,18 @@ def test_summary_and_report_say_the_table_expired(
         "kind": "shipped",
         "source": SHIPPED_SOURCE,
         "path": None,
-        "expires": "2026-06-28",
+        "expires": "2026-12-28",
         "last_update": LeapTable.load().last_update_date.isoformat(),
         "expiry_policy": "assume_no_new_leaps",
         "expired_at_end": True,
     }
     warning = [w for w in summary["warnings"] if "leap table" in w]
     assert len(warning) == 1
-    assert "expired on 2026-06-28" in warning[0] and "unknown" in warning[0]
+    assert "expired on 2026-12-28" in warning[0] and "unknown" in warning[0]
     assert "2027-01-01T01:00:00" in warning[0]
-    assert "expired on 2026-06-28" in capsys.readouterr().err
+    assert "expired on 2026-12-28" in capsys.readouterr().err
     report = (out / "report.html").read_text()
-    assert "EXPIRED before the run" in report and "expires 2026-06-28" in report
+    assert "EXPIRED before the run" in report and "expires 2026-12-28" in report
 
 
 def test_a_run_inside_the_table_has_no_expiry_warning(tmp_path: Path, fresh: Path) -> None:
@@ -254,7 +254,7 @@ def test_strict_expiry_refuses_a_run_past_the_table(tmp_path: Path, fresh: Path)
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     text = info.value.render()
-    assert "scenario.leap_table" in text and "expires on 2026-06-28" in text
+    assert "scenario.leap_table" in text and "expires on 2026-12-28" in text
     assert load_scenario(path, leap_file=fresh).resolved.timescale.table.path is not None
 
 
@@ -336,7 +336,7 @@ def test_validate_says_which_table_a_non_default_choice_gave(
 ) -> None:
     path = scenario(tmp_path, 'leap_table = "newest"')
     assert main(["validate", str(path)]) == 0
-    assert "leap table: ntp/data/leap-seconds.list (shipped copy): expires 2026-06-28" in (
+    assert "leap table: ntp/data/leap-seconds.list (shipped copy): expires 2026-12-28" in (
         capsys.readouterr().out
     )
     assert main(["validate", str(path), "--leap-file", str(fresh)]) == 0
