@@ -118,6 +118,20 @@ def time_plot(
     where: str = "post",
     value_unit: numfmt.Unit | None = None,
 ) -> None:
+    """`time_figure` written to `path`."""
+    fig = time_figure(lines, layout, what, ylabel, where, value_unit)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def time_figure(
+    lines: list[tuple[str, list[float], list[float]]],
+    layout: Layout,
+    what: str,
+    ylabel: str,
+    where: str = "post",
+    value_unit: numfmt.Unit | None = None,
+) -> Any:
     """`lines` (name, true seconds, values in ns — or in `value_unit`'s base) over the run.
 
     The full run on top, a zoom panel per window below, the legend under everything.
@@ -142,8 +156,7 @@ def time_plot(
     if notes:
         fig.text(0.01, 0.005, "; ".join(notes), fontsize="small", color="0.4")
     fig.tight_layout(rect=(0, bottom + 0.01, 1, 1))
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def offset_lines(series: dict[str, Any], key: str) -> list[tuple[str, list[float], list[float]]]:
