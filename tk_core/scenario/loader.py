@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from ntp.leap import LeapError, LeapTable
 
@@ -22,7 +22,7 @@ from .checks import Checker, Resolved
 from .errors import Issue, ScenarioError, TomlLocator, input_error, pydantic_issues
 from .keys import apply_value, split_assignment
 from .schema import Scenario, allowed_keys
-from .types import At, parse_at
+from .types import At, PositiveDuration, Utc, parse_at
 
 _TOML_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
 #: The deepest nesting of tables and arrays a scenario may have.  The schema needs five
@@ -207,9 +207,41 @@ def load_scenario(
     path = Path(path)
     text = read_source(path)
     data = without_sweep(parse_toml(text, str(path)))
+    given = apply_overrides(data, seed, None, sets, leap_file).get("scenario")
     data = apply_overrides(data, seed, until, sets, leap_file)
     resolved = validate_data(data, str(path), text, path.parent, until is not None)
+    if until is not None:
+        check_until_is_early(resolved, given, until)
     return Loaded(resolved, str(path), path)
+
+
+def check_until_is_early(resolved: Resolved, given: Any, until: str) -> None:
+    """`--until` ends a run early: an end after the scenario's own is refused, saying how
+    to run longer.  (A scenario whose own end does not parse is left to `--until`.)"""
+    own = scenario_end(resolved, given)
+    if own is not None and resolved.duration_ns > own:
+        longer = units.format_duration(resolved.duration_ns)
+        raise input_error(
+            "--until",
+            f"expected a time no later than the scenario's end ({units.format_duration(own)} "
+            f"after the start), found {until!r}: --until only ends a run early; to run longer "
+            f"set the length, e.g. --set scenario.duration={longer}",
+        )
+
+
+def scenario_end(resolved: Resolved, given: Any) -> int | None:
+    """The run length (true ns) the scenario's own `duration` or `until` asks for."""
+    if not isinstance(given, dict):
+        return None
+    try:
+        if given.get("duration") is not None and given.get("until") is None:
+            return TypeAdapter(PositiveDuration).validate_python(given["duration"])
+        if given.get("until") is not None and given.get("duration") is None:
+            utc = TypeAdapter(Utc).validate_python(given["until"])
+            return resolved.timescale.true_of_utc(utc)
+    except ValidationError:
+        return None
+    return None
 
 
 def load_text(text: str, source: str = "<scenario>", base: Path | None = None) -> Loaded:

@@ -59,7 +59,7 @@ def _digits(present: list[float | int], scale: int, most: int) -> int:
     small = min((abs(v) for v in present if v), default=0)
     if not small:
         return DIGITS
-    need = math.ceil(-math.log10(small / scale) - 1e-9)
+    need = math.ceil(math.log10(scale) - math.log10(small) - 1e-9)
     return max(DIGITS, min(most, need))
 
 

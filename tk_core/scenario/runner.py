@@ -96,7 +96,7 @@ class Runner:
                 raise ScenarioError(self.loaded.source, [issue]) from None
             if spec.model == "timekeeper":
                 self.leap_policies[name] = spec.leap.policy
-            self.add_namespace(ns, spec.record, spec.name, _params(spec))
+            self.add_namespace(ns, spec.record, spec.group_name, _params(spec))
         for true_ns, i, ev in self.r.events:
             self.schedule(true_ns, actions.describe(ev, i), self._event(ev, i))
         for true_ns, _, timer in self.r.timers:
