@@ -153,12 +153,14 @@ def test_until_ends_a_run_early(tmp_path: Path) -> None:
     assert early.resolved.duration_ns == 120 * 10**9
 
 
-def test_until_after_the_end_is_refused(tmp_path: Path) -> None:
+def test_until_after_the_end_runs_to_the_end(tmp_path: Path) -> None:
     path = _file(tmp_path)
-    with pytest.raises(ScenarioError, match="--until only ends a run early"):
-        load_scenario(path, until="5min")
+    late = load_scenario(path, until="5min")
+    assert late.resolved.duration_ns == 240 * 10**9
+    assert late.notes and "after the scenario's end (4min" in late.notes[0]
     ran = _cli("run", str(path), "--out", str(tmp_path / "out"), "-q",
                "--until", "2016-06-01T01:00:00Z")
-    assert ran.returncode == 2
-    assert "--set scenario.duration=1h" in ran.stderr and "Traceback" not in ran.stderr
-    assert not (tmp_path / "out").exists()
+    assert ran.returncode == 0, ran.stderr
+    assert "warning: --until 2016-06-01T01:00:00Z is after the scenario's end" in ran.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text("utf-8"))
+    assert summary["duration"] == "4min"

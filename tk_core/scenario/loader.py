@@ -207,26 +207,21 @@ def load_scenario(
     path = Path(path)
     text = read_source(path)
     data = without_sweep(parse_toml(text, str(path)))
-    given = apply_overrides(data, seed, None, sets, leap_file).get("scenario")
-    data = apply_overrides(data, seed, until, sets, leap_file)
-    resolved = validate_data(data, str(path), text, path.parent, until is not None)
-    if until is not None:
-        check_until_is_early(resolved, given, until)
-    return Loaded(resolved, str(path), path)
-
-
-def check_until_is_early(resolved: Resolved, given: Any, until: str) -> None:
-    """`--until` ends a run early: an end after the scenario's own is refused, saying how
-    to run longer.  (A scenario whose own end does not parse is left to `--until`.)"""
-    own = scenario_end(resolved, given)
-    if own is not None and resolved.duration_ns > own:
-        longer = units.format_duration(resolved.duration_ns)
-        raise input_error(
-            "--until",
-            f"expected a time no later than the scenario's end ({units.format_duration(own)} "
-            f"after the start), found {until!r}: --until only ends a run early; to run longer "
-            f"set the length, e.g. --set scenario.duration={longer}",
-        )
+    own_data = apply_overrides(data, seed, None, sets, leap_file)
+    if until is None:
+        return Loaded(validate_data(own_data, str(path), text, path.parent), str(path), path)
+    cut = apply_overrides(data, seed, until, sets, leap_file)
+    resolved = validate_data(cut, str(path), text, path.parent, True)
+    own = scenario_end(resolved, own_data.get("scenario"))
+    if own is None or resolved.duration_ns <= own:
+        return Loaded(resolved, str(path), path)
+    # --until only ends a run early: one past the scenario's end runs to that end, said so
+    loaded = Loaded(validate_data(own_data, str(path), text, path.parent), str(path), path)
+    loaded.notes.append(
+        f"--until {until} is after the scenario's end ({units.format_duration(own)} after the "
+        f"start): the run ends there (to run longer: --set scenario.duration=...)"
+    )
+    return loaded
 
 
 def scenario_end(resolved: Resolved, given: Any) -> int | None:
@@ -257,6 +252,8 @@ class Loaded:
         self.resolved = resolved
         self.source = source
         self.path = path
+        #: What the command line asked for that the run does differently (shown as warnings).
+        self.notes: list[str] = []
 
     @property
     def scenario(self) -> Scenario:
