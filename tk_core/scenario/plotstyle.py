@@ -88,18 +88,19 @@ class Scale:
         return ""
 
 
-def choose_scale(values: Iterable[float | int | None]) -> Scale:
+def choose_scale(values: Iterable[float | int | None], noise: float = NOISE) -> Scale:
     """Linear unless the nonzero magnitudes span more than `DECADES` decades.
 
     The span is measured from the 10th percentile of the magnitudes to the largest, leaving
-    out those below a millionth of the largest (rounding and tracking residues, nanoseconds
-    beside a second: no axis shows them usefully), so residues never force a log axis.
+    out those below `noise` times the largest (by default a millionth: in a run's samples
+    those are rounding and tracking residues, nanoseconds beside a second), so residues
+    never force a log axis.  Summary metrics (the sweep report) pass 0: every value counts.
     All-positive data gets a log axis; data with zeros or both signs gets symlog whose
     linear part ends at that 10th percentile (rounded down to a power of ten).
     """
     present = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     peak = max((abs(v) for v in present), default=0.0)
-    mags = sorted(abs(v) for v in present if abs(v) > peak * NOISE)
+    mags = sorted(abs(v) for v in present if abs(v) > peak * noise and v != 0)
     if not mags:
         return Scale("linear")
     low = mags[(len(mags) - 1) // 10]

@@ -103,33 +103,40 @@ def _figures(sweep: Sweep, df: pd.DataFrame) -> list[str]:
 
 def _plot(df: pd.DataFrame, metric: str, axis: str | None) -> str:
     """One metric against one axis (or against the namespaces), as inline SVG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    fig = figure(df, metric, axis)
     try:
-        unit = metric_unit(df, metric)
-        if axis is None:
-            _distribution(ax, df, metric, unit)
-            bottom = 0.0
-        else:
-            handles = _bands(ax, df, metric, axis, unit)
-            names = [h.get_label() for h in handles]
-            bottom = plotstyle.legend_below(fig, handles, names)
-        scale = plotstyle.choose_scale(unit.value(float(v)) for v in df[metric].dropna())
-        scale.apply(ax)
-        extra = scale.note(unit.name).removeprefix("y axis: ")
-        ax.set_ylabel(f"{metric} ({unit.name})" + (f"\n{extra}" if extra else ""))
-        ax.grid(True, alpha=0.3)
-        fig.tight_layout(rect=(0, bottom, 1, 1))
         buf = io.StringIO()
         fig.savefig(buf, format="svg")
     finally:
         plt.close(fig)
     text = buf.getvalue()
     return text[text.find("<svg"):]
+
+
+def figure(df: pd.DataFrame, metric: str, axis: str | None) -> Any:
+    """The matplotlib figure of one metric plot: y in one unit, legend below the axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    unit = metric_unit(df, metric)
+    if axis is None:
+        _distribution(ax, df, metric, unit)
+        bottom = 0.0
+    else:
+        handles = _bands(ax, df, metric, axis, unit)
+        bottom = plotstyle.legend_below(fig, handles, [h.get_label() for h in handles])
+    scale = plotstyle.choose_scale((unit.value(float(v)) for v in df[metric].dropna()), 0.0)
+    scale.apply(ax)
+    extra = scale.note(unit.name).removeprefix("y axis: ")
+    ax.set_ylabel(f"{metric} ({unit.name})" + (f"\n{extra}" if extra else ""))
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    return fig
 
 
 def metric_unit(df: pd.DataFrame, metric: str) -> numfmt.Unit:
