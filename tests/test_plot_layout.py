@@ -103,6 +103,14 @@ def test_windows_cover_every_leap_and_event_inside_the_run() -> None:
     assert all(0 <= w.start < w.end <= 1.5 * DAY for w in windows)
 
 
+def test_an_event_inside_a_leap_window_gets_no_window_of_its_own() -> None:
+    windows = zoom_windows([(DAY, "leap")], [(DAY - 1000, DAY)], [(DAY + 600, "adjtimex")],
+                           1.5 * DAY, 60.0)
+    assert [w.label for w in windows] == ["leap", "leap"]  # the step's, UTC-SLS's
+    far = zoom_windows([(DAY, "leap")], [], [(DAY + 6 * 3600, "adjtimex")], 1.5 * DAY, 60.0)
+    assert [w.label for w in far] == ["leap", "adjtimex"]
+
+
 def test_a_window_covering_most_of_the_run_is_left_to_the_full_panel() -> None:
     windows = zoom_windows([(DAY, "leap")], [(0.0, 2 * DAY)], [], 1.5 * DAY, 60.0)
     assert all(w.end - w.start <= 0.8 * 1.5 * DAY for w in windows)

@@ -11,7 +11,8 @@ panels show them at a scale where they can be read.  Pure functions of the run's
 * An event gets ±(a fiftieth of the run, at least ten samples); events that close together
   share one window.
 * A window that would cover most of the run adds nothing to the full panel and is dropped,
-  and so is one that an earlier window already shows at a readable scale.
+  and so is one whose centre (its leap or event) an earlier window already shows at a
+  similar scale (widths within a factor of two).
 """
 
 from __future__ import annotations
@@ -79,10 +80,11 @@ def event_windows(events: list[tuple[float, str]], run_s: float, sample_s: float
     return merged
 
 
-def _covers(big: Window, small: Window) -> bool:
-    """`big` already shows `small` at a readable scale (contains it, at most twice as wide)."""
-    return (big.start <= small.start and small.end <= big.end
-            and big.end - big.start <= 2 * (small.end - small.start))
+def _covers(other: Window, new: Window) -> bool:
+    """`other` already shows what `new` is about (its centre) at about its scale (widths
+    within a factor of two)."""
+    ratio = (other.end - other.start) / (new.end - new.start)
+    return other.start <= new.centre <= other.end and 0.5 <= ratio <= 2
 
 
 def zoom_windows(
