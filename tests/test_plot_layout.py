@@ -180,3 +180,13 @@ def test_a_run_draws_zoom_panels_for_its_leap_and_event(tmp_path: Path) -> None:
     assert [w.label for w in windows if w not in leap] == ["settime step"]
     width, height = _png_size(tmp_path / "run" / "offset_utc.png")
     assert (width, height) == (1200, round(100 * (5.2 + 3.4 * 2)))  # full + two zoom rows
+
+
+def test_the_first_signatures_still_draw(tmp_path: Path) -> None:
+    from tk_core.scenario.plots import frequency_plot, offset_plot
+
+    t = [0.0, 60.0, 120.0]
+    series = {"a": {"t": t, "utc": [0.0, 0.5, 1.0], "ft": t[1:], "freq": [0.0, 11.6]}}
+    offset_plot(tmp_path / "o.png", series, "title", "utc", "true UTC", "a note", [(60.0, "x")])
+    frequency_plot(tmp_path / "f.png", series, "title", "", [])
+    assert _png_size(tmp_path / "o.png")[0] == 1200 and (tmp_path / "f.png").stat().st_size

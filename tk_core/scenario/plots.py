@@ -164,16 +164,41 @@ def offset_lines(series: dict[str, Any], key: str) -> list[tuple[str, list[float
     return [(n, s["t"], [v * NSEC for v in s[key]]) for n, s in series.items()]
 
 
-def offset_plot(path: Path, series: dict[str, Any], layout: Layout, key: str, what: str) -> None:
-    """Offset (namespace clock − timescale) over true time, one line per namespace."""
-    time_plot(path, offset_lines(series, key), layout, f"clock offset from {what}",
-              f"REALTIME − {what}")
+def _layout(
+    layout: Layout | str, note: str, markers: list[tuple[float, str]] | None
+) -> Layout:
+    """A Layout, or one built from the title, note and markers the functions first took."""
+    return layout if isinstance(layout, Layout) else Layout(layout, note, markers or [])
 
 
-def frequency_plot(path: Path, series: dict[str, Any], layout: Layout) -> None:
+def offset_plot(
+    path: Path,
+    series: dict[str, Any],
+    layout: Layout | str,
+    key: str,
+    what: str,
+    note: str = "",
+    markers: list[tuple[float, str]] | None = None,
+) -> None:
+    """Offset (namespace clock − timescale) over true time, one line per namespace.
+
+    `layout` may still be the title (with `note` and `markers`), as before zoom panels.
+    """
+    time_plot(path, offset_lines(series, key), _layout(layout, note, markers),
+              f"clock offset from {what}", f"REALTIME − {what}")
+
+
+def frequency_plot(
+    path: Path,
+    series: dict[str, Any],
+    layout: Layout | str,
+    note: str = "",
+    markers: list[tuple[float, str]] | None = None,
+) -> None:
     """Each clock's rate against SI seconds (from MONOTONIC between samples), in ppm."""
     lines = [(n, s["ft"], s["freq"]) for n, s in series.items()]
-    time_plot(path, lines, layout, "clock frequency offset (MONOTONIC rate vs true SI seconds)",
+    time_plot(path, lines, _layout(layout, note, markers),
+              "clock frequency offset (MONOTONIC rate vs true SI seconds)",
               "frequency offset", where="pre", value_unit=numfmt.PPM)
 
 
