@@ -8,7 +8,7 @@ panels show them at a scale where they can be read.  Pure functions of the run's
   (a 2 s, a 1000 s and a 24 h smear each get one).  Margin: a fifth of the window, and never
   less than five samples, so each panel has points to draw.  A leap with no smear near it
   gets ±5 samples.
-* An event gets ±(a fiftieth of the run, at least ten samples); events that close together
+* An event gets ±(a fiftieth of the run, at least ten samples); events this close together
   share one window.
 * A window that would cover most of the run adds nothing to the full panel and is dropped,
   and so is one whose centre (its leap or event) an earlier window already shows at a
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 #: Windows covering more than this fraction of the run are left to the full panel.
 MOST_OF_RUN = 0.8
-#: A narrow leap window is added when the shortest smear is this much shorter than the longest.
+#: A leap's windows whose half-widths are within this factor of each other share one panel.
 NARROW_RATIO = 4.0
 _NEAR_S = 2 * 86_400
 #: At most this many zoom panels per figure (the rest are named in a note).
