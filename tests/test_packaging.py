@@ -1,10 +1,12 @@
 """The wheel carries what a newcomer needs: shipped scenarios, the leap table, the licence.
 
-Installed outside the source tree, `timekeepers list`, `run` and `show` must work.
+Installed outside the source tree, `timekeepers list`, `run` and `show` must work (every
+shipped scenario in the soak run), from the installed copy and not from this tree.
 """
 
 from __future__ import annotations
 
+import email
 import os
 import subprocess
 import sys
@@ -26,6 +28,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     wheel = next(work.glob("timekeepers-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
+    shipped = {p.name for p in (ROOT / "tk_core/scenario/shipped").glob("*.toml")}
+    assert shipped and all(f"tk_core/scenario/shipped/{n}" in names for n in shipped)
+    assert "tk_core/py.typed" in names and "ntp/py.typed" in names
     assert any(n.endswith("scenario/shipped/leap-2016-smear-vs-step.toml") for n in names)
     assert any(n.endswith("licenses/LICENSE") for n in names)
     assert any(n.endswith("ntp/data/leap-seconds.list") for n in names)
@@ -60,3 +65,48 @@ def test_list_run_show_outside_the_tree(installed: Path, tmp_path: Path) -> None
     assert (out / "summary.json").exists()
     shown = _cli(installed, tmp_path, "show", str(out))
     assert shown.returncode == 0, shown.stderr
+
+
+def _metadata(installed: Path) -> tuple[email.message.Message, str]:
+    info = next(installed.glob("timekeepers-*.dist-info"))
+    meta = email.message_from_string((info / "METADATA").read_text("utf-8"))
+    return meta, (info / "entry_points.txt").read_text("utf-8")
+
+
+def test_metadata_names_the_command_the_plugin_and_the_audience(installed: Path) -> None:
+    meta, entry_points = _metadata(installed)
+    assert "timekeepers = tk_core.cli:main" in entry_points
+    assert "timekeepers = tk_testing.pytest_plugin" in entry_points
+    classifiers = meta.get_all("Classifier") or []
+    assert "Intended Audience :: Science/Research" in classifiers
+    assert "Environment :: Console" in classifiers
+    assert meta["Requires-Python"] == ">=3.11"
+    assert meta["License-Expression"] == "MIT"
+
+
+def test_version_and_code_come_from_the_installed_copy(installed: Path, tmp_path: Path) -> None:
+    shown = _cli(installed, tmp_path, "--version")
+    meta, _ = _metadata(installed)
+    assert shown.returncode == 0 and shown.stdout.strip() == f"timekeepers {meta['Version']}"
+    env = dict(os.environ, PYTHONPATH=str(installed))
+    where = subprocess.run(
+        [sys.executable, "-c", "import tk_core, ntp; print(tk_core.__file__, ntp.__file__)"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
+    ).stdout.split()
+    assert all(Path(p).is_relative_to(installed) for p in where), where
+
+
+@pytest.mark.soak
+def test_every_shipped_scenario_runs_and_shows_outside_the_tree(
+    installed: Path, tmp_path: Path
+) -> None:
+    shipped = sorted(p.stem for p in (ROOT / "tk_core/scenario/shipped").glob("*.toml"))
+    for name in shipped:
+        out = tmp_path / name
+        ran = _cli(installed, tmp_path, "run", name, "--until", "2min", "--out", str(out), "-q")
+        assert ran.returncode == 0, (name, ran.stderr)
+        assert "Traceback" not in ran.stderr
+        assert {"summary.json", "report.html", "offset_utc.png"} <= {
+            p.name for p in out.iterdir()}, name
+        shown = _cli(installed, tmp_path, "show", str(out))
+        assert shown.returncode == 0 and name in shown.stdout, (name, shown.stderr)

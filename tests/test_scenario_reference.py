@@ -93,7 +93,7 @@ def test_types_and_bounds_in_scenario_terms() -> None:
     assert cs["error_ppm"].type == "exact number" and cs["error_ppm"].bounds == "within ±500000"
     assert cs["wander_interval"].bounds == "> 0, whole seconds"
     leap = ref.describe("namespaces", events.LeapAnnouncement.model_fields["namespaces"])
-    assert leap.type == "list of name"
+    assert leap.type == "list of namespace name"  # a name, or NAME-* for every copy
 
 
 # -- smear parameters ---------------------------------------------------------------------

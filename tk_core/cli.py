@@ -21,11 +21,23 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 MAX_DEMO_DAYS = 36_500
 
 
+def version() -> str:
+    """The installed distribution's version ('unknown' when run from a bare source tree)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("timekeepers")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="timekeepers",
         description="Per-namespace kernel timekeepers over one simulated clocksource.",
     )
+    parser.add_argument("--version", action="version", version=f"timekeepers {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="one host, three namespaces, one simulated day")
     demo.add_argument("--out", type=Path, default=Path("out/demo"), help="results folder")
@@ -34,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="a scenario .toml file, or the name of a shipped one")
     run.add_argument("--out", type=Path, help="results folder (default out/NAME)")
     run.add_argument("--seed", type=int, help="override [scenario] seed")
-    run.add_argument("--until", help="override the end: a duration ('2h') or an ISO UTC date")
+    run.add_argument(
+        "--until",
+        help="end the run early: a duration ('2h') or an ISO UTC date (never lengthens it)",
+    )
     run.add_argument(
         "--set", action="append", metavar="KEY=VALUE", dest="sets",
         help="override any scenario value, e.g. --set host.wrap_guard=false (repeatable)",

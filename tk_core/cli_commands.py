@@ -97,6 +97,8 @@ def run(args: argparse.Namespace, err: Console) -> int:
         path, seed=args.seed, until=args.until, sets=args.sets, leap_file=args.leap_file
     )
     name = loaded.scenario.scenario.name
+    for note in loaded.notes:
+        err.print(f"warning: {note}", markup=False)
     out = args.out if args.out is not None else Path("out") / name
     progress = None if args.quiet else RunProgress(err, name)
     try:

@@ -23,8 +23,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .scenario import numfmt
 from .scenario.paths import find_scenario
-from .scenario.table import human_ns, human_ppm
 from .sweep import load_sweep, read_sweep, run_sweep
 from .sweep.results import grouped
 
@@ -116,23 +116,34 @@ def print_sweep(console: Console, manifest: dict[str, Any], df: Any) -> None:
     table = Table(title=title)
     for header in headers:
         table.add_column(header, justify="right" if " " in header else "left")
-    for row in rows[:MAX_ROWS]:
-        table.add_row(*(_cell(h, v) for h, v in zip(headers, row, strict=True)))
+    for row in sweep_cells(headers, rows[:MAX_ROWS]):
+        table.add_row(*row)
     console.print(table)
     if len(rows) > MAX_ROWS:
         console.print(f"… and {len(rows) - MAX_ROWS} more rows (see sweep.csv)")
 
 
-def _cell(header: str, value: Any) -> str:
-    if value is None or value != value:  # None or NaN
-        return "–"
+def _kind(header: str) -> str:
     if header.startswith("max|freq"):
-        return human_ppm(value)
+        return numfmt.PPM_KIND
     if " UTC " in header or " ref " in header:
-        return human_ns(value)
+        return numfmt.NS
+    return numfmt.TEXT
+
+
+def sweep_cells(headers: list[str], rows: list[list[Any]]) -> list[list[str]]:
+    """The sweep table's cells: each metric column in one unit (`numfmt.columns`)."""
+    clean = [[_clean(v) for v in row] for row in rows]
+    return numfmt.columns([_kind(h) for h in headers], clean)
+
+
+def _clean(value: Any) -> Any:
+    """NaN → missing; whole floats (axis values, counts read back from CSV) → ints."""
+    if value is None or value != value:
+        return None
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+        return int(value)
+    return value
 
 
 def _stdout() -> Console:

@@ -122,20 +122,27 @@ def _bits(names: list[str]) -> int:
     return out
 
 
+def _target(run: Run, ev: AdjtimexEvent | SettimeEvent | SetoffsetEvent) -> Namespace:
+    """The one namespace a resolved event acts on (the checker expanded any list)."""
+    if not isinstance(ev.namespace, str):
+        raise TypeError(f"event names several namespaces, expected one: {ev.namespace}")
+    return run.host.namespaces[ev.namespace]
+
+
 def _adjtimex(run: Run, ev: AdjtimexEvent) -> None:
-    ns = run.host.namespaces[ev.namespace]
+    ns = _target(run, ev)
     ns.adjtimex(build_timex(ev, ns))
 
 
 def _settime(run: Run, ev: SettimeEvent) -> None:
-    ns = run.host.namespaces[ev.namespace]
+    ns = _target(run, ev)
     value = ev.to if ev.to is not None else ns.clock_gettime_ns(CLOCK_REALTIME) + (ev.by or 0)
     ns.clock_settime_ns(CLOCK_REALTIME, value)
 
 
 def _setoffset(run: Run, ev: SetoffsetEvent) -> None:
     sec, nsec = divmod(ev.by, NSEC)
-    run.host.namespaces[ev.namespace].adjtimex(
+    _target(run, ev).adjtimex(
         Timex(modes=ADJ_SETOFFSET | ADJ_NANO, time=(sec, nsec))
     )
 

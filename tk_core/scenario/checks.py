@@ -249,10 +249,14 @@ class Checker:
 
     def _events(self, ts: Timescale, duration: int) -> list[tuple[int, int, EventBase]]:
         timed: list[tuple[int, int, EventBase]] = []
+        groups: dict[str, list[str]] = {}
+        for spec in self.scn.namespaces:
+            if spec.count > 1 or spec.group is not None:
+                groups.setdefault(spec.group_name, []).extend(spec.names())
         for i, ev in enumerate(self.scn.events):
             true = self.when(ts, ev.at, ("events", i, "at"), duration)
             if true is not None:
-                timed.append((true, i, ev))
+                timed += [(true, i, one) for one in self._expand(i, ev, groups)]
         timed.sort(key=lambda item: (item[0], item[1]))
         names = {"root": "timekeeper"} | {
             n: s.model for s in self.scn.namespaces for n in s.names()
@@ -261,6 +265,39 @@ class Checker:
         for _, i, event in timed:
             check_event(self, i, event, names, checkpoints)
         return timed
+
+    def _expand(self, i: int, ev: EventBase, groups: dict[str, list[str]]) -> list[EventBase]:
+        """An event naming several namespaces (or NAME-*) as one event per namespace."""
+        if isinstance(ev, LeapAnnouncement):
+            if ev.namespaces is None:
+                return [ev]
+            told = self._names(i, ev.namespaces, groups, "namespaces")
+            return [ev.model_copy(update={"namespaces": told})]
+        target = getattr(ev, "namespace", None)
+        if target is None:
+            return [ev]
+        listed = target if isinstance(target, list) else [target]
+        names = self._names(i, listed, groups, "namespace")
+        if isinstance(target, str) and names == [target]:
+            return [ev]
+        return [ev.model_copy(update={"namespace": name}) for name in names]
+
+    def _names(
+        self, i: int, listed: list[str], groups: dict[str, list[str]], key: str
+    ) -> list[str]:
+        """`listed` with each NAME-* replaced by NAME's copies, each name once."""
+        out: list[str] = []
+        for name in listed:
+            if name.endswith("-*"):
+                copies = groups.get(name[:-2])
+                if copies is None:
+                    self.add(("events", i, key), f"{name!r}: no [[namespaces]] entry named "
+                             f"{name[:-2]!r} with count > 1 (NAME-* means its copies)")
+                    continue
+                out += [c for c in copies if c not in out]
+            elif name not in out:
+                out.append(name)
+        return out
 
     def _timers(self, ts: Timescale, duration: int) -> list[tuple[int, int, TimerSpec]]:
         out = []

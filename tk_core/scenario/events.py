@@ -21,6 +21,7 @@ from .types import (
     Day,
     Duration,
     Exact,
+    Kind,
     PositiveDuration,
     StaBit,
     Strict,
@@ -31,9 +32,35 @@ from .types import (
 )
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+#: A namespace an event names: a name, or `NAME-*` for every copy of a `count = N` entry.
+TARGET_PATTERN = NAME_PATTERN.removesuffix("$") + r"(-\*)?$"
+TargetName = Annotated[
+    str,
+    Field(pattern=TARGET_PATTERN),
+    Kind("namespace name", "a namespace's name, or `NAME-*` for every copy of a `count = N` "
+         "entry (NAME-0 … NAME-(N-1))"),
+]
+
+
+def _distinct(names: list[str]) -> list[str]:
+    if not names:
+        raise fail("expected at least one namespace name, found an empty list")
+    return _unique(names)
+
+
+def _unique(names: list[str]) -> list[str]:
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise fail(f"expected each namespace once, found {', '.join(map(repr, twice))} twice")
+    return names
+
+
+#: One namespace, or several: the event happens in each, at the same instant, in list order.
+Targets = TargetName | Annotated[list[TargetName], AfterValidator(_distinct)]
 _TARGET = (
     "The namespace it acts on ('root': the host's; for count > 1 one of the expanded names "
-    "NAME-0 … NAME-(count-1))."
+    "NAME-0 … NAME-(count-1)), or a list of them (the event happens in each, in list order); "
+    "NAME-* stands for every copy of NAME."
 )
 ERRNO_NAMES = ("EINVAL", "EPERM", "EACCES", "ERANGE")
 
@@ -64,7 +91,7 @@ class AdjtimexEvent(EventBase):
     """
 
     action: Literal["adjtimex"] = Field(description="Selects this kind of event.")
-    namespace: Name = Field("root", description=_TARGET)
+    namespace: Targets = Field("root", description=_TARGET)
     modes: list[AdjMode] = Field(
         min_length=1, description="The modes bits to set, by name (ADJ_OFFSET, ADJ_STATUS …)."
     )
@@ -109,7 +136,7 @@ class SettimeEvent(EventBase):
     """`clock_settime(CLOCK_REALTIME)`: `to` an ISO UTC instant, or `by` a signed step."""
 
     action: Literal["settime"] = Field(description="Selects this kind of event.")
-    namespace: Name = Field("root", description=_TARGET)
+    namespace: Targets = Field("root", description=_TARGET)
     to: Utc | None = Field(None, description="Set REALTIME to this instant (or give `by`).")
     by: Duration | None = Field(None, description="Step REALTIME by this, signed (or give `to`).")
 
@@ -118,7 +145,7 @@ class SetoffsetEvent(EventBase):
     """`adjtimex(ADJ_SETOFFSET | ADJ_NANO)`: step REALTIME by `by` (signed)."""
 
     action: Literal["setoffset"] = Field(description="Selects this kind of event.")
-    namespace: Name = Field("root", description=_TARGET)
+    namespace: Targets = Field("root", description=_TARGET)
     by: Duration = Field(description="The step, signed.")
 
 
@@ -144,9 +171,10 @@ class LeapAnnouncement(EventBase):
     sign: Literal[1, -1] | None = Field(
         None, description="1 inserts a second, -1 deletes one (unset: the leap table's, else 1)."
     )
-    namespaces: list[Name] | None = Field(
+    namespaces: Annotated[list[TargetName], AfterValidator(_unique)] | None = Field(
         None,
-        description="The namespaces told (expanded names such as NAME-0 for count > 1; unset: "
+        description="The namespaces told (expanded names such as NAME-0 for count > 1, or "
+        "NAME-* for every copy; unset: "
         "'root' if host.leap = 'step' and every [[namespaces]] timekeeper whose leap policy "
         "is 'step').",
     )

@@ -7,11 +7,13 @@ or all of them (`[*]`).  `seed` alone means `scenario.seed`.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import Issue, ScenarioError, input_error
+from .schema import SHORT_FORMS
 
 #: `seed` on its own means the scenario's seed.
 SEED_KEY = "seed"
@@ -72,9 +74,20 @@ def apply_value(data: dict[str, Any], key: str, value: Any, source: str = "sweep
     try:
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1
+            if depth and parts[depth - 1].name == "namespaces" and not last:
+                nodes = [_tables(node, part.name) for node in nodes]
             nodes = [child for node in nodes for child in _step(node, part, key, last, value)]
     except ScenarioError as err:
         raise ScenarioError(source, err.issues) from None
+
+
+def _tables(node: Any, name: str) -> Any:
+    """A namespace's short forms (`ntp = "chrony"`, `leap = "cosine"`) as their tables,
+    so a key can reach inside them (`namespaces[0].ntp.poll_exp`)."""
+    short = SHORT_FORMS.get(name)
+    if short is not None and isinstance(node, dict) and isinstance(node.get(name), str):
+        node[name] = short(node[name])
+    return node
 
 
 def _step(node: Any, part: Part, key: str, last: bool, value: Any) -> list[Any]:
@@ -116,11 +129,35 @@ def _select(items: list[Any], part: Part, key: str) -> list[int]:
         i for i, item in enumerate(items)
         if isinstance(item, dict) and str(item.get(field)) == wanted
     ]
+    if not chosen and field == "name":
+        chosen = _split_copy(items, wanted)
     if not chosen:
         names = [str(item.get(field)) for item in items if isinstance(item, dict)]
         raise _bad(key, f"no {part.name} item with {field} = {wanted!r} (found: "
                    f"{', '.join(names) or 'none'})")
     return chosen
+
+
+def _split_copy(items: list[Any], wanted: str) -> list[int]:
+    """`[name=client-3]` for one copy of a `count = N` entry: split the entry, select the copy.
+
+    The entry is replaced, in place, by N entries named NAME-0 … NAME-(N-1), each `count = 1`
+    with `group = NAME`: the same namespaces in the same order (so the same seeds), the copy
+    now a table of its own that a key can change alone.
+    """
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        count, name = item.get("count", 1), item["name"]
+        prefix, _, index = wanted.rpartition("-")
+        if (prefix != name or not isinstance(count, int) or count < 2
+                or not index.isdigit() or int(index) >= count or str(int(index)) != index):
+            continue
+        copies = [item | {"name": f"{name}-{k}", "count": 1, "group": item.get("group", name)}
+                  for k in range(count)]
+        items[i:i + 1] = [copy.deepcopy(c) for c in copies]
+        return [i + int(index)]
+    return []
 
 
 def _bad(key: str, message: str) -> ScenarioError:

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from ntp.leap import LeapError, LeapTable
 
@@ -22,7 +22,7 @@ from .checks import Checker, Resolved
 from .errors import Issue, ScenarioError, TomlLocator, input_error, pydantic_issues
 from .keys import apply_value, split_assignment
 from .schema import Scenario, allowed_keys
-from .types import At, parse_at
+from .types import At, PositiveDuration, Utc, parse_at
 
 _TOML_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
 #: The deepest nesting of tables and arrays a scenario may have.  The schema needs five
@@ -207,9 +207,36 @@ def load_scenario(
     path = Path(path)
     text = read_source(path)
     data = without_sweep(parse_toml(text, str(path)))
-    data = apply_overrides(data, seed, until, sets, leap_file)
-    resolved = validate_data(data, str(path), text, path.parent, until is not None)
-    return Loaded(resolved, str(path), path)
+    own_data = apply_overrides(data, seed, None, sets, leap_file)
+    if until is None:
+        return Loaded(validate_data(own_data, str(path), text, path.parent), str(path), path)
+    cut = apply_overrides(data, seed, until, sets, leap_file)
+    resolved = validate_data(cut, str(path), text, path.parent, True)
+    own = scenario_end(resolved, own_data.get("scenario"))
+    if own is None or resolved.duration_ns <= own:
+        return Loaded(resolved, str(path), path)
+    # --until only ends a run early: one past the scenario's end runs to that end, said so
+    loaded = Loaded(validate_data(own_data, str(path), text, path.parent), str(path), path)
+    loaded.notes.append(
+        f"--until {until} is after the scenario's end ({units.format_duration(own)} after the "
+        f"start): the run ends there (to run longer: --set scenario.duration=...)"
+    )
+    return loaded
+
+
+def scenario_end(resolved: Resolved, given: Any) -> int | None:
+    """The run length (true ns) the scenario's own `duration` or `until` asks for."""
+    if not isinstance(given, dict):
+        return None
+    try:
+        if given.get("duration") is not None and given.get("until") is None:
+            return TypeAdapter(PositiveDuration).validate_python(given["duration"])
+        if given.get("until") is not None and given.get("duration") is None:
+            utc = TypeAdapter(Utc).validate_python(given["until"])
+            return resolved.timescale.true_of_utc(utc)
+    except ValidationError:
+        return None
+    return None
 
 
 def load_text(text: str, source: str = "<scenario>", base: Path | None = None) -> Loaded:
@@ -225,6 +252,8 @@ class Loaded:
         self.resolved = resolved
         self.source = source
         self.path = path
+        #: What the command line asked for that the run does differently (shown as warnings).
+        self.notes: list[str] = []
 
     @property
     def scenario(self) -> Scenario:

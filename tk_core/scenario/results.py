@@ -37,6 +37,7 @@ from .runner import Progress, Runner, RunResult
 from .summary import render
 from .summary_shape import check_summary
 from .units import format_duration
+from .windows import Window, zoom_windows
 
 SUMMARY = "summary.json"
 TIMING = "timing.json"
@@ -160,7 +161,9 @@ def _write_results(
     toml_text = resolved_toml(loaded)
     (out / "scenario.toml").write_text(toml_text, "utf-8")
     _write_checkpoints(out, result)
-    plots = write_plots(out, result, loaded.resolved.timescale.reference, _markers(loaded))
+    markers = _markers(loaded)
+    plots = write_plots(out, result, loaded.resolved.timescale.reference, markers,
+                        plot_windows(loaded, result, markers))
     write_report(out, result.summary, result.timing, plots, toml_text)
     return result
 
@@ -194,6 +197,22 @@ def _markers(loaded: Loaded) -> list[tuple[float, str]]:
         if 0 <= t <= r.duration_ns:
             out.append((t / 1e9, f"leap {event.day.isoformat()}"))
     return out
+
+
+def plot_windows(
+    loaded: Loaded, result: RunResult, markers: list[tuple[float, str]]
+) -> list[Window]:
+    """The zoom panels of a run: every leap (± its smears) and every event window."""
+    r = loaded.resolved
+    events = [(true_ns / 1e9, _event_label(event)) for true_ns, _, event in r.events
+              if 0 <= true_ns <= r.duration_ns]
+    return zoom_windows(markers, list(result.smear_windows.values()), events,
+                        r.duration_ns / 1e9, r.sample_every_ns / 1e9)
+
+
+def _event_label(event: Any) -> str:
+    target = getattr(event, "namespace", None)
+    return f"{event.action} {target}" if isinstance(target, str) else str(event.action)
 
 
 def _write_checkpoints(out: Path, result: RunResult) -> None:

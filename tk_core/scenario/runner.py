@@ -49,6 +49,8 @@ class RunResult:
     series: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     lateness: dict[str, list[int]] = field(default_factory=dict)
     host: Host | None = None
+    #: Each smear follower's window, (start, end) in true seconds from the run's start.
+    smear_windows: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 class Runner:
@@ -94,7 +96,7 @@ class Runner:
                 raise ScenarioError(self.loaded.source, [issue]) from None
             if spec.model == "timekeeper":
                 self.leap_policies[name] = spec.leap.policy
-            self.add_namespace(ns, spec.record, spec.name, _params(spec))
+            self.add_namespace(ns, spec.record, spec.group_name, _params(spec))
         for true_ns, i, ev in self.r.events:
             self.schedule(true_ns, actions.describe(ev, i), self._event(ev, i))
         for true_ns, _, timer in self.r.timers:
@@ -232,8 +234,19 @@ class Runner:
         series = {n: t.series for n, t in self.recorder.tracks.items() if t.plotted}
         lateness = {n: t.lateness for n, t in self.recorder.tracks.items()}
         return RunResult(
-            summary, timing, self.checkpoints, self.failures, series, lateness, self.host
+            summary, timing, self.checkpoints, self.failures, series, lateness, self.host,
+            smear_windows(self.followers),
         )
+
+
+def smear_windows(followers: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Each smearing follower's window in true seconds from the start (for the zoom plots)."""
+    out = {}
+    for name, f in followers.items():
+        if not f.is_step:
+            start, end = f.bound.window()
+            out[name] = (float(start - f.epoch_unix), float(end - f.epoch_unix))
+    return out
 
 
 def _params(spec: Any) -> dict[str, str]:

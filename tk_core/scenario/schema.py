@@ -9,6 +9,7 @@ scenario never silently skips what it asks for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
@@ -177,6 +178,10 @@ def _leap_policy(value: Any) -> Any:
             else {"policy": "smear", "shape": value}
         )
     return value
+
+
+#: A namespace's keys that take a name as a short form of their table.
+SHORT_FORMS: dict[str, Callable[[Any], Any]] = {"ntp": _ntp_model, "leap": _leap_policy}
 
 
 class LeapPolicy(Strict):
@@ -392,6 +397,11 @@ class NamespaceSpec(Strict):
     record: bool = Field(
         True, description="false: metrics only, no rows in samples.csv."
     )
+    group: Name | None = Field(
+        None,
+        description="The count = N entry this namespace is a copy of (written when a key "
+        "such as `namespaces[name=NAME-3]` splits the entry into its copies; unset: `name`).",
+    )
 
     @field_validator("dilation")
     @classmethod
@@ -403,6 +413,11 @@ class NamespaceSpec(Strict):
         if v < MIN_DILATION:
             raise fail(f"expected a dilation of at least {MIN_DILATION}, found {v}")
         return v
+
+    @property
+    def group_name(self) -> str:
+        """The group its namespaces report in summary.json (the entry they were copied from)."""
+        return self.group or self.name
 
     def names(self) -> list[str]:
         """The namespace names this entry creates."""

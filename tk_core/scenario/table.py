@@ -1,12 +1,14 @@
 """The summary table shared by `timekeepers show` and report.html: one row per namespace.
 
 Kept apart from both so the terminal and the report can never disagree about what a column
-means or how a value is rounded.
+means or how a value is rounded; every ns column is shown in one unit (`numfmt`).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from . import numfmt
 
 BASE_HEADERS = (
     "namespace",
@@ -32,18 +34,22 @@ def headers(summary: dict[str, Any]) -> tuple[str, ...]:
 
 
 def human_ns(value: float | int | None) -> str:
-    """A duration in ns shown in the unit that keeps it readable ('1.234 ms')."""
-    if value is None:
-        return "–"
-    v = abs(value)
-    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
-        if v >= scale:
-            return f"{value / scale:.3f} {unit}"
-    return f"{value:.0f} ns" if isinstance(value, int) else f"{value:.3f} ns"
+    """One duration in ns on its own, in the unit that keeps it readable ('1.234 ms').
+
+    Tables format whole columns instead (`numfmt.columns`), so their cells share a unit.
+    """
+    return numfmt.ns_unit([value]).format(value)
 
 
 def human_ppm(value: float | int | None) -> str:
-    return "–" if value is None else f"{value:.3f} ppm"
+    return numfmt.PPM.format(value)
+
+
+def kinds(summary: dict[str, Any]) -> list[str]:
+    """How each column of `headers` is formatted (one unit per ns column)."""
+    ns, ppm, text = numfmt.NS, numfmt.PPM_KIND, numfmt.TEXT
+    base = [text, text, ns, ns, ns, ppm, text, text]
+    return [*base, text, text, ns, ns, text] if has_timers(summary) else base
 
 
 def _collapsed(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -63,8 +69,8 @@ def _collapsed(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def rows(summary: dict[str, Any]) -> list[list[str]]:
-    """One row of display strings per namespace (or unrecorded group), per `headers`."""
+def raw_rows(summary: dict[str, Any]) -> list[list[Any]]:
+    """One row of values per namespace (or unrecorded group), per `headers`, unformatted."""
     out = []
     timers_too = has_timers(summary)
     for name, ns in _collapsed(summary):
@@ -73,23 +79,23 @@ def rows(summary: dict[str, Any]) -> list[list[str]]:
         row = [
             name,
             f"{ns['model']}/{ns.get('update', 'host')}",
-            human_ns(ns["offset_utc_ns"]["max_abs"]),
-            human_ns(ns["offset_utc_ns"]["rms"]),
-            human_ns(ns["offset_reference_ns"]["max_abs"]),
-            human_ppm(ns["freq_ppm"]["max_abs_deviation"]),
-            str(ns["realtime_backward_steps"]),
-            str(ns.get("accumulations", "–")),
+            ns["offset_utc_ns"]["max_abs"],
+            ns["offset_utc_ns"]["rms"],
+            ns["offset_reference_ns"]["max_abs"],
+            ns["freq_ppm"]["max_abs_deviation"],
+            ns["realtime_backward_steps"],
+            ns.get("accumulations"),
         ]
         if timers_too:
-            row += [
-                str(timers["fires"]),
-                str(timers["early_fires"]),
-                human_ns(late["p50"]),
-                human_ns(late["p99"]),
-                str(timers["rearms"]),
-            ]
+            row += [timers["fires"], timers["early_fires"], late["p50"], late["p99"],
+                    timers["rearms"]]
         out.append(row)
     return out
+
+
+def rows(summary: dict[str, Any]) -> list[list[str]]:
+    """One row of display strings per namespace, per `headers`: one unit per column."""
+    return numfmt.columns(kinds(summary), raw_rows(summary))
 
 
 def leap_table_line(info: Any) -> str:

@@ -4,7 +4,8 @@ For an axis A and a metric M, the line is M's median over everything that is not
 seeds and the other axes) and the band its range (min to max, lighter) and its middle
 half (25th to 75th percentile, darker), so the spread a seed makes is never hidden behind
 a single run.  A sweep over seeds alone shows each namespace's distribution instead.
-One self-contained page: plots embedded as SVG, no scripts.
+One self-contained page: plots embedded as SVG, no scripts.  Units, series styles, scales
+and legends come from the run report's own modules (`scenario.numfmt`, `scenario.plotstyle`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..scenario import numfmt, plotstyle
 from .axes import SEED_KEY
 from .table import KEY_METRICS
 
@@ -101,20 +103,10 @@ def _figures(sweep: Sweep, df: pd.DataFrame) -> list[str]:
 
 def _plot(df: pd.DataFrame, metric: str, axis: str | None) -> str:
     """One metric against one axis (or against the namespaces), as inline SVG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 4.2))
+    fig = figure(df, metric, axis)
     try:
-        if axis is None:
-            _distribution(ax, df, metric)
-        else:
-            _bands(ax, df, metric, axis)
-        ax.set_ylabel(metric)
-        ax.grid(True, alpha=0.3)
-        fig.tight_layout()
         buf = io.StringIO()
         fig.savefig(buf, format="svg")
     finally:
@@ -123,34 +115,72 @@ def _plot(df: pd.DataFrame, metric: str, axis: str | None) -> str:
     return text[text.find("<svg"):]
 
 
-def _bands(ax: Any, df: pd.DataFrame, metric: str, axis: str) -> None:
+def figure(df: pd.DataFrame, metric: str, axis: str | None) -> Any:
+    """The matplotlib figure of one metric plot: y in one unit, legend below the axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    unit = metric_unit(df, metric)
+    if axis is None:
+        _distribution(ax, df, metric, unit)
+        bottom = 0.0
+    else:
+        handles = _bands(ax, df, metric, axis, unit)
+        bottom = plotstyle.legend_below(fig, handles, [h.get_label() for h in handles])
+    scale = plotstyle.choose_scale((unit.value(float(v)) for v in df[metric].dropna()), 0.0)
+    scale.apply(ax)
+    extra = scale.note(unit.name).removeprefix("y axis: ")
+    ax.set_ylabel(f"{metric} ({unit.name})" + (f"\n{extra}" if extra else ""))
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    return fig
+
+
+def metric_unit(df: pd.DataFrame, metric: str) -> numfmt.Unit:
+    """The y unit of a metric's plot: one unit for the axis, from the column's values."""
+    if "_ns_" in metric or metric.endswith("_ns"):
+        return numfmt.ns_unit(float(v) for v in df[metric].dropna())
+    if metric.startswith("freq_ppm"):
+        return numfmt.PPM
+    return numfmt.Unit("count", 1, 0)
+
+
+def _bands(
+    ax: Any, df: pd.DataFrame, metric: str, axis: str, unit: numfmt.Unit
+) -> list[Any]:
     values = list(dict.fromkeys(df[axis].tolist()))
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     order = sorted(values) if numeric else values
     xs = order if numeric else list(range(len(order)))
-    for name in list(dict.fromkeys(df["namespace"]))[:MAX_LINES]:
+    handles = []
+    for i, name in enumerate(list(dict.fromkeys(df["namespace"]))[:MAX_LINES]):
         sub = df[df["namespace"] == name].groupby(axis)[metric]
-        stats = [sub.get_group(v).astype(float) if v in sub.groups else None for v in order]
+        stats = [sub.get_group(v).astype(float) / unit.scale if v in sub.groups else None
+                 for v in order]
         keep = [(x, s) for x, s in zip(xs, stats, strict=True) if s is not None and len(s)]
         if not keep:
             continue
         x = [k for k, _ in keep]
         q = [(s.min(), s.quantile(0.25), s.median(), s.quantile(0.75), s.max()) for _, s in keep]
-        (line,) = ax.plot(x, [r[2] for r in q], marker="o", label=name)
-        ax.fill_between(x, [r[0] for r in q], [r[4] for r in q], alpha=0.12,
-                        color=line.get_color())
-        ax.fill_between(x, [r[1] for r in q], [r[3] for r in q], alpha=0.25,
-                        color=line.get_color())
+        style = plotstyle.series_style(i).kwargs(len(x), i) | {"markevery": None}
+        (line,) = ax.plot(x, [r[2] for r in q], label=name, **style)
+        ax.fill_between(x, [r[0] for r in q], [r[4] for r in q], alpha=0.12, color=style["color"])
+        ax.fill_between(x, [r[1] for r in q], [r[3] for r in q], alpha=0.25, color=style["color"])
+        handles.append(line)
     if not numeric:
         ax.set_xticks(xs, [str(v) for v in order], rotation=20)
     ax.set_xlabel(axis)
     ax.set_title(f"{metric} vs {axis} (median; bands: min–max and 25–75 % over the rest)")
-    ax.legend(fontsize=7, ncol=2)
+    return handles
 
 
-def _distribution(ax: Any, df: pd.DataFrame, metric: str) -> None:
+def _distribution(ax: Any, df: pd.DataFrame, metric: str, unit: numfmt.Unit) -> None:
     names = list(dict.fromkeys(df["namespace"]))
-    data = [df[df["namespace"] == n][metric].dropna().astype(float).tolist() for n in names]
+    data = [(df[df["namespace"] == n][metric].dropna().astype(float) / unit.scale).tolist()
+            for n in names]
     ax.boxplot(data, whis=(0, 100))
     ax.set_xticks(range(1, len(names) + 1), names, rotation=20)
     ax.set_title(f"{metric} per namespace over the seeds (box: 25–75 %, whiskers: min–max)")
