@@ -8,6 +8,7 @@ them as the page presents them, reporting a failure by page and block number.
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -38,3 +39,23 @@ def run_in_order(doc: Path, blocks: list[str]) -> dict[str, object]:
     for index, code in enumerate(blocks):
         run_block(doc, index, code, env)
     return env
+
+
+EXERCISE = re.compile(r"^###[^\n]*\{#(ex-[a-z0-9-]+)\}[ \t]*\n(.*?)(?=^#{2,3} |\Z)", re.M | re.S)
+SOLUTION = re.compile(
+    r'^\?\?\? success "Solution"\n(?:.*?\n)??^    ```python exec="true"[^\n]*\n(.*?)^    ```',
+    re.M | re.S,
+)
+
+
+def exercises(doc: Path) -> dict[str, str]:
+    """Each exercise of `doc` (a `### … {#ex-ID}` heading) mapped to its solution's code.
+
+    The solution is the executed python block inside the `??? success "Solution"` admonition
+    that follows the heading, dedented; an exercise without one maps to "".
+    """
+    found: dict[str, str] = {}
+    for ident, body in EXERCISE.findall(doc.read_text(encoding="utf-8")):
+        solution = SOLUTION.search(body)
+        found[ident] = textwrap.dedent(solution.group(1)) if solution else ""
+    return found

@@ -38,3 +38,21 @@ def inline_svg(fig: Any) -> str:
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg"):]
+
+
+class SvgFigure(str):
+    """An inline SVG that a notebook shows as a picture: the last value of a cell.
+
+    Jupyter renders an object by its ``_repr_html_``; in a plain Python run of the same
+    notebook source nothing is shown, so the notebooks need no IPython import.
+    """
+
+    __slots__ = ()
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+
+def show(fig: Any) -> SvgFigure:
+    """The figure as an `SvgFigure` (see `inline_svg`): end a notebook cell with it."""
+    return SvgFigure(inline_svg(fig))
