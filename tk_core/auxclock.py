@@ -247,8 +247,8 @@ class AuxClocks:
             if clock.first_tick_pending:
                 k = tk.cycle_last + tk.cycle_interval
                 key = k if key is None else min(key, k)
-            if tk.ntp.needs_per_second_hook():
-                k = tk.cycles_of_next_second()
+            k = tk.cycles_of_ntp_work()
+            if k is not None:
                 key = k if key is None else min(key, k)
             flip = tk.cycles_of_dither_flip(bound)
             if flip is not None:

@@ -244,6 +244,10 @@ def check_ntp(ntp: Any, path: str, hz: int) -> None:
         int_in(ntp, key, path, *S64)
 
 
+#: Flags added after checkpoints were first written: an older document may lack them.
+_LATER_FLAGS = frozenset({"ntp_skew_drain"})
+
+
 def _check_behaviour(ntp: dict[str, Any], path: str) -> None:
     flags = ntp.get("behaviour_flags")
     if flags is None:
@@ -254,11 +258,13 @@ def _check_behaviour(ntp: dict[str, Any], path: str) -> None:
             raise fail(f"{path}.behaviour", f"a kernel version ({err})", version) from None
         return
     defaults = KernelBehaviour()
-    if not isinstance(flags, dict) or set(flags) != set(vars(defaults)):
+    known = set(vars(defaults))
+    if not isinstance(flags, dict) or not known - _LATER_FLAGS <= set(flags) <= known:
         raise fail(f"{path}.behaviour_flags", "an object with the keys "
                    + ", ".join(sorted(vars(defaults))), flags)
     for key, default in vars(defaults).items():
-        _get(flags, key, type(default), f"{path}.behaviour_flags")
+        if key in flags:
+            _get(flags, key, type(default), f"{path}.behaviour_flags")
 
 
 # -- tasks ----------------------------------------------------------------------------------------
