@@ -14,6 +14,7 @@ from typing import Any
 
 import gmpy2
 
+from ntp import drain
 from ntp.timex import (
     ADJ_ADJTIME,
     ADJ_ESTERROR,
@@ -85,7 +86,6 @@ from ntp.timex import (
     to_u32,
     to_u64,
 )
-from ntp import drain
 from ntp.trace import TRACE, emit
 from ntp.version import KernelBehaviour
 

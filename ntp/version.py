@@ -29,8 +29,9 @@ do_settimeofday64/timekeeping_inject_offset error paths; UNSURE where no release
   offset (ntp.c ``ntp_drain_time_adjust``, ``ntp_drain_time_offset``).  ``tick_length`` becomes
   the unslewed base including ``cs_tick_adj``, and the timekeeper's ``xtime_remainder`` is gone
   (``tk_setup_internals``, ``timekeeping_adjust``).  Readbacks of ``offset`` and of the adjtime
-  remainder change every interval instead of once per second.  ``"mainline"`` is the newest
-  behaviour the engine knows, so it has this too.
+  remainder change every interval instead of once per second.  Only ``"7.3"`` and later
+  release numbers get it: ``"mainline"`` (the default) keeps the 6.1–7.2 arithmetic, because
+  the drain was read only in a distribution's 7.3.4 package and is not confirmed upstream.
 * ``clock_adjtime_other_clocks_errno`` — EOPNOTSUPP for every version modelled: clock_adjtime on
   a known clock without an adjust method (MONOTONIC, MONOTONIC_RAW, REALTIME_COARSE,
   MONOTONIC_COARSE, BOOTTIME, the ALARM clocks, TAI, CPU-time clocks) fails with it; an unknown
@@ -124,7 +125,10 @@ def _backported(key: tuple[int, int], patch: int, flag: str) -> bool:
 
 @dataclass(frozen=True)
 class KernelBehaviour:
-    """Version-dependent NTP behaviour; the defaults are mainline's (see the module docstring)."""
+    """Version-dependent NTP behaviour; the defaults are mainline's (see the module docstring).
+
+    ``ntp_skew_drain`` is the one flag a release number can turn on beyond mainline: 7.3+.
+    """
 
     version: str = "mainline"
     timeconst_preclamp: bool = True
@@ -132,7 +136,7 @@ class KernelBehaviour:
     offset_readback_u32_cast: bool = False
     setoffset_error_clears_ntp: bool = False
     adj_tai_zero_allowed: bool = True
-    ntp_skew_drain: bool = True
+    ntp_skew_drain: bool = False
     clock_adjtime_other_clocks_errno: int = errno.EOPNOTSUPP
 
     @classmethod
