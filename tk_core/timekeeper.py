@@ -510,10 +510,16 @@ class Timekeeper:
         """Where a lazy namespace must next accumulate for NTP's sake, or None when quiet.
 
         Not kernel code: the next second boundary while `second_overflow` has work, and in 7.3
-        also the next change of the per-interval drain (`cycles_of_drain_change`).
+        also the tick before it (while a skew drains) and the next change of the per-interval
+        drain (`cycles_of_drain_change`).  So no chunk of a lazy advance mixes intervals that a
+        tick-by-tick timekeeper would drain differently.
         """
         key = self.cycles_of_next_second() if self.ntp.needs_per_second_hook() else None
         if self.drain:
+            if key is not None and self.skew_delta and key - self.cycle_interval > self.cycle_last:
+                # second_overflow sees T and A as they were before its whole chunk: stop one
+                # tick short, so the boundary interval is a chunk of its own, as on every tick
+                key -= self.cycle_interval
             change = self.cycles_of_drain_change()
             if change is not None and (key is None or change < key):
                 key = change
