@@ -24,6 +24,7 @@ from ntp import (
 )
 from ntp.timex import ADJ_FREQUENCY, ADJ_OFFSET_SINGLESHOT, ADJ_OFFSET_SS_READ, ADJ_TICK
 from tk_core import CLOCK_MONOTONIC, CLOCK_REALTIME, Clocksource, Host
+from tk_core.checkpoint._format import _digest
 
 NSEC = 1_000_000_000
 START = 1_650_000_000 * NSEC
@@ -222,3 +223,34 @@ def test_failed_call_changes_nothing_while_draining(ops: list[tuple[str, int, in
             ns.adjtimex(tx, creds=user.creds) if tx.modes & 0x8000 else ns.adjtimex(tx)  # type: ignore[attr-defined]
         assert err.value.errno in (errno.EINVAL, errno.EPERM)
     assert ns.tk.snapshot() == before  # type: ignore[attr-defined]
+
+
+def _drop_drain_flag(doc: object) -> None:
+    """Remove every ``ntp_skew_drain`` key, as in a document written before the flag."""
+    if isinstance(doc, dict):
+        doc.pop("ntp_skew_drain", None)
+        for value in doc.values():
+            _drop_drain_flag(value)
+    elif isinstance(doc, list):
+        for value in doc:
+            _drop_drain_flag(value)
+
+
+@pytest.mark.parametrize("version", ["7.3.4", "7.2"])
+def test_checkpoint_mid_drain_continues_identically(version: str) -> None:
+    host, lazy, periodic = twins(250, 4, version)
+    both((lazy, periodic), make(("pll", 30_000_000, 1)))
+    both((lazy, periodic), make(("adjtime", -1300, 0)))
+    host.run_for(NSEC + NSEC // 3)
+    doc = host.checkpoint()
+    if version == "7.2":
+        _drop_drain_flag(doc)  # an older document (re-signed) still loads, as 7.2
+        doc["sha256"] = _digest(doc["kind"], doc["state"])
+    copy = Host.restore(doc)
+    for h in (host, copy):
+        h.run_for(3 * NSEC)
+    for name in ("L", "P"):
+        a, b = host.namespaces[name], copy.namespaces[name]
+        assert reads(a) == reads(b)
+        assert a.clock_gettime_ns(CLOCK_REALTIME) == b.clock_gettime_ns(CLOCK_REALTIME)
+        assert a.tk.ntp.behaviour.ntp_skew_drain == (version == "7.3.4")
