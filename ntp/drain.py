@@ -183,7 +183,7 @@ def intervals_until_drain_change(ntp: NtpState, skew: int) -> int | None:
         runs.append(pool // deliver)
     rest = abs(skew) - claim
     t = ntp.time_offset
-    if rest and (skew < 0) == (t < 0):
+    if rest and t and (skew < 0) == (t < 0):  # an empty T passes every interval on alike
         runs.append(abs(t) // rest)
     if not runs:
         return None

@@ -254,3 +254,31 @@ def test_checkpoint_mid_drain_continues_identically(version: str) -> None:
         assert reads(a) == reads(b)
         assert a.clock_gettime_ns(CLOCK_REALTIME) == b.clock_gettime_ns(CLOCK_REALTIME)
         assert a.tk.ntp.behaviour.ntp_skew_drain == (version == "7.3.4")
+
+
+@pytest.mark.parametrize("hz", [100, 250, 1000])
+@pytest.mark.parametrize("op", [("pll", 50_000_000, 2), ("adjtime", 3000, 0),
+                                ("adjtime", -3, 0)])
+def test_lazy_drain_takes_a_few_hooks_per_second_not_one_per_tick(
+        hz: int, op: tuple[str, int, int]) -> None:
+    host, lazy, _ = twins(hz, 3)
+    both((lazy,), make(op))
+    hooks = host.stats.lazy_hooks
+    host.run_for(10 * NSEC)
+    assert host.stats.lazy_hooks - hooks <= 40  # boundary, the tick before it, rate changes
+
+
+def test_second_overflow_drains_a_remnant_whose_chunk_is_zero() -> None:
+    """7.3: off = shift_right(T, 2 + tc) = 0 → off = T, so skew ±1; 7.2 leaves T for ever."""
+    from ntp.kernel import NtpState
+
+    for version, skew in (("7.3", 1), ("7.2", 0)):
+        st_ = NtpState(250, behaviour=KernelBehaviour.from_version(version))
+        st_.time_offset, st_.time_constant = 3, 0
+        base = st_.tick_length
+        st_.second_overflow(100)
+        assert st_.skew_delta == skew
+        assert st_.time_offset == 3 and st_.tick_length == base
+        st_.time_offset = -3
+        st_.second_overflow(101)
+        assert st_.skew_delta == -skew

@@ -561,6 +561,10 @@ class Timekeeper:
         rate = self.ntp_error_rate()
         if rate == 0:
             return None
+        if self.drain and (rate < 0) == (self.ntp_err_mult == 0):
+            # 7.3 only: a dry pool under a kept bias drives the error away from the side the
+            # dither corrects; a tick-by-tick kernel keeps the dither as it is, so no flip
+            return None
         if rate > 0:
             k = (bound - self.ntp_error) // rate + 1
         else:
