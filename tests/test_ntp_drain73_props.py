@@ -282,3 +282,26 @@ def test_second_overflow_drains_a_remnant_whose_chunk_is_zero() -> None:
         st_.time_offset = -3
         st_.second_overflow(101)
         assert st_.skew_delta == -skew
+
+
+@pytest.mark.parametrize("update", ["lazy", "periodic"])
+def test_settime_mid_drain_clears_and_the_cached_skew_lasts_one_interval(update: str) -> None:
+    """ntp_clear empties T, A, the drawer and NTP's skew; the timekeeper's copy goes next tick."""
+    host = Host(clocksource=Clocksource(NSEC, 64), hz=250, realtime_ns=START,
+                kernel_version="7.3")
+    ns = host.create_namespace("n", update=update)
+    ns.adjtimex(make(("adjtime", 2000, 0))())
+    host.run_for(NSEC + NSEC // 3 + 2_000_000)
+    if update == "lazy":
+        ns.accumulate()
+    tk = ns.tk
+    assert tk.skew_delta != 0 and tk.ntp.time_adjust < 2000
+    ns.clock_settime_ns(CLOCK_REALTIME, START + 50 * NSEC)
+    assert (tk.ntp.time_adjust, tk.ntp.time_adjust_frac, tk.ntp.skew_delta) == (0, 0, 0)
+    assert reads(ns) == (0, 0)
+    assert tk.skew_delta != 0  # refreshed only by the next advance
+    host.run_for(NSEC // 100)  # a lazy namespace planned that one advance itself
+    assert ns.tk.skew_delta == 0
+    hooks = host.stats.lazy_hooks
+    host.run_for(100 * NSEC)
+    assert host.stats.lazy_hooks - hooks <= 2
