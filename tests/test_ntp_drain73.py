@@ -269,3 +269,49 @@ def test_worked_example_hz250_singleshot_1250() -> None:
         ns.adjtimex(tx)  # type: ignore[attr-defined]
         out.append(tx.offset)
     assert out == [1250, 1002, 750, 502, 250, 125, 0]
+
+
+def _replay(hz: int, calls: dict[int, tuple[Timex, object]], reads: list[int],
+            read: object) -> tuple[list[int], list[int]]:
+    """Calls and reads at given ms (half-tick offsets chosen by the caller), engine and model."""
+    host, ns = host_and_ns(hz)
+    model = Model(hz)
+    done = 0
+    got, want = [], []
+    for ms in sorted(set(calls) | set(reads)):
+        t = ms * 1_000_000
+        host.run_for(t - host.true_ns)
+        for _ in range(t // model.ci - done):
+            model.interval()
+        done = t // model.ci
+        if ms in calls:
+            tx, apply = calls[ms]
+            ns.adjtimex(tx.copy())  # type: ignore[attr-defined]
+            apply(model)  # type: ignore[operator]
+        if ms in reads:
+            g, w = read(ns, model)  # type: ignore[operator]
+            got.append(g)
+            want.append(w)
+    return got, want
+
+
+@pytest.mark.parametrize("hz", HZS)
+def test_adj_offset_replaced_in_mid_second_drains_at_the_old_rate(hz: int) -> None:
+    """The cached skew keeps draining the new T until the next boundary (e.g. HZ 250: 8750000,
+    then +4 ms drains to 2760000 before the boundary and 2750000 after it)."""
+    calls = {500: (pll_call(10_000_000, True, 0), lambda m: m.set_offset(10_000_000, True, 0)),
+             1502: (Timex(modes=ADJ_OFFSET | ADJ_NANO, offset=4_000_000),
+                    lambda m: m.set_offset(4_000_000, True, 0))}
+    got, want = _replay(hz, calls, [1502, 1998, 2002, 2502, 3002], read_offset(True))
+    assert got == want
+
+
+@pytest.mark.parametrize("hz", HZS)
+@pytest.mark.parametrize("usec", [100, -100])
+def test_singleshot_replaced_in_mid_second(hz: int, usec: int) -> None:
+    """+100 is used up within the current second; −100 waits for the next boundary."""
+    calls = {500: (Timex(modes=ADJ_OFFSET_SINGLESHOT, offset=1250), lambda m: m.singleshot(1250)),
+             1502: (Timex(modes=ADJ_OFFSET_SINGLESHOT, offset=usec), lambda m: m.singleshot(usec))}
+    got, want = _replay(hz, calls, [1602, 1702, 1998, 2002, 2502, 2998, 3002], read_adjtime)
+    assert got == want
+    assert got[-1] == 0
