@@ -3,7 +3,9 @@
 ``NtpState`` is the 6.17 kernel's ``struct ntp_data`` (one per timekeeper) with the functions
 that act on it.  With ``KernelBehaviour.ntp_skew_drain`` (7.3) it also carries 7.3's
 ``skew_delta``, ``time_adjust_frac`` and ``cs_tick_adj``, and ``second_overflow`` hands the slew
-to the per-interval drain of ``ntp.drain`` instead of taking it off once per second.  All arithmetic is integer arithmetic with the kernel's semantics: C truncating
+to the per-interval drain of ``ntp.drain`` instead of taking it off once per second.
+
+All arithmetic is integer arithmetic with the kernel's semantics: C truncating
 division for signed values, the symmetric ``shift_right``, and u64/s64 wrap-around wherever the
 kernel's variables would wrap.  PPS is not modelled: the kernel is taken to be built without
 CONFIG_NTP_PPS (which needs a kernel without NO_HZ, so distribution kernels lack it).
