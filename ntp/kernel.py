@@ -1,7 +1,11 @@
 """One timekeeper's NTP state: kernel/time/ntp.c plus ``timekeeping_validate_timex``.
 
 ``NtpState`` is the 6.17 kernel's ``struct ntp_data`` (one per timekeeper) with the functions
-that act on it.  All arithmetic is integer arithmetic with the kernel's semantics: C truncating
+that act on it.  With ``KernelBehaviour.ntp_skew_drain`` (7.3) it also carries 7.3's
+``skew_delta``, ``time_adjust_frac`` and ``cs_tick_adj``, and ``second_overflow`` hands the slew
+to the per-interval drain of ``ntp.drain`` instead of taking it off once per second.
+
+All arithmetic is integer arithmetic with the kernel's semantics: C truncating
 division for signed values, the symmetric ``shift_right``, and u64/s64 wrap-around wherever the
 kernel's variables would wrap.  PPS is not modelled: the kernel is taken to be built without
 CONFIG_NTP_PPS (which needs a kernel without NO_HZ, so distribution kernels lack it).
@@ -14,6 +18,7 @@ from typing import Any
 
 import gmpy2
 
+from ntp import drain
 from ntp.timex import (
     ADJ_ADJTIME,
     ADJ_ESTERROR,
@@ -105,6 +110,9 @@ STATE_FIELDS = (
     "ntp_tick_adj",
     "ntp_next_leap_sec",
 )
+
+#: The 7.3 drain's extra ntp_data variables (``ntp.drain``); saved only where they exist.
+DRAIN_FIELDS = ("skew_delta", "time_adjust_frac", "cs_tick_adj")
 
 STATE_NAMES = {
     TIME_OK: "TIME_OK",
@@ -219,19 +227,40 @@ class NtpState:
         adj = _check_int("ntp_tick_adj", ntp_tick_adj, LLONG_MIN, LLONG_MAX)
         self.ntp_tick_adj = to_s64(adj << NTP_SCALE_SHIFT)
         self.ntp_next_leap_sec = TIME64_MAX
+        self.skew_delta = 0
+        self.time_adjust_frac = 0
+        self.cs_tick_adj = 0
         self.clear()
 
     # --- frequency and reset ----------------------------------------------------------------
     def update_frequency(self) -> None:
-        """``ntp_update_frequency``: rebuild tick_length_base, keeping any slew in tick_length."""
+        """``ntp_update_frequency``: rebuild tick_length_base, keeping any slew in tick_length.
+
+        7.3 assigns the base (the slew lives apart in ``skew_delta``) and adds ``cs_tick_adj``,
+        the per-second error of rounding the tick to whole cycles, which replaces the
+        timekeeper's ``xtime_remainder``; ``tick_length_base`` then always equals tick_length.
+        """
         second_length = to_u64((self.tick_usec * NSEC_PER_USEC * self.user_hz) << NTP_SCALE_SHIFT)
         second_length = to_u64(second_length + self.ntp_tick_adj + self.time_freq)
+        if self.behaviour.ntp_skew_drain:
+            self.tick_length = self.tick_length_base = to_u64(second_length + self.cs_tick_adj) // (
+                self.hz
+            )
+            return
         new_base = second_length // self.hz
         self.tick_length = to_u64(self.tick_length + new_base - self.tick_length_base)
         self.tick_length_base = new_base
 
-    def clear(self) -> None:
-        """``ntp_clear`` (TK_CLEAR_NTP): drop slews and errors; freq, constant, state stay."""
+    def clear(self, cs_tick_adj: int | None = None) -> None:
+        """``ntp_clear`` (TK_CLEAR_NTP): drop slews and errors; freq, constant, state stay.
+
+        7.3 passes the timekeeper's ``cs_tick_adj`` (None keeps the one stored) and also empties
+        the adjtime drawer and the per-interval skew.
+        """
+        if cs_tick_adj is not None:
+            self.cs_tick_adj = cs_tick_adj
+        self.skew_delta = 0
+        self.time_adjust_frac = 0
         self.time_adjust = 0
         self.time_status |= STA_UNSYNC
         self.time_maxerror = NTP_PHASE_LIMIT
@@ -250,9 +279,19 @@ class NtpState:
         """
         leap = self._leap_step(secs)
         self._bump_maxerror()
+        if self.behaviour.ntp_skew_drain:
+            drain.skew_for_next_second(self)
+            return leap
         self._phase_slew()
         self._adjtime_slew()
         return leap
+
+    def drain_skew(self, skew: int, shift: int) -> int:
+        """7.3 ``ntp_drain_skew``: 2^shift intervals at the timekeeper's cached ``skew``.
+
+        Returns the OU drained, which the timekeeper credits to ntp_error (see ``ntp.drain``).
+        """
+        return drain.drain_skew(self, skew, shift)
 
     def _set_state(self, new: int, secs: int) -> None:
         """Every time_state change goes through here so each one is traced."""
@@ -360,6 +399,10 @@ class NtpState:
         """
         if self.time_adjust or self.tick_length != self.tick_length_base:
             return True
+        if self.skew_delta or self.time_adjust_frac:
+            return True
+        if self.time_offset and self.behaviour.ntp_skew_drain:
+            return True  # 7.3 drains even a remnant whose chunk is 0: in one second
         if self.time_offset and ntp_offset_chunk(self.time_offset, self.time_constant):
             return True
         state, pending = self.time_state, self.time_status & (STA_INS | STA_DEL)
@@ -438,6 +481,7 @@ class NtpState:
         old = self.time_adjust
         if not tx.modes & ADJ_OFFSET_READONLY:
             self.time_adjust = tx.offset
+            self.time_adjust_frac = 0  # 7.3: the drawer of the old slew is thrown away
             self.update_frequency()
         tx.offset = old
 
@@ -592,6 +636,8 @@ class NtpState:
     def to_dict(self) -> dict[str, Any]:
         """Plain-int state plus hz, user_hz and the behaviour, for checkpoints."""
         d: dict[str, Any] = {name: getattr(self, name) for name in STATE_FIELDS}
+        if self.behaviour.ntp_skew_drain:
+            d.update((name, getattr(self, name)) for name in DRAIN_FIELDS)
         d["hz"] = self.hz
         d["user_hz"] = self.user_hz
         d["behaviour"] = self.behaviour.version
@@ -609,6 +655,8 @@ class NtpState:
         state = cls(d["hz"], d["user_hz"], behaviour)
         for name in STATE_FIELDS:
             setattr(state, name, _check_int(name, d[name], -(2**64), 2**64))
+        for name in DRAIN_FIELDS:
+            setattr(state, name, _check_int(name, d.get(name, 0), -(2**127), 2**127))
         return state
 
     def __eq__(self, other: object) -> bool:
@@ -624,5 +672,6 @@ class NtpState:
         return (
             f"NtpState(hz={self.hz}, state={STATE_NAMES.get(self.time_state)}, "
             f"status={self.time_status:#x}, freq={self.time_freq}, offset={self.time_offset}, "
-            f"adjust={self.time_adjust}, tick_length={self.tick_length})"
+            f"adjust={self.time_adjust}, frac={self.time_adjust_frac}, skew={self.skew_delta}, "
+            f"tick_length={self.tick_length})"
         )

@@ -22,6 +22,16 @@ do_settimeofday64/timekeeping_inject_offset error paths; UNSURE where no release
   timekeeper update with TK_CLEAR_NTP; v6.13+ restores the shadow timekeeper instead.
 * ``adj_tai_zero_allowed`` — v5.2+: ADJ_TAI accepts 0 (before: only > 0).  The MAX_TAI_OFFSET
   upper bound is applied for every version (it arrived in 2019 too; UNSURE for older kernels).
+* ``ntp_skew_drain`` — v7.3+ (read in 7.3.4; the first release is UNSURE, and so is whether the
+  change is upstream work or a Debian one): ``second_overflow`` no longer takes the PLL chunk and
+  the adjtime slew off ``time_offset``/``time_adjust``; it sets a per-interval ``skew_delta``, and
+  every accumulated interval drains it from the adjtime remainder first, then from the phase
+  offset (ntp.c ``ntp_drain_time_adjust``, ``ntp_drain_time_offset``).  ``tick_length`` becomes
+  the unslewed base including ``cs_tick_adj``, and the timekeeper's ``xtime_remainder`` is gone
+  (``tk_setup_internals``, ``timekeeping_adjust``).  Readbacks of ``offset`` and of the adjtime
+  remainder change every interval instead of once per second.  Only ``"7.3"`` and later
+  release numbers get it: ``"mainline"`` (the default) keeps the 6.1–7.2 arithmetic, because
+  the drain was read only in a distribution's 7.3.4 package and is not confirmed upstream.
 * ``clock_adjtime_other_clocks_errno`` — EOPNOTSUPP for every version modelled: clock_adjtime on
   a known clock without an adjust method (MONOTONIC, MONOTONIC_RAW, REALTIME_COARSE,
   MONOTONIC_COARSE, BOOTTIME, the ALARM clocks, TAI, CPU-time clocks) fails with it; an unknown
@@ -65,6 +75,7 @@ OFFSET_U32_CAST_SINCE = (5, 1)
 OFFSET_U32_CAST_UNTIL = (6, 13)
 SETOFFSET_ERROR_RESTORES_SINCE = (6, 13)
 ADJ_TAI_ZERO_SINCE = (5, 2)
+NTP_SKEW_DRAIN_SINCE = (7, 3)
 
 #: Stable series -> {flag: first patch level that has the mainline behaviour of that flag}.
 #: Only backports confirmed in the stable review postings are listed (module docstring).
@@ -114,7 +125,10 @@ def _backported(key: tuple[int, int], patch: int, flag: str) -> bool:
 
 @dataclass(frozen=True)
 class KernelBehaviour:
-    """Version-dependent NTP behaviour; the defaults are mainline's (see the module docstring)."""
+    """Version-dependent NTP behaviour; the defaults are mainline's (see the module docstring).
+
+    ``ntp_skew_drain`` is the one flag a release number can turn on beyond mainline: 7.3+.
+    """
 
     version: str = "mainline"
     timeconst_preclamp: bool = True
@@ -122,6 +136,7 @@ class KernelBehaviour:
     offset_readback_u32_cast: bool = False
     setoffset_error_clears_ntp: bool = False
     adj_tai_zero_allowed: bool = True
+    ntp_skew_drain: bool = False
     clock_adjtime_other_clocks_errno: int = errno.EOPNOTSUPP
 
     @classmethod
@@ -146,6 +161,7 @@ class KernelBehaviour:
             and not _backported(key, patch, "offset_readback_u32_cast"),
             setoffset_error_clears_ntp=key < SETOFFSET_ERROR_RESTORES_SINCE,
             adj_tai_zero_allowed=key >= ADJ_TAI_ZERO_SINCE,
+            ntp_skew_drain=key >= NTP_SKEW_DRAIN_SINCE,
         )
 
     @property
@@ -182,5 +198,10 @@ class KernelBehaviour:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> KernelBehaviour:
-        """Inverse of ``to_dict``."""
+        """Inverse of ``to_dict``; a document written before ``ntp_skew_drain`` existed
+        takes it from its version string."""
+        d = dict(d)
+        if "ntp_skew_drain" not in d:
+            version = d.get("version", "mainline")
+            d["ntp_skew_drain"] = cls.from_version(version).ntp_skew_drain
         return cls(**d)

@@ -247,9 +247,9 @@ class AuxClocks:
             if clock.first_tick_pending:
                 k = tk.cycle_last + tk.cycle_interval
                 key = k if key is None else min(key, k)
-            if tk.ntp.needs_per_second_hook():
-                k = tk.cycles_of_next_second()
-                key = k if key is None else min(key, k)
+            work = tk.cycles_of_ntp_work()
+            if work is not None:
+                key = work if key is None else min(key, work)
             flip = tk.cycles_of_dither_flip(bound)
             if flip is not None:
                 key = flip if key is None else min(key, flip)

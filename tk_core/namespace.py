@@ -363,12 +363,14 @@ class TimekeeperNamespace(Namespace):
         or a leap is pending it needs the once-per-second hook, on the tick where a periodic
         namespace would run it; and while its mult is dithering it accumulates where
         ntp_error reaches the host's `lazy_error_bound_ns`, so the ±1 dither still keeps the
-        long-run rate exact.
+        long-run rate exact.  In 7.3 it also accumulates wherever the per-interval drain changes
+        rate (`Timekeeper.cycles_of_drain_change`), so ntp_error still moves linearly between
+        its accumulations.
         """
         if self.update != "lazy":
             return
         tk = self.tk
-        key = tk.cycles_of_next_second() if tk.ntp.needs_per_second_hook() else None
+        key = tk.cycles_of_ntp_work()
         flip = tk.cycles_of_dither_flip(self.host.lazy_error_bound)
         if flip is not None and (key is None or flip < key):
             key = flip

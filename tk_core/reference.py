@@ -15,6 +15,10 @@ ideals, because two different questions are asked of it:
   bias (−0.0596 ppm for a 3 GHz TSC, whose mult 5592405 stands for 5592405.33), exactly as a
   real kernel does until NTP steers it out.
 
+In 7.3 the slew is no longer part of NTP's tick length: the timekeeper carries it as its cached
+skew_delta (`Timekeeper.steered_tick_length` adds it back), so the ideal follows the rate mult is
+steered to, including the part of a second in which the drained pool has run dry.
+
 Both ideals share the kernel's steps (settimeofday, ADJ_SETOFFSET, leap seconds, suspend),
 which are exact integers, so only the rate is modelled here.  Re-anchoring happens only when
 NTP's tick length changes, so keeping a reference costs one integer compare per accumulation.
@@ -70,7 +74,7 @@ class Reference:
         self._set_rates(tk)
 
     def _set_rates(self, tk: Timekeeper) -> None:
-        tick_length = tk.ntp.tick_length
+        tick_length = tk.steered_tick_length()
         self.tick_length = tick_length
         wanted = mpq(tick_length, 1 << tk.ntp_error_shift) - tk.xtime_remainder
         self.rate = wanted / (tk.cycle_interval << tk.shift)
@@ -87,7 +91,7 @@ class Reference:
 
     def sync(self, tk: Timekeeper, cycles: int) -> None:
         """Follow a change of NTP's tick length at `cycles` (cheap when nothing changed)."""
-        if tk.ntp.tick_length != self.tick_length:
+        if tk.steered_tick_length() != self.tick_length:
             self._move_anchor(cycles)
             self._set_rates(tk)
 

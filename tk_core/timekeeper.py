@@ -14,6 +14,10 @@ kernel.  What differs, and why:
   cycles: the read gives what a kernel with 128-bit arithmetic would give.
 * NTP lives in `ntp.kernel.NtpState`, one per timekeeper (like the 6.17 `ntp_data` per
   timekeeper), so every namespace has its own discipline and its own leap-second state.
+* Linux 7.3 (``KernelBehaviour.ntp_skew_drain``): `tk_setup_internals` turns the rounding of
+  the tick into `cs_tick_adj` for NTP instead of keeping `xtime_remainder` (0 here), every
+  accumulated chunk drains the cached `skew_delta` from NTP's trackers and credits ntp_error
+  with what was drained, and `timekeeping_adjust` biases mult by skew_delta·HZ (`ntp.drain`).
 * there is no shadow timekeeper and no seqcount: the simulation is single-threaded.  Where the
   kernel restores the shadow copy after an error, we restore a snapshot.
 """
@@ -24,6 +28,7 @@ import errno
 from dataclasses import dataclass
 from typing import Any
 
+from ntp import drain
 from ntp.kernel import NtpState
 from ntp.trace import TRACE, emit
 
@@ -94,7 +99,10 @@ class Timekeeper:
         self.clock_was_set_seq = 0
         self.next_leap_ktime = KTIME_MAX
         self.mult_warned = False
+        self.drain = ntp.behaviour.ntp_skew_drain
         self.tk_setup_internals(shift, init.cycles)
+        if self.drain:
+            ntp.clear(self.cs_tick_adj)  # timekeeping_init's TK_CLEAR_NTP hands it over
         self._set_readings(init)
         self.tk_update_leap_state()
 
@@ -120,6 +128,14 @@ class Timekeeper:
         self.raw_mult = self.clock_mult
         self.ntp_err_mult = 0
         self.skip_second_overflow = 0
+        self.skew_delta = 0
+        self.cs_tick_adj = 0
+        if self.drain:
+            # 7.3: ntp_tick is the accumulated interval itself; its rounding error per second
+            # goes to NTP's tick_length through ntp_clear, so no remainder is kept here
+            self.ntp_tick = self.xtime_interval << self.ntp_error_shift
+            self.cs_tick_adj = (self.ntp_tick - (ntp_interval_length << NTP_SCALE_SHIFT)) * self.hz
+            self.xtime_remainder = 0
 
     def _set_readings(self, init: ClockInit) -> None:
         sec, nsec = divmod(init.realtime_ns, NSEC_PER_SEC)
@@ -287,6 +303,9 @@ class Timekeeper:
         self.ntp_error -= (self.xtime_interval + self.xtime_remainder) << (
             self.ntp_error_shift + shift
         )
+        if self.skew_delta:
+            # 7.3: drain after second_overflow ran, at the rate cached by the last adjust
+            self.ntp_error += self.ntp.drain_skew(self.skew_delta, shift) * self.hz
         return offset, clock_set
 
     def accumulate_nsecs_to_secs(self) -> int:
@@ -312,7 +331,9 @@ class Timekeeper:
     def timekeeping_adjust(self, offset: int) -> None:
         """`timekeeping_adjust` (v4.19+): mult from NTP's tick length, plus the ±1 dither."""
         tick_length = self.ntp.tick_length
-        if self.ntp_tick == tick_length:
+        if self.drain:
+            mult = self._drain_base_mult(tick_length)
+        elif self.ntp_tick == tick_length:
             mult = self.mult - self.ntp_err_mult
         else:
             self.ntp_tick = tick_length
@@ -333,6 +354,18 @@ class Timekeeper:
         if TRACE.enabled and self.mult != old:
             emit("mult_change", tk=id(self), old=old, new=self.mult, ntp_error=self.ntp_error)
 
+    def _drain_base_mult(self, tick_length: int) -> int:
+        """7.3 `timekeeping_adjust`: re-cache tick_length and skew_delta when either changed.
+
+        The cached skew is what the intervals of the next advance drain, and mult carries it
+        as a bias of skew_delta·HZ per interval; otherwise mult only loses the old dither.
+        """
+        skew = self.ntp.skew_delta
+        if self.ntp_tick == tick_length and self.skew_delta == skew:
+            return self.mult - self.ntp_err_mult
+        self.ntp_tick, self.skew_delta = tick_length, skew
+        return ((tick_length + skew * self.hz) >> self.ntp_error_shift) // self.cycle_interval
+
     def timekeeping_apply_adjustment(self, offset: int, mult_adj: int) -> None:
         """`timekeeping_apply_adjustment`: change mult and keep "now" continuous."""
         if mult_adj == 0:
@@ -343,12 +376,15 @@ class Timekeeper:
         self.mult += mult_adj
         self.xtime_interval += self.cycle_interval * mult_adj
         self.xtime_nsec -= offset * mult_adj
+        if self.drain:
+            # 7.3 books the ns taken off xtime_nsec as error again
+            self.ntp_error += (offset * mult_adj) << self.ntp_error_shift
 
     def timekeeping_update(self, action: int) -> None:
         """`timekeeping_update`: clear NTP if asked, refresh leap state and readout bases."""
         if action & TK_CLEAR_NTP:
             self.ntp_error = 0
-            self.ntp.clear()
+            self.ntp.clear(self.cs_tick_adj if self.drain else None)
         self.tk_update_leap_state()
         self.tk_update_ktime_data()
         if action & TK_CLOCK_WAS_SET:
@@ -463,11 +499,56 @@ class Timekeeper:
         k = max(1, -(-need // self.xtime_interval))
         return self.cycle_last + k * self.cycle_interval
 
+    def steered_tick_length(self) -> int:
+        """The tick length (ns·2^32 per interval) mult is being steered to: NTP's tick_length,
+        and in 7.3 the cached base plus the cached skew_delta·HZ (the slew lives apart)."""
+        if self.drain:
+            return self.ntp_tick + self.skew_delta * self.hz
+        return self.ntp.tick_length
+
+    def cycles_of_ntp_work(self) -> int | None:
+        """Where a lazy namespace must next accumulate for NTP's sake, or None when quiet.
+
+        Not kernel code: the next second boundary while `second_overflow` has work, and in 7.3
+        also the tick before it (while a skew drains) and the next change of the per-interval
+        drain (`cycles_of_drain_change`).  So no chunk of a lazy advance mixes intervals that a
+        tick-by-tick timekeeper would drain differently.
+        """
+        key = self.cycles_of_next_second() if self.ntp.needs_per_second_hook() else None
+        if self.drain:
+            if key is not None and self.skew_delta and key - self.cycle_interval > self.cycle_last:
+                # second_overflow sees T and A as they were before its whole chunk: stop one
+                # tick short, so the boundary interval is a chunk of its own, as on every tick
+                key -= self.cycle_interval
+            change = self.cycles_of_drain_change()
+            if change is not None and (key is None or change < key):
+                key = change
+        return key
+
     def ntp_error_rate(self) -> int:
-        """How much ntp_error grows per accumulated tick with today's mult and NTP tick."""
-        return self.ntp_tick - (
+        """How much ntp_error grows per accumulated tick with today's mult and NTP tick.
+
+        In 7.3 a tick also credits what it drains; that is constant only within one run of
+        `cycles_of_drain_change`, which a lazy namespace therefore never accumulates across.
+        """
+        rate = self.ntp_tick - (
             (self.xtime_interval + self.xtime_remainder) << self.ntp_error_shift
         )
+        if self.skew_delta:
+            rate += drain.drained_per_interval(self.ntp, self.skew_delta) * self.hz
+        return rate
+
+    def cycles_of_drain_change(self) -> int | None:
+        """7.3, lazy planning: the tick boundary at which the per-interval drain next changes.
+
+        Not kernel code.  A NTP skew the cache has not taken yet (after ntp_clear) needs the next
+        tick's adjust; a cached skew drains at one rate until the adjtime pool or the phase
+        offset runs short (`ntp.drain.intervals_until_drain_change`).  None when nothing drains.
+        """
+        if self.skew_delta != self.ntp.skew_delta:
+            return self.cycle_last + self.cycle_interval
+        k = drain.intervals_until_drain_change(self.ntp, self.skew_delta)
+        return None if k is None else self.cycle_last + k * self.cycle_interval
 
     def cycles_of_dither_flip(self, bound: int) -> int | None:
         """When must a lazy namespace accumulate so the ±1 mult dither keeps |ntp_error| ≲ bound?
@@ -479,6 +560,10 @@ class Timekeeper:
         """
         rate = self.ntp_error_rate()
         if rate == 0:
+            return None
+        if self.drain and (rate < 0) == (self.ntp_err_mult == 0):
+            # 7.3 only: a dry pool under a kept bias drives the error away from the side the
+            # dither corrects; a tick-by-tick kernel keeps the dither as it is, so no flip
             return None
         if rate > 0:
             k = (bound - self.ntp_error) // rate + 1
@@ -526,13 +611,21 @@ class Timekeeper:
     def snapshot(self) -> dict[str, Any]:
         """Every kernel field and the NTP state, as plain ints (checkpoints, error restore)."""
         state: dict[str, Any] = {name: getattr(self, name) for name in self._FIELDS}
+        if self.drain:
+            state.update((name, getattr(self, name)) for name in self._DRAIN_FIELDS)
         state["ntp"] = self.ntp.to_dict()
         return state
+
+    #: 7.3's extra timekeeper fields (the cached skew, the tick rounding handed to NTP).
+    _DRAIN_FIELDS = ("skew_delta", "cs_tick_adj")
 
     def restore(self, state: dict[str, Any]) -> None:
         for name in self._FIELDS:
             setattr(self, name, state[name])
+        for name in self._DRAIN_FIELDS:
+            setattr(self, name, state.get(name, 0))
         self.ntp = NtpState.from_dict(state["ntp"])
+        self.drain = self.ntp.behaviour.ntp_skew_drain
 
     def __repr__(self) -> str:
         return (

@@ -138,15 +138,28 @@ def check_timekeeper(
         raise fail(path, "an object", type(snap).__name__, show=True)
     for key in Timekeeper._FIELDS:
         _get(snap, key, bool if key in _BOOL_FIELDS else int, path)
-    _check_conversion(snap, path, clock, hz)
+    ntp = _get(snap, "ntp", dict, path)
+    _check_conversion(snap, path, clock, hz, drains(ntp))
     _check_accumulated(snap, path, max_cycles)
     _check_offsets(snap, path)
     check_ntp(_get(snap, "ntp", dict, path), f"{path}.ntp", snap["hz"])
     _check_next_mult(snap, path)
 
 
+def drains(ntp: dict[str, Any]) -> bool:
+    """Whether a saved NTP state follows 7.3's per-interval drain (``ntp_skew_drain``)."""
+    flags = ntp.get("behaviour_flags")
+    if isinstance(flags, dict) and isinstance(flags.get("ntp_skew_drain"), bool):
+        return bool(flags["ntp_skew_drain"])
+    version = ntp.get("behaviour")
+    try:
+        return KernelBehaviour.from_version(version).ntp_skew_drain
+    except (TypeError, ValueError):
+        return False  # _check_behaviour names the bad version
+
+
 def _check_conversion(
-    snap: dict[str, Any], path: str, clock: tuple[int, int, int], hz: int
+    snap: dict[str, Any], path: str, clock: tuple[int, int, int], hz: int, drain: bool = False
 ) -> None:
     clock_mult, shift, maxadj = clock
     equal(snap, "clock_mult", path, clock_mult, "the clocksource's mult for this counter")
@@ -158,8 +171,16 @@ def _check_conversion(
     interval = max(1, (ntpinterval + clock_mult // 2) // clock_mult)
     int_in(snap, "cycle_interval", path, 1, U64[1])
     equal(snap, "cycle_interval", path, interval, "as tk_setup_internals derives it")
-    equal(snap, "xtime_remainder", path, ntpinterval - interval * clock_mult,
-          "NSEC_PER_SEC/HZ << shift minus cycle_interval * clock_mult")
+    if drain:
+        equal(snap, "xtime_remainder", path, 0, "0 (7.3 hands the tick rounding to NTP)")
+        rounding = ((interval * clock_mult) << (NTP_SCALE_SHIFT - shift)) - (
+            (NSEC_PER_SEC // hz) << NTP_SCALE_SHIFT)
+        equal(snap, "cs_tick_adj", path, rounding * hz,
+              "the tick's rounding to whole cycles per second, as tk_setup_internals sets it")
+        int_in(snap, "skew_delta", path, *S64)
+    else:
+        equal(snap, "xtime_remainder", path, ntpinterval - interval * clock_mult,
+              "NSEC_PER_SEC/HZ << shift minus cycle_interval * clock_mult")
     equal(snap, "ntp_error_shift", path, NTP_SCALE_SHIFT - shift, "32 - shift")
     mult = int_in(snap, "mult", path, 1, U32_MAX, "a steered mult in 1..2^32-1")
     equal(snap, "xtime_interval", path, interval * mult, "cycle_interval * mult")
@@ -227,14 +248,20 @@ def check_ntp(ntp: Any, path: str, hz: int) -> None:
     adj = int_in(ntp, "ntp_tick_adj", path, -MAX_TICK_ADJ, MAX_TICK_ADJ,
                  "a boot-time tick adjustment within ±0.1 s/s (the ADJ_TICK range)")
     second = to_u64(to_u64((tick_usec * NSEC_PER_USEC * user_hz) << NTP_SCALE_SHIFT) + adj + freq)
+    drain = drains(ntp)
+    if drain:
+        second = to_u64(second + _check_drain_fields(ntp, path, hz))
     base = int_in(ntp, "tick_length_base", path, 1, U64[1])
     equal(ntp, "tick_length_base", path, second // hz, "as ntp_update_frequency computes it")
     max_offset = (MAXPHASE << NTP_SCALE_SHIFT) // hz
     int_in(ntp, "time_offset", path, -max_offset, max_offset,
            f"a phase offset within ±MAXPHASE per tick (|v| <= {max_offset})")
     slew = max_offset + max_tickadj_scaled(hz)
-    int_in(ntp, "tick_length", path, max(1, base - slew), min(U64[1], base + slew),
-           "tick_length_base plus at most one PLL chunk and one adjtime slew")
+    if drain:
+        equal(ntp, "tick_length", path, base, "tick_length_base (7.3 keeps the slew apart)")
+    else:
+        int_in(ntp, "tick_length", path, max(1, base - slew), min(U64[1], base + slew),
+               "tick_length_base plus at most one PLL chunk and one adjtime slew")
     int_in(ntp, "time_constant", path, 0, MAXTC, f"a time constant in 0..MAXTC ({MAXTC})")
     int_in(ntp, "time_status", path, 0, STA_ALL, "only defined STA_ bits (0..0xffff)")
     int_in(ntp, "time_state", path, TIME_OK, TIME_ERROR,
@@ -242,6 +269,20 @@ def check_ntp(ntp: Any, path: str, hz: int) -> None:
     for key in ("time_maxerror", "time_esterror", "time_reftime", "time_adjust",
                 "ntp_next_leap_sec"):
         int_in(ntp, key, path, *S64)
+
+
+def _check_drain_fields(ntp: dict[str, Any], path: str, hz: int) -> int:
+    """7.3's skew_delta, drawer and cs_tick_adj within what ntp.c can hold; returns cs_tick_adj."""
+    max_skew = ((MAXPHASE << NTP_SCALE_SHIFT) // hz + max_tickadj_scaled(hz)) // hz + 1
+    int_in(ntp, "skew_delta", path, -max_skew, max_skew,
+           f"a per-interval slew of at most one PLL chunk and one adjtime slew (|v| <= {max_skew})")
+    one_us = NSEC_PER_USEC << NTP_SCALE_SHIFT
+    int_in(ntp, "time_adjust_frac", path, -one_us, one_us, "under 1 µs (in ns << 32)")
+    return int_in(ntp, "cs_tick_adj", path, *S64)
+
+
+#: Flags added after checkpoints were first written: an older document may lack them.
+_LATER_FLAGS = frozenset({"ntp_skew_drain"})
 
 
 def _check_behaviour(ntp: dict[str, Any], path: str) -> None:
@@ -254,11 +295,13 @@ def _check_behaviour(ntp: dict[str, Any], path: str) -> None:
             raise fail(f"{path}.behaviour", f"a kernel version ({err})", version) from None
         return
     defaults = KernelBehaviour()
-    if not isinstance(flags, dict) or set(flags) != set(vars(defaults)):
+    known = set(vars(defaults))
+    if not isinstance(flags, dict) or not known - _LATER_FLAGS <= set(flags) <= known:
         raise fail(f"{path}.behaviour_flags", "an object with the keys "
                    + ", ".join(sorted(vars(defaults))), flags)
     for key, default in vars(defaults).items():
-        _get(flags, key, type(default), f"{path}.behaviour_flags")
+        if key in flags:
+            _get(flags, key, type(default), f"{path}.behaviour_flags")
 
 
 # -- tasks ----------------------------------------------------------------------------------------
