@@ -35,6 +35,7 @@ from __future__ import annotations
 from ._format import (
     FORMAT,
     KINDS,
+    READS,
     RESTORE_MODES,
     SECTIONS,
     VERSION,
@@ -45,12 +46,15 @@ from ._format import (
     register_section,
     verify,
 )
+from ._callbacks import CALLBACKS, register_callback, unregister_callback
 from ._host import checkpoint_host, restore_host
 from ._namespace import checkpoint_namespace, restore_namespace
 
 __all__ = [
+    "CALLBACKS",
     "FORMAT",
     "KINDS",
+    "READS",
     "RESTORE_MODES",
     "SECTIONS",
     "VERSION",
@@ -60,8 +64,10 @@ __all__ = [
     "checkpoint_namespace",
     "dumps",
     "loads",
+    "register_callback",
     "register_section",
     "restore_host",
     "restore_namespace",
+    "unregister_callback",
     "verify",
 ]
