@@ -168,3 +168,19 @@ def test_scenario_host_checkpoint_restores_to_the_same_end(tmp_path: Path) -> No
     last = (out / "samples.csv").read_text().splitlines()[-2:]
     finals = {row.split(",")[2]: int(row.split(",")[4]) for row in last}
     assert finals == {n: host.namespaces[n].clock_gettime_ns(CLOCK_REALTIME) for n in finals}
+
+
+def test_a_version_1_checkpoint_still_restores_and_continues() -> None:
+    """tests/data/checkpoint_v1_host.json was written by the version-1 engine from `build()`
+    run 60 s; restored here it continues as this engine's own uninterrupted run does."""
+    text = (Path(__file__).parent / "data" / "checkpoint_v1_host.json").read_text()
+    doc = loads(text)
+    assert doc["version"] == 1 and "runtime" not in doc["state"]
+    restored = restore_host(doc)
+    straight = build()
+    straight.run_for(60 * NS)
+    assert state(restored) == state(straight)
+    restored.run_for(30 * NS)
+    straight.run_for(30 * NS)
+    assert state(restored) == state(straight)
+    assert checkpoint_host(restored)["version"] == VERSION  # written back in the new format
