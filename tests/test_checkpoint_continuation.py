@@ -201,7 +201,7 @@ def test_a_restored_host_continues_bit_for_bit(run: tuple[dict[str, Any], list[A
     FIRED[id(original)].clear()
     FIRED[id(restored)].clear()
     assert readings(restored) == readings(original)
-    for step in plan[cut:] + [("run", 2 * NS)]:
+    for step in [*plan[cut:], ("run", 2 * NS)]:
         assert apply(restored, step) == apply(original, step)
         assert readings(restored) == readings(original)
     assert FIRED.pop(id(restored)) == FIRED.pop(id(original))

@@ -161,7 +161,7 @@ def test_a_callback_must_be_registered_where_it_is_restored() -> None:
     host.root.timer_create(CLOCK_MONOTONIC, beep).settime(NS)
     text = checkpoint_host(host)
     unregister_callback("validation.beep")
-    with pytest.raises(CheckpointError, match="'validation.beep' is not registered"):
+    with pytest.raises(CheckpointError, match=r"'validation\.beep' is not registered"):
         restore_host(text)
     register_callback("validation.beep", beep)
     assert restore_host(text).root.timer_handles[0].callback is beep

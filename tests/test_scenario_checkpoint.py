@@ -73,7 +73,10 @@ def test_host_checkpoint_continues_identically() -> None:
     [
         (lambda t: t.replace('"hz": 250', '"hz": 251'), "checksum mismatch"),
         (lambda t: t[: len(t) // 2], "invalid JSON"),
-        (lambda t: t.replace(f'"version": {VERSION}', '"version": 99'), "version 99 is not supported"),
+        (
+            lambda t: t.replace(f'"version": {VERSION}', '"version": 99'),
+            "version 99 is not supported",
+        ),
         (lambda t: "[1, 2]", "not a checkpoint"),
     ],
 )

@@ -32,6 +32,7 @@ section it has no handler for refuses the document.
 
 from __future__ import annotations
 
+from ._callbacks import CALLBACKS, register_callback, unregister_callback
 from ._format import (
     FORMAT,
     KINDS,
@@ -46,7 +47,6 @@ from ._format import (
     register_section,
     verify,
 )
-from ._callbacks import CALLBACKS, register_callback, unregister_callback
 from ._host import checkpoint_host, restore_host
 from ._namespace import checkpoint_namespace, restore_namespace
 

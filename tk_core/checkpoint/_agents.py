@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import random
-from typing import Any
+from typing import Any, cast
 
 from gmpy2 import mpq
 
@@ -38,7 +38,7 @@ ACTIONS = {
 }
 _SHAPE_CLASSES: dict[str, type[Shape]] = {}
 for _factory in SHAPES.values():
-    _cls = getattr(_factory, "func", _factory)
+    _cls = cast("type[Shape]", getattr(_factory, "func", _factory))  # a class or its partial
     _SHAPE_CLASSES[_cls.__name__] = _cls
 _MT_WORDS = 624
 
@@ -330,7 +330,8 @@ def _wire_daemon(a: NtpDaemon, d: dict[str, Any], path: str, handles: list[Handl
     if _opt(d, "leap_timer", path) is not None:
         a._leap_timer = timer(d, "leap_timer", path)
     follow = _get(d, "followups", list, path)
-    a._followups = [timer(follow, i, f"{path}.followups") for i in range(len(follow))]  # type: ignore[arg-type]
+    box = {str(i): v for i, v in enumerate(follow)}
+    a._followups = [timer(box, str(i), f"{path}.followups") for i in range(len(follow))]
 
 
 # -- the list ---------------------------------------------------------------------------------
@@ -361,7 +362,11 @@ def restore_agents(host: Host, items: Any) -> tuple[list[Any], list[str]]:
         if ns is None or (kind == "follower" and not isinstance(ns, TimekeeperNamespace)):
             want = "a timekeeper namespace" if kind == "follower" else "a namespace"
             raise fail(f"{where}.namespace", f"{want} of this checkpoint", name)
-        agent = _follower(ns, d, where) if kind == "follower" else _daemon(ns, d, where)
+        if kind == "follower":
+            assert isinstance(ns, TimekeeperNamespace)
+            agent: Any = _follower(ns, d, where)
+        else:
+            agent = _daemon(ns, d, where)
         ns.agents.append(agent)
         agents.append(agent)
         kinds.append(kind)

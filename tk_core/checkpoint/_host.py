@@ -18,6 +18,7 @@ from ..host import Host, HostStats, NamespaceStats
 from ..hrtimer import HostEntry, HostTimerQueue
 from ..namespace import MODELS, UPDATE_POLICIES, Namespace, OffsetsNamespace, TimekeeperNamespace
 from ..timekeeper import NSEC_PER_SEC
+from ._agents import agents_state, deferred, deferred_state, restore_agents, wire_agents
 from ._format import (
     SECTIONS,
     VERSION,
@@ -29,6 +30,7 @@ from ._format import (
     at_boundary,
     verify,
 )
+from ._runtime import restore_runtime, runtime_state
 from ._state import (
     _new_timekeeper_ns,
     _restore_reference,
@@ -37,10 +39,15 @@ from ._state import (
     check_namespace_state,
     namespace_state,
 )
-from ._agents import agents_state, deferred, deferred_state, restore_agents, wire_agents
-from ._runtime import restore_runtime, runtime_state
-from ._timers import Handle, Refs, Restorer, check_sleepers_queued, queue_timer, restore_timers, \
-    timers_state
+from ._timers import (
+    Handle,
+    Refs,
+    Restorer,
+    check_sleepers_queued,
+    queue_timer,
+    restore_timers,
+    timers_state,
+)
 from ._validate import S32, S64, U64, choice, clock_params, fail, int_in, nonempty
 
 # -- the host ------------------------------------------------------------------------------------
