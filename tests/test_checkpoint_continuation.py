@@ -99,6 +99,7 @@ def steps(n_namespaces: int) -> st.SearchStrategy[tuple[Any, ...]]:
     names = st.sampled_from(["root"] + [f"n{i}" for i in range(n_namespaces)])
     return st.one_of(
         st.tuples(st.just("run"), st.integers(1, 400 * MS)),
+        st.tuples(st.just("suspend"), st.integers(0, 2 * NS)),
         st.tuples(st.just("timer"), names, st.sampled_from(TIMER_CLOCKS),
                   st.integers(1, 300 * MS), st.sampled_from([0, 0, 1 * MS, 7 * MS, 90 * MS]),
                   st.booleans()),
@@ -118,6 +119,9 @@ def apply(host: Host, step: tuple[Any, ...]) -> Any:
     kind, *args = step
     if kind == "run":
         host.run_for(args[0])
+        return None
+    if kind == "suspend":
+        host.suspend_for(args[0])
         return None
     ns = host.namespaces[args[0]]
     try:
