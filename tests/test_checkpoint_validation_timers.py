@@ -175,3 +175,49 @@ _PATHS = [p for p in _leaves(_STATE) if p[0] in ("runtime", "timers", "agents", 
 @given(_mutations(_PATHS))
 def test_mutated_busy_checkpoints_restore_or_fail_cleanly(mutations: list[Any]) -> None:
     _restore_and_run(lambda: restore_host(_mutate(doc(), mutations)))
+
+
+# -- completeness tripwires: a new field of a carried object must be carried too -------------
+
+
+def test_every_field_of_the_carried_objects_is_known_to_the_format() -> None:
+    """Adding state to a timer, a timer entry, a daemon or a follower fails here until the
+    checkpoint carries it (otherwise restored ≡ original silently stops holding)."""
+    import dataclasses
+
+    from tk_core.policy import Follower
+    from tk_core.posix_timers import PosixTimer, Sleeper
+    from tk_core.timerbase import TimerBase, TimerEntry, _Group
+    from tk_core.timerfd import TimerFd
+
+    assert set(PosixTimer.__slots__) == {"_armed", "_entry", "callback", "clockid", "deleted",
+                                         "fires", "interval", "ns", "overrun"}
+    assert set(TimerFd.__slots__) == {"_entry", "clockid", "closed", "expired", "interval",
+                                      "might_cancel", "moffs", "ns", "ticks"}
+    assert set(Sleeper.__slots__) == {"_entry", "absolute", "callback", "clockid", "done",
+                                      "interrupted", "ns", "woke_ns"}
+    assert set(TimerEntry.__slots__) == {"base", "check_clockid", "check_expires", "ns",
+                                         "on_fire", "rechecks", "rekeys", "stats", "stepped"}
+    assert set(TimerBase.__slots__) == {"_base_mult", "_leap", "cancel_list", "far", "host",
+                                        "near", "ns", "wall"}
+    assert set(_Group.__slots__) == {"entries", "key_far", "mult_max", "mult_min", "since"}
+    assert {f.name for f in dataclasses.fields(Follower)} == {
+        "ns", "policy", "bound", "epoch_unix", "update_interval_s", "apply_leap_too",
+        "tracking", "warnings", "freq_set", "clamped", "_gain", "_last", "_tai0", "_leap_bits"}
+    host = restore_host(doc())
+    daemon = next(a for a in host.namespaces["a"].agents if isinstance(a, NtpDaemon))
+    assert set(vars(daemon)) == {"ns", "host", "client", "server", "path", "rng", "epoch_unix",
+                                 "polls", "lost", "_poll_timer", "_leap_timer", "_leap_sign",
+                                 "_followups"}
+    from ntp.discipline import NtpdClient
+
+    common = {"poll_exp", "samples", "updates", "leap_pending"}
+    assert set(vars(NtpdClient())) == common | {"slew_leap", "step_threshold_ns", "started"}
+    assert set(vars(ChronyClient())) == common | {
+        "makestep_ns", "makestep_limit", "corrtimeratio", "maxslewrate", "leapsecmode",
+        "max_samples", "freq", "base_freq", "applied_ns", "applied_at", "corrected",
+        "leap_slewing"}
+    for ns in host.namespaces.values():  # the restorer set every slot of every handle
+        for h in ns.timer_handles.values():
+            for slot in type(h).__slots__:
+                getattr(h, slot)
