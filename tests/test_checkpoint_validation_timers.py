@@ -221,3 +221,16 @@ def test_every_field_of_the_carried_objects_is_known_to_the_format() -> None:
         for h in ns.timer_handles.values():
             for slot in type(h).__slots__:
                 getattr(h, slot)
+
+
+def test_every_host_attribute_is_carried_or_derived() -> None:
+    """A new Host attribute must be carried by the checkpoint (or be derived on restore):
+    add it to the format, then here."""
+    carried = {"_floor", "_lost", "_next_t", "_now", "_pids", "_tick", "_want", "aux_clocks",
+               "clockevent", "clocksource", "counter", "epoch_ns", "expiry_cost_ns",
+               "hang_detected", "hz", "irq_cost_ns", "lateness", "lazy_error_bound",
+               "namespaces", "nohz", "queue", "rekey_slack_ns", "requeue_on_adjust", "stats",
+               "user_hz", "wrap_guard"}
+    derived = {"_cache_cycles", "_cache_now", "_in_irq", "_touched", "behaviour",
+               "guard_cycles", "kernel_version", "periodic", "root"}
+    assert set(vars(Host())) == carried | derived
