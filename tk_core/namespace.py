@@ -114,6 +114,7 @@ class Namespace:
         #: creation order: what a checkpoint carries and what a restored host hands back.
         self.timer_handles: dict[int, PosixTimer | TimerFd | Sleeper] = {}
         self.next_timer_id = 0
+        self._prune_at = 64
         #: Daemons acting on this namespace (NTP clients, leap followers), for checkpoints.
         self.agents: list[Any] = []
 
@@ -212,9 +213,10 @@ class Namespace:
     def add_timer_handle(self, handle: _H) -> _H:
         """Index a new timer handle under the next id (dead handles are pruned as it grows)."""
         handles = self.timer_handles
-        if len(handles) >= 64 and len(handles) & (len(handles) - 1) == 0:
+        if len(handles) >= self._prune_at:  # twice the live count: amortised O(1) per handle
             for key in [k for k, h in handles.items() if not handle_alive(h)]:
                 del handles[key]
+            self._prune_at = max(64, 2 * len(handles))
         handles[self.next_timer_id] = handle
         self.next_timer_id += 1
         return handle
