@@ -11,6 +11,7 @@ import pytest
 from ntp import ADJ_NANO, ADJ_OFFSET, ADJ_STATUS, ADJ_TIMECONST, STA_INS, STA_PLL, Timex
 from tk_core import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, Clocksource, Host
 from tk_core.checkpoint import (
+    VERSION,
     CheckpointError,
     checkpoint_host,
     checkpoint_namespace,
@@ -64,7 +65,7 @@ def test_host_checkpoint_continues_identically() -> None:
     restored.run_for(200 * NS)
     assert state(restored) == state(a)
     doc = json.loads(text)
-    assert doc["format"] == "timekeepers-checkpoint" and doc["version"] == 1
+    assert doc["format"] == "timekeepers-checkpoint" and doc["version"] == VERSION == 2
 
 
 @pytest.mark.parametrize(
@@ -72,7 +73,10 @@ def test_host_checkpoint_continues_identically() -> None:
     [
         (lambda t: t.replace('"hz": 250', '"hz": 251'), "checksum mismatch"),
         (lambda t: t[: len(t) // 2], "invalid JSON"),
-        (lambda t: t.replace('"version": 1', '"version": 99'), "version 99 is not supported"),
+        (
+            lambda t: t.replace(f'"version": {VERSION}', '"version": 99'),
+            "version 99 is not supported",
+        ),
         (lambda t: "[1, 2]", "not a checkpoint"),
     ],
 )
@@ -98,17 +102,24 @@ def test_wrong_kind_and_bad_field() -> None:
         restore_host(forged)
 
 
-def test_queued_timers_are_refused_clearly() -> None:
+def test_queued_timers_go_into_host_checkpoints_not_namespace_ones() -> None:
     host = build()
     ns = host.namespaces["pll"]
-    if not hasattr(ns, "timer_create"):
-        pytest.skip("timers not in this engine")
     timer = ns.timer_create(CLOCK_MONOTONIC)
     timer.settime(5 * NS)
-    with pytest.raises(CheckpointError, match="cannot checkpoint"):
-        checkpoint_host(host)
+    restored = restore_host(loads(dumps(checkpoint_host(host))))
+    assert restored.namespaces["pll"].timer_handles[0].gettime() == timer.gettime()
     with pytest.raises(CheckpointError, match="queued timer"):
         checkpoint_namespace(ns)
+
+
+def test_a_timer_made_outside_the_namespace_calls_is_refused_clearly() -> None:
+    from tk_core.posix_timers import PosixTimer
+
+    host = build()
+    PosixTimer(host.namespaces["pll"], CLOCK_MONOTONIC).settime(5 * NS)  # no id: not indexed
+    with pytest.raises(CheckpointError, match="not made by timer_create"):
+        checkpoint_host(host)
 
 
 def test_namespace_restore_modes() -> None:
@@ -160,3 +171,19 @@ def test_scenario_host_checkpoint_restores_to_the_same_end(tmp_path: Path) -> No
     last = (out / "samples.csv").read_text().splitlines()[-2:]
     finals = {row.split(",")[2]: int(row.split(",")[4]) for row in last}
     assert finals == {n: host.namespaces[n].clock_gettime_ns(CLOCK_REALTIME) for n in finals}
+
+
+def test_a_version_1_checkpoint_still_restores_and_continues() -> None:
+    """tests/data/checkpoint_v1_host.json was written by the version-1 engine from `build()`
+    run 60 s; restored here it continues as this engine's own uninterrupted run does."""
+    text = (Path(__file__).parent / "data" / "checkpoint_v1_host.json").read_text()
+    doc = loads(text)
+    assert doc["version"] == 1 and "runtime" not in doc["state"]
+    restored = restore_host(doc)
+    straight = build()
+    straight.run_for(60 * NS)
+    assert state(restored) == state(straight)
+    restored.run_for(30 * NS)
+    straight.run_for(30 * NS)
+    assert state(restored) == state(straight)
+    assert checkpoint_host(restored)["version"] == VERSION  # written back in the new format

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gmpy2 import mpq
 
@@ -31,10 +31,28 @@ if TYPE_CHECKING:
 NSEC = 1_000_000_000
 
 
-def at_true_time(host: Host, t: mpq, action: Callable[[], None]) -> CycleEntry:
-    """Queue `action` for the first counter cycle at or after true time `t` (seconds)."""
+class Deferred(CycleEntry):
+    """`action(*args)` at a fixed cycle: a packet in flight, a daemon's next update.
+
+    The action and its arguments are kept as data (not a closure) so that a checkpoint can
+    say what is pending: a bound method of a daemon and plain ints.
+    """
+
+    __slots__ = ("args", "call")
+
+    def __init__(self, call: Callable[..., None], args: tuple[Any, ...]) -> None:
+        super().__init__(self._run)
+        self.call = call
+        self.args = args
+
+    def _run(self, _cycles: int) -> None:
+        self.call(*self.args)
+
+
+def at_true_time(host: Host, t: mpq, action: Callable[..., None], *args: Any) -> Deferred:
+    """Queue `action(*args)` for the first counter cycle at or after true time `t` (seconds)."""
     cycles = ceil_q(host.clocksource.exact_cycles_at(max(t, host.true_time)))
-    entry = CycleEntry(lambda _cycles: action())
+    entry = Deferred(action, args)
     host.enqueue(entry, cycles - host.lost_cycles())
     return entry
 
@@ -68,8 +86,12 @@ class NtpDaemon:
         self.lost = 0
         # The daemon's timers are ordinary POSIX timers of its namespace: the timer base
         # re-keys them on clock settings and rate changes, as a kernel re-programs them.
-        self._poll_timer = ns.timer_create(CLOCK_MONOTONIC, lambda _t, _o: self._poll())
+        # Their callbacks are the daemon's own methods, so a checkpoint can name them.
+        self._poll_timer = ns.timer_create(CLOCK_MONOTONIC, self._on_poll_timer)
         self._leap_timer: PosixTimer | None = None
+        self._leap_sign = 0
+        self._followups: list[PosixTimer] = []
+        ns.agents.append(self)
 
     def true_unix(self) -> mpq:
         return self.epoch_unix + self.host.true_time
@@ -84,6 +106,9 @@ class NtpDaemon:
     def stop(self) -> None:
         self._poll_timer.settime(0)
 
+    def _on_poll_timer(self, _timer: PosixTimer, _overrun: int) -> None:
+        self._poll()
+
     def _poll(self) -> None:
         self.polls += 1
         t1 = self.ns.clock_gettime_ns(CLOCK_REALTIME)
@@ -93,16 +118,14 @@ class NtpDaemon:
             self.lost += 1
             return
         out, back = delays
-        at_true_time(
-            self.host, self.host.true_time + mpq(out, NSEC), lambda: self._at_server(t1, back)
-        )
+        at_true_time(self.host, self.host.true_time + mpq(out, NSEC), self._at_server, t1, back)
 
     def _at_server(self, t1: int, back: int) -> None:
         now = self.true_unix()
         t2 = self.server.time_ns(now)
         leap = self.server.leap_indicator(now)
         at_true_time(
-            self.host, self.host.true_time + mpq(back, NSEC), lambda: self._at_client(t1, t2, leap)
+            self.host, self.host.true_time + mpq(back, NSEC), self._at_client, t1, t2, leap
         )
 
     def _at_client(self, t1: int, t2: int, leap: int) -> None:
@@ -116,16 +139,17 @@ class NtpDaemon:
         """chronyd's own leap handling (step/slew) runs when its REALTIME reaches midnight."""
         if self._leap_timer is not None:
             return
-        sign = leap.sign
+        self._leap_sign = sign = leap.sign
         midnight_ns = (leap.unix - (1 if sign < 0 else 0)) * NSEC
-
-        def at_leap(_timer: PosixTimer, _overrun: int) -> None:
-            delay = self.client.on_leap_instant(self.ns, sign)
-            if delay is not None:
-                followup = self.ns.timer_create(
-                    CLOCK_MONOTONIC, lambda _t, _o: self.client.on_leap_followup(self.ns)
-                )
-                followup.settime(delay)
-
-        self._leap_timer = self.ns.timer_create(CLOCK_REALTIME, at_leap)
+        self._leap_timer = self.ns.timer_create(CLOCK_REALTIME, self._on_leap_timer)
         self._leap_timer.settime(midnight_ns, absolute=True)
+
+    def _on_leap_timer(self, _timer: PosixTimer, _overrun: int) -> None:
+        delay = self.client.on_leap_instant(self.ns, self._leap_sign)
+        if delay is not None:
+            followup = self.ns.timer_create(CLOCK_MONOTONIC, self._on_followup_timer)
+            self._followups.append(followup)
+            followup.settime(delay)
+
+    def _on_followup_timer(self, _timer: PosixTimer, _overrun: int) -> None:
+        self.client.on_leap_followup(self.ns)

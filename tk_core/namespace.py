@@ -20,7 +20,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from gmpy2 import mpq
 
@@ -65,6 +65,16 @@ if TYPE_CHECKING:
 ADJTIME_MAX_SEC = (2**31 - 1) // 1_000_000 - 2
 ADJTIME_MIN_SEC = -(2**31 // 1_000_000) + 2
 UPDATE_POLICIES = ("lazy", "periodic")
+_H = TypeVar("_H", PosixTimer, TimerFd, Sleeper)
+
+
+def handle_alive(handle: PosixTimer | TimerFd | Sleeper) -> bool:
+    """Whether a timer handle can still do anything (a checkpoint carries only these)."""
+    if isinstance(handle, PosixTimer):
+        return not handle.deleted
+    if isinstance(handle, TimerFd):
+        return not handle.closed
+    return not (handle.done or handle.interrupted)
 MODELS = ("timekeeper", "offsets")
 
 
@@ -100,6 +110,13 @@ class Namespace:
         self.name = name
         self.frozen = False
         self.tasks: list[Task] = []
+        #: Live timer handles by id (`timer_create`'s timer_t; timerfds and sleeps too), in
+        #: creation order: what a checkpoint carries and what a restored host hands back.
+        self.timer_handles: dict[int, PosixTimer | TimerFd | Sleeper] = {}
+        self.next_timer_id = 0
+        self._prune_at = 64
+        #: Daemons acting on this namespace (NTP clients, leap followers), for checkpoints.
+        self.agents: list[Any] = []
 
     # -- tasks --------------------------------------------------------------------------
 
@@ -176,7 +193,7 @@ class Namespace:
     ) -> PosixTimer:
         """`timer_create`: a POSIX timer on `clockid`; `callback(timer, overrun)` on expiry."""
         self._refuse_aux_timer(clockid, "timer_create")
-        return PosixTimer(self, clockid, callback)
+        return self.add_timer_handle(PosixTimer(self, clockid, callback))
 
     def clock_nanosleep(
         self,
@@ -187,11 +204,26 @@ class Namespace:
     ) -> Sleeper:
         """`clock_nanosleep`: a one-shot wake-up; `callback(sleeper)` when it wakes."""
         self._refuse_aux_timer(clockid, "clock_nanosleep")
-        return Sleeper(self, clockid, value_ns, absolute, callback)
+        return self.add_timer_handle(Sleeper(self, clockid, value_ns, absolute, callback))
 
     def timerfd_create(self, clockid: int) -> TimerFd:
         """`timerfd_create`: a timer descriptor on REALTIME, MONOTONIC or BOOTTIME."""
-        return TimerFd(self, clockid)
+        return self.add_timer_handle(TimerFd(self, clockid))
+
+    def add_timer_handle(self, handle: _H) -> _H:
+        """Index a new timer handle under the next id (dead handles are pruned as it grows)."""
+        handles = self.timer_handles
+        if len(handles) >= self._prune_at:  # twice the live count: amortised O(1) per handle
+            for key in [k for k, h in handles.items() if not handle_alive(h)]:
+                del handles[key]
+            self._prune_at = max(64, 2 * len(handles))
+        handles[self.next_timer_id] = handle
+        self.next_timer_id += 1
+        return handle
+
+    def live_timer_handles(self) -> dict[int, PosixTimer | TimerFd | Sleeper]:
+        """The handles not deleted, closed, woken or interrupted, by id."""
+        return {k: h for k, h in self.timer_handles.items() if handle_alive(h)}
 
     @property
     def timer_stats(self) -> NamespaceStats:

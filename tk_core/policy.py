@@ -103,8 +103,8 @@ class Follower:
         host = self.ns.host
         arm_at = self.bound.t_leap - ARM_BEFORE_S - self.epoch_unix
         clear_at = self.bound.midnight + 2 - self.epoch_unix
-        at_true_time(host, arm_at, lambda: self._set_leap_bits(bits))
-        at_true_time(host, clear_at, lambda: self._set_leap_bits(0))
+        at_true_time(host, arm_at, self._set_leap_bits, bits)
+        at_true_time(host, clear_at, self._set_leap_bits, 0)
 
     # -- smear ---------------------------------------------------------------------------
 
@@ -223,5 +223,6 @@ def follow(
             raise ValueError("no leap second scheduled after now; pass leap= (LeapEvent)")
     name = policy if isinstance(policy, str) else type(policy).__name__
     f = Follower(ns, name, shape.for_event(leap), epoch, update_interval_s, apply_leap_too)
+    ns.agents.append(f)
     f.start()
     return f

@@ -5,15 +5,20 @@ migration), so restoring one must never execute anything, and a person must be a
 it.  Every value is an int, a bool, a string or an exact rational written "p/q"; Python's
 json keeps big ints exact (other readers may need a big-int mode).
 
-The document (format version 1)::
+The document (format version 2; version 1 is still read)::
 
-    {"format": "timekeepers-checkpoint", "version": 1, "kind": "host" | "namespace",
+    {"format": "timekeepers-checkpoint", "version": 2, "kind": "host" | "namespace",
      "sha256": <hex of the canonical JSON of format, version, kind and state>,
      "state": {...}}
 
 A host state holds the config (clocksource, HZ, flags), exact true time, the extended
 counter, statistics, every namespace (its kernel timekeeper fields, NTP state, exact
-reference, tasks) and the queued entries in queue order (the tick and the lazy NTP hooks).
+reference, tasks), every live POSIX timer, timerfd and sleep with each timer base's index
+(`_timers`), the daemons acting on the namespaces — leap followers, NTP clients with their
+server, path and random generator (`_agents`) — the programmed clockevent, hang state and
+lateness histogram (`_runtime`), and every queued entry in queue order (the tick, the lazy
+NTP hooks, timers, daemons' pending actions), so a restored host continues bit for bit.
+Timer callbacks are written by name (`register_callback`); a checkpoint carries no code.
 The checksum catches truncation and accidental edits; since anyone can re-sign a document,
 every field is also range-checked on restore (`_validate`: the invariants the engine relies
 on, with the kernel's own ranges), and any problem is a `CheckpointError` (a ValueError)
@@ -24,17 +29,18 @@ Extension hook (for timers, and later sections): `register_section(name, dump, r
 owns)`.  `dump(host)` returns JSON-able data stored under state["sections"][name];
 `restore(host, data)` runs after namespaces are rebuilt and before the clockevent is
 programmed, and must re-queue its entries; `owns(entry)` says which queued entries are the
-section's, so the core does not refuse them.  Until a section owns them, queued entries the
-core does not know (POSIX timers, sleeps) make `checkpoint_host` refuse with an error.
-Adding a section does not change version 1 documents without it; a reader that meets a
-section it has no handler for refuses the document.
+section's, so the core does not refuse them.  Queued entries nobody knows (an entry put on
+the host queue directly) make `checkpoint_host` refuse with an error.  A reader that meets
+a section it has no handler for refuses the document.
 """
 
 from __future__ import annotations
 
+from ._callbacks import CALLBACKS, register_callback, unregister_callback
 from ._format import (
     FORMAT,
     KINDS,
+    READS,
     RESTORE_MODES,
     SECTIONS,
     VERSION,
@@ -49,8 +55,10 @@ from ._host import checkpoint_host, restore_host
 from ._namespace import checkpoint_namespace, restore_namespace
 
 __all__ = [
+    "CALLBACKS",
     "FORMAT",
     "KINDS",
+    "READS",
     "RESTORE_MODES",
     "SECTIONS",
     "VERSION",
@@ -60,8 +68,10 @@ __all__ = [
     "checkpoint_namespace",
     "dumps",
     "loads",
+    "register_callback",
     "register_section",
     "restore_host",
     "restore_namespace",
+    "unregister_callback",
     "verify",
 ]

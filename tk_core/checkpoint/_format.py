@@ -16,7 +16,9 @@ from ..host import Host
 from ..hrtimer import HostEntry
 
 FORMAT = "timekeepers-checkpoint"
-VERSION = 1
+VERSION = 2
+#: Every version this engine reads: 1 (no timers, daemons or interrupt state) and 2.
+READS = (1, 2)
 KINDS = ("host", "namespace")
 RESTORE_MODES = ("criu", "suspend", "exact")
 T = TypeVar("T")
@@ -51,8 +53,8 @@ def register_section(
 # -- the envelope ----------------------------------------------------------------------------
 
 
-def _digest(kind: str, state: dict[str, Any]) -> str:
-    body = {"format": FORMAT, "version": VERSION, "kind": kind, "state": state}
+def _digest(kind: str, state: dict[str, Any], version: int = VERSION) -> str:
+    body = {"format": FORMAT, "version": version, "kind": kind, "state": state}
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -108,26 +110,29 @@ def verify(doc: Any, source: str = "checkpoint", kind: str | None = None) -> dic
     """Check the envelope (format, version, kind, checksum) of a parsed document."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise CheckpointError(f"{source}: not a checkpoint (expected format {FORMAT!r})")
-    if doc.get("version") != VERSION:
+    version = doc.get("version")
+    if isinstance(version, bool) or version not in READS:
         raise CheckpointError(
-            f"{source}: checkpoint format version {doc.get('version')!r} is not supported "
-            f"(this engine reads version {VERSION})"
+            f"{source}: checkpoint format version {version!r} is not supported "
+            f"(this engine reads versions {', '.join(map(str, READS))})"
         )
     if doc.get("kind") not in KINDS or (kind is not None and doc["kind"] != kind):
         want = kind or " or ".join(KINDS)
         raise CheckpointError(f"{source}: expected a {want} checkpoint, found {doc.get('kind')!r}")
     state = doc.get("state")
-    if not isinstance(state, dict) or doc.get("sha256") != _safe_digest(doc["kind"], state, source):
+    if not isinstance(state, dict) or doc.get("sha256") != _safe_digest(
+        doc["kind"], state, source, version
+    ):
         raise CheckpointError(
             f"{source}: checksum mismatch: the checkpoint is corrupt or was edited"
         )
     return doc
 
 
-def _safe_digest(kind: str, state: dict[str, Any], source: str) -> str:
+def _safe_digest(kind: str, state: dict[str, Any], source: str, version: int) -> str:
     """The checksum, or CheckpointError when the state is not plain JSON data."""
     try:
-        return _digest(kind, state)
+        return _digest(kind, state, version)
     except RecursionError:
         raise CheckpointError(f"{source}: not a checkpoint: state nested too deeply") from None
     except (TypeError, ValueError, OverflowError) as err:

@@ -13,12 +13,15 @@ from ntp.version import KernelBehaviour
 from ..auxclock import AUX_CLOCKS_SINCE
 from ..clocksource import Clocksource
 from ..counter import ExtendedCounter
+from ..daemon import Deferred
 from ..host import Host, HostStats, NamespaceStats
 from ..hrtimer import HostEntry, HostTimerQueue
 from ..namespace import MODELS, UPDATE_POLICIES, Namespace, OffsetsNamespace, TimekeeperNamespace
 from ..timekeeper import NSEC_PER_SEC
+from ._agents import agents_state, deferred, deferred_state, restore_agents, wire_agents
 from ._format import (
     SECTIONS,
+    VERSION,
     CheckpointError,
     _envelope,
     _get,
@@ -27,6 +30,7 @@ from ._format import (
     at_boundary,
     verify,
 )
+from ._runtime import restore_runtime, runtime_state
 from ._state import (
     _new_timekeeper_ns,
     _restore_reference,
@@ -35,13 +39,30 @@ from ._state import (
     check_namespace_state,
     namespace_state,
 )
+from ._timers import (
+    Handle,
+    Refs,
+    Restorer,
+    check_sleepers_queued,
+    queue_timer,
+    restore_timers,
+    timers_state,
+)
 from ._validate import S32, S64, U64, choice, clock_params, fail, int_in, nonempty
 
 # -- the host ------------------------------------------------------------------------------------
 
 
 def checkpoint_host(host: Host) -> dict[str, Any]:
-    """The whole host as a checkpoint document; `restore_host` continues it identically."""
+    """The whole host as a checkpoint document; `restore_host` continues it identically.
+
+    Everything that decides what the host does next is in it: timers, sleeps, timerfds,
+    daemons and what they have pending, and the programmed clockevent (`_runtime`).
+    """
+    runtime = runtime_state(host)
+    refs = Refs(host)
+    timers = timers_state(host, refs)
+    agents = agents_state(refs)
     next_pid = next(host._pids)
     host._pids = itertools.count(next_pid)
     state = {
@@ -53,8 +74,11 @@ def checkpoint_host(host: Host) -> dict[str, Any]:
         "next_pid": next_pid,
         "stats": dataclasses.asdict(host.stats),
         "namespaces": [namespace_state(ns) for ns in host.namespaces.values()],
-        "queue": _queue_state(host),
+        "queue": _queue_state(host, refs),
         "sections": {name: s.dump(host) for name, s in SECTIONS.items()},
+        "runtime": runtime,
+        "timers": timers,
+        "agents": agents,
     }
     return _envelope("host", state)
 
@@ -122,7 +146,8 @@ def _host_kwargs(options: dict[str, Any], hz: int) -> dict[str, Any]:
     return options
 
 
-def _queue_state(host: Host) -> list[dict[str, Any]]:
+def _queue_state(host: Host, refs: Refs) -> list[dict[str, Any]]:
+    """Every queued entry in queue order (ties between equal keys keep their order)."""
     hooks = {
         id(ns._hook): ns.name
         for ns in host.namespaces.values()
@@ -131,20 +156,34 @@ def _queue_state(host: Host) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     unknown: list[HostEntry] = []
     for key, _, entry in host.queue._list:
-        if entry is host._tick:
-            out.append({"kind": "tick", "key": key, "expires": entry.expires})
-        elif id(entry) in hooks:
-            out.append({"kind": "ntp_hook", "namespace": hooks[id(entry)], "key": key})
+        record = _queue_record(host, refs, hooks, key, entry)
+        if record is not None:
+            out.append(record)
         elif not any(s.owns(entry) for s in SECTIONS.values()):
             unknown.append(entry)
     if unknown:
         example = type(unknown[0]).__name__
         raise CheckpointError(
             f"cannot checkpoint: {len(unknown)} queued entr{'y' if len(unknown) == 1 else 'ies'}"
-            f" (e.g. a {example}) that this format cannot serialise yet; timers need a "
-            "'timers' section (tk_core.checkpoint.register_section)"
+            f" (e.g. a {example}) that this format cannot serialise: an entry queued directly "
+            "on the host, not by a namespace timer call or a daemon the checkpoint carries "
+            "(other entries need a section: tk_core.checkpoint.register_section)"
         )
     return out
+
+
+def _queue_record(
+    host: Host, refs: Refs, hooks: dict[int, str], key: int, entry: HostEntry
+) -> dict[str, Any] | None:
+    if entry is host._tick:
+        return {"kind": "tick", "key": key, "expires": host._tick.expires}
+    if id(entry) in hooks:
+        return {"kind": "ntp_hook", "namespace": hooks[id(entry)], "key": key}
+    if id(entry) in refs.index:
+        return {"kind": "timer", "key": key, "handle": refs.index[id(entry)]}
+    if isinstance(entry, Deferred):
+        return deferred_state(entry, refs)
+    return None
 
 
 def _clocksource(d: Any) -> Clocksource:
@@ -176,11 +215,12 @@ def restore_host(document: dict[str, Any], source: str = "checkpoint") -> Host:
 
     Nothing half-built is ever returned: any problem is a CheckpointError naming the field.
     """
-    state = verify(document, source, "host")["state"]
-    return at_boundary(source, lambda: _restore_host(state))
+    doc = verify(document, source, "host")
+    state = doc["state"]
+    return at_boundary(source, lambda: _restore_host(state, doc["version"]))
 
 
-def _restore_host(state: dict[str, Any]) -> Host:
+def _restore_host(state: dict[str, Any], version: int = VERSION) -> Host:
     host = _new_host(_get(state, "config", dict, "state"))
     _restore_time(host, state)
     names = _check_namespace_list(host, state)
@@ -193,10 +233,33 @@ def _restore_host(state: dict[str, Any]) -> Host:
         _restore_host_namespace(host, ns_state, path)
     _check_pids(state, pids)
     host.stats = _stats(_get(state, "stats", dict, "state"), names)
-    _restore_queue(host, _get(state, "queue", list, "state"))
+    if version == 1:  # no timers, daemons or interrupt state: program the device afresh
+        _restore_queue(host, _get(state, "queue", list, "state"), _Pending(1))
+        _restore_sections(host, _get(state, "sections", dict, "state"))
+        host._program()
+        return host
+    items = _get(state, "agents", list, "state")
+    agents, kinds = restore_agents(host, items)
+    restorer = Restorer(host, agents, kinds)
+    handles = restore_timers(host, state.get("timers"), restorer)
+    wire_agents(items, agents, handles)
+    pending = _Pending(version, handles, agents, kinds)
+    _restore_queue(host, _get(state, "queue", list, "state"), pending)
+    check_sleepers_queued(handles, pending.queued)
     _restore_sections(host, _get(state, "sections", dict, "state"))
-    host._program()
+    restore_runtime(host, state.get("runtime"))
     return host
+
+
+@dataclasses.dataclass
+class _Pending:
+    """What queue records of version 2 may point at: timer handles and daemons."""
+
+    version: int
+    handles: list[Handle] = dataclasses.field(default_factory=list)
+    agents: list[Any] = dataclasses.field(default_factory=list)
+    kinds: list[str] = dataclasses.field(default_factory=list)
+    queued: set[int] = dataclasses.field(default_factory=set)
 
 
 def _new_host(cfg: dict[str, Any]) -> Host:
@@ -338,7 +401,7 @@ def _restore_host_namespace(host: Host, state: dict[str, Any], path: str) -> Non
     _restore_tasks(ns, state, path, fresh_pids=False)
 
 
-def _restore_queue(host: Host, entries: list[Any]) -> None:
+def _restore_queue(host: Host, entries: list[Any], pending: _Pending) -> None:
     host.queue = HostTimerQueue()
     host._tick._item = None
     for ns in host.namespaces.values():
@@ -347,9 +410,18 @@ def _restore_queue(host: Host, entries: list[Any]) -> None:
     queued: set[str] = set()
     for i, e in enumerate(entries):
         path = f"state.queue[{i}]"
-        kind = choice(e, "kind", path, ("tick", "ntp_hook"))
+        kinds = ("tick", "ntp_hook", "timer", "deferred") if pending.version > 1 \
+            else ("tick", "ntp_hook")
+        kind = choice(e, "kind", path, kinds)
         key = int_in(e, "key", path, *U64)
-        if kind == "tick":
+        if kind == "timer":
+            entry = queue_timer(pending.handles, e, path)
+            _once(queued, f"timer:{e['handle']}", f"{path}.handle", "each timer queued once")
+            pending.queued.add(e["handle"])
+            host.queue.add(entry, key)
+        elif kind == "deferred":
+            host.queue.add(deferred(e, path, pending.agents, pending.kinds), key)
+        elif kind == "tick":
             _once(queued, "tick", f"{path}.kind", "the tick at most once")
             host._tick.expires = int_in(e, "expires", path, *S64)
             host.queue.add(host._tick, key)

@@ -50,7 +50,12 @@ def checkpoint_namespace(ns: Namespace) -> dict[str, Any]:
     if owned:
         raise CheckpointError(
             f"cannot checkpoint namespace {ns.name!r}: it has {len(owned)} queued timer(s), "
-            "which this format cannot serialise yet"
+            "which only a whole-host checkpoint carries (checkpoint_host)"
+        )
+    if ns.agents:
+        raise CheckpointError(
+            f"cannot checkpoint namespace {ns.name!r}: a daemon acts on it (a "
+            f"{type(ns.agents[0]).__name__}), which only a whole-host checkpoint carries"
         )
     cycles = host.cycles_now()
     readings = {
