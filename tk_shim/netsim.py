@@ -17,6 +17,9 @@ makes, and every datagram travels in the host's true time:
 * **Scheduling.** A datagram in flight is an entry in the host's one timer queue
   (`tk_core.daemon.at_true_time`): the host's event loop jumps to its arrival like to any
   timer, so `host.run_until` / `host.run_while` advance simulated time to packet arrivals.
+  Like any timer, an arrival interrupt comes at the first counter cycle at or after the
+  drawn instant, and no sooner than the clockevent's min_delta (1 µs by default) after the
+  interrupt that queued it.
 * **Timestamps.** At arrival the receiving namespace's CLOCK_REALTIME is read (what
   SO_TIMESTAMPNS / SO_TIMESTAMPING's software receive stamp gives); the sender's REALTIME
   at `sendto` is kept too (the software transmit stamp SO_TIMESTAMPING loops back).
@@ -216,7 +219,12 @@ class Network:
         return self._paths.get((src, dst), (self.default_path, False))
 
     def next_arrival(self) -> mpq | None:
-        """True time (seconds) of the earliest datagram still in flight, or None."""
+        """True time (seconds) of the earliest datagram still in flight, or None.
+
+        A lower bound: its interrupt comes at the first counter cycle at or after it, and
+        no sooner than the clockevent's min_delta allows; to wait for it, run the host with
+        ``host.run_while(lambda: not woken, limit)`` and a wake-up callback.
+        """
         return min((p.arrival for p in self._in_flight), default=None)
 
     def in_flight(self) -> int:
