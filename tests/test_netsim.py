@@ -222,8 +222,8 @@ def test_node_errors() -> None:
 
 
 def _traffic(seed: int, sends: list[tuple[int, int]]) -> list[tuple[Datagram, ...]]:
-    host, net = make_net(PathModel(delay_ns=50_000, jitter_ns=40_000, asymmetry_ns=7,
-                                   loss=mpq(1, 10)), seed=seed)
+    host, net = make_net(PathModel(delay_ns=50_000, jitter_ns=40_000, loss=mpq(1, 10)), seed=seed)
+    net.set_path(A, B, PathModel(delay_ns=9_000, jitter_ns=30_000, asymmetry_ns=7_000))
     addrs = (A, B, C)
     socks = []
     for i, addr in enumerate(addrs):
@@ -258,7 +258,7 @@ def test_each_pair_has_its_own_stream(seed: int, others: list[tuple[int, int]]) 
     """Traffic between other pairs does not change any A → B delay draw."""
 
     def ab_delays(plan: list[tuple[int, int]]) -> list[int | None]:
-        host, net = make_net(PathModel(delay_ns=5000, jitter_ns=4000, loss=mpq(1, 5)),
+        _, net = make_net(PathModel(delay_ns=5000, jitter_ns=4000, loss=mpq(1, 5)),
                              seed=seed, record=True)
         s = net.node(A).socket()
         for src, dst in plan:
@@ -279,8 +279,8 @@ def test_delays_stay_inside_the_path_model(delay: int, jitter: int, asym: int, s
         asym = -delay
     # min_delta 1 ns: the arrival interrupt is then only the counter cycle's rounding away
     path = PathModel(delay_ns=delay, jitter_ns=jitter, asymmetry_ns=asym)
-    host, net = make_net(path, seed=seed, min_delta_ns=1)
-    net.set_path(A, B, net.default_path)
+    host, net = make_net(seed=seed, min_delta_ns=1)
+    net.set_path(A, B, path)
     sa, sb = net.node(A).socket(), net.node(B).socket()
     sa.bind((A, 1))
     sb.bind((B, 1))
@@ -291,3 +291,8 @@ def test_delays_stay_inside_the_path_model(delay: int, jitter: int, asym: int, s
     one_cycle = mpq(1, 3) + 1  # a 3 GHz counter's cycle, and the 1 ns min_delta
     assert delay <= out.rx_true_ns - out.tx_true_ns < delay + jitter + one_cycle
     assert delay + asym <= back.rx_true_ns - back.tx_true_ns < delay + asym + jitter + one_cycle
+
+
+def test_default_path_must_be_symmetric() -> None:
+    with pytest.raises(ValueError, match="set_path"):
+        Network(Host(), default_path=PathModel(asymmetry_ns=1))

@@ -8,9 +8,10 @@ makes, and every datagram travels in the host's true time:
 * **Delay.** Each directed pair of addresses has a `ntp.discipline.PathModel` (the one the
   engine's own NTP daemons use): ``Network.set_path(a, b, path)`` makes a → b the path's
   outbound direction and b → a its return direction (which adds `asymmetry_ns`).  Each datagram
-  draws its own delay and loss (`PathModel.draw_one_way`).  Pairs without a path of their own use
-  `default_path`.  A datagram to the sender's own address (or 127.0.0.0/8) arrives after 0 ns,
-  still through the queue, never inside the `sendto` call.
+  draws its own delay and loss (`PathModel.draw_one_way`).  Pairs without a path of their
+  own use `default_path` (symmetric: it has no direction to put an asymmetry on).  A
+  datagram to the sender's own address (or 127.0.0.0/8) arrives after 0 ns, still through
+  the queue, never inside the `sendto` call.
 * **Determinism.** Every directed pair has its own `random.Random`, seeded from the network
   seed and the two addresses, so the same seed and the same sends give the same arrivals bit
   for bit, and traffic on one pair never perturbs another.
@@ -182,6 +183,11 @@ class Network:
         self.host = host
         self.seed = seed
         self.default_path = default_path if default_path is not None else PathModel()
+        if self.default_path.asymmetry_ns:
+            raise ValueError(
+                "default_path must be symmetric (asymmetry_ns 0): an asymmetric path needs a "
+                "direction, give it with set_path(a, b, path)"
+            )
         self.nodes: dict[str, Node] = {}
         self.stats = NetworkStats()
         self.wakeup: list[Wakeup] = []
