@@ -48,6 +48,9 @@ ALARM              seconds                                       ret = old secon
 TIME               —                                             ret = seconds
 FORKED             child pid                                     — (sent once the child said
                                                                  HELLO, or died)
+CHILD_WAIT         —                                             — (then the real wait: the
+                                                                 process counts as blocked)
+CHILD_WOKE         —                                             — (the real wait returned)
 =================  ===========================================  =================================
 
 The struct timex order is the kernel's (include/uapi/linux/timex.h): modes, offset, freq,
@@ -104,6 +107,8 @@ class Op(IntEnum):
     ALARM = 21
     TIME = 22
     FORKED = 23
+    CHILD_WAIT = 24
+    CHILD_WOKE = 25
 
 
 TIMEX_FIELDS: Final = (

@@ -78,6 +78,9 @@ class Conn:
     calls: Calls | None = None
     block: Block | None = None
     awaiting_fork: int | None = None
+    #: in a real wait for a child (blocked, but only the child's exit ends it)
+    child_wait: bool = False
+    ppid: int = 0
 
 
 class Simulation:
@@ -192,7 +195,9 @@ class Simulation:
             return False
         if any(p.returncode is None and not p.handshaken for p in self.programs):
             return False
-        return all(c.block is not None for c in self._conns)
+        if all(c.child_wait for c in self._conns):
+            return False  # only real children the server cannot see can end these waits
+        return all(c.block is not None or c.child_wait for c in self._conns)
 
     def _event(self, data: tuple[str, Any]) -> None:
         kind, obj = data
@@ -219,6 +224,10 @@ class Simulation:
         op, args = P.unpack_request(data)
         if conn.calls is None:
             self._hello(conn, op, args)
+            return
+        if op in (Op.CHILD_WAIT, Op.CHILD_WOKE):
+            conn.child_wait = op == Op.CHILD_WAIT
+            self._send(conn, P.pack_reply())
             return
         if op == Op.FORKED:
             conn.awaiting_fork = args[0]
@@ -264,6 +273,8 @@ class Simulation:
             task = prog.task.spawn(prog.task.creds.caps)
             self._tasks[peer_pid] = task
         conn.program, conn.pid = prog, peer_pid
+        st = _stat(peer_pid)
+        conn.ppid = st[1] if st else 0
         conn.calls = Calls(task, self._seed_for(prog))
         first = peer_pid == prog.pid and not prog.handshaken
         prog.handshaken = True
@@ -325,10 +336,20 @@ class Simulation:
         conn.sock.close()
         if conn.calls is not None:
             conn.calls.close()
-            if conn.program is not None and _alive(conn.pid):  # exec: a new image follows
+            successor = any(c.pid == conn.pid for c in self._conns)
+            if conn.program is not None and _alive(conn.pid) and not successor:
+                # exec: a new image of this process follows
                 self._exec_pending[conn.pid] = (
                     conn.program, conn.calls.task, time.monotonic() + self.handshake_timeout)
+            elif not _alive(conn.pid):
+                self._wake_parent(conn.ppid)
         self._forks_done()
+
+    def _wake_parent(self, ppid: int) -> None:
+        """A process ended: a parent in a real wait is about to run (freeze time for it)."""
+        for c in self._conns:
+            if c.pid == ppid and c.child_wait:
+                c.child_wait = False
 
     def _reap(self) -> None:
         for prog in self.programs:

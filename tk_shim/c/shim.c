@@ -32,6 +32,8 @@
 #include <sys/timerfd.h>
 #include <sys/timex.h>
 #include <sys/un.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +45,7 @@ enum {
     OP_ADJTIME, OP_NANOSLEEP, OP_TIMER_CREATE, OP_TIMER_SETTIME, OP_TIMER_GETTIME,
     OP_TIMER_GETOVERRUN, OP_TIMER_DELETE, OP_TIMERFD_CREATE, OP_TIMERFD_SETTIME,
     OP_TIMERFD_GETTIME, OP_TIMERFD_READ, OP_FD_CLOSE, OP_WAIT, OP_SETITIMER, OP_GETITIMER,
-    OP_ALARM, OP_TIME, OP_FORKED
+    OP_ALARM, OP_TIME, OP_FORKED, OP_CHILD_WAIT, OP_CHILD_WOKE
 };
 enum { KIND_REPLY = 1, KIND_SIGNAL = 2 };
 enum { NOTE_SIGNAL = 0, NOTE_THREAD = 1 };
@@ -130,9 +132,10 @@ static void deliver_notes(void)
             si.si_timerid = (int)m->a[2];
             si.si_overrun = (int)m->a[3];
             si.si_value.sival_ptr = (void *)(intptr_t)m->a[4];
+        } else {
+            si.si_pid = getpid();
+            si.si_uid = getuid();
         }
-        si.si_pid = getpid();
-        si.si_uid = getuid();
         if (syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), si.si_signo, &si))
             raise(si.si_signo);
     }
@@ -296,6 +299,39 @@ pid_t fork(void)
         call(OP_FORKED, a, 1, NULL);
     }
     return pid;
+}
+
+/* Waiting for a child (wait family): the process counts as blocked while the real call
+ * waits, so the children can sleep; WNOHANG calls are not waits and pass straight through. */
+#define CHILD_WAIT(nohang, expr)                          \
+    do {                                                  \
+        if (nohang)                                       \
+            return (expr);                                \
+        call(OP_CHILD_WAIT, NULL, 0, NULL);               \
+        __typeof__(expr) r_ = (expr);                     \
+        int e_ = errno;                                   \
+        call(OP_CHILD_WOKE, NULL, 0, NULL);               \
+        errno = e_;                                       \
+        return r_;                                        \
+    } while (0)
+
+pid_t waitpid(pid_t pid, int *status, int options)
+{
+    CHILD_WAIT(options & WNOHANG, (pid_t)syscall(SYS_wait4, pid, status, options, NULL));
+}
+
+pid_t wait(int *status) { return waitpid(-1, status, 0); }
+
+pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
+{
+    CHILD_WAIT(options & WNOHANG, (pid_t)syscall(SYS_wait4, pid, status, options, ru));
+}
+
+pid_t wait3(int *status, int options, struct rusage *ru) { return wait4(-1, status, options, ru); }
+
+int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
+{
+    CHILD_WAIT(options & WNOHANG, (int)syscall(SYS_waitid, idtype, id, info, options, NULL));
 }
 
 /* ---- clocks ------------------------------------------------------------------------- */
@@ -820,6 +856,17 @@ int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const si
     struct epoll_ctx c = {epfd, ev, max};
     return sim_wait(ms_ns(timeout), epoll_ready, &c, mask);
 }
+
+static int never_ready(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+/* pause/sigsuspend: block on the simulated clock until a signal with a handler arrives. */
+int pause(void) { return sim_wait(-1, never_ready, NULL, NULL); }
+
+int sigsuspend(const sigset_t *mask) { return sim_wait(-1, never_ready, NULL, mask); }
 
 /* ---- POSIX timers and itimers ------------------------------------------------------- */
 
