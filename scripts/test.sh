@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 .venv/bin/ruff check .
 # strict typing of the whole public API (settings in pyproject.toml [tool.mypy])
-.venv/bin/mypy --strict tk_core ntp tk_testing
+.venv/bin/mypy --strict tk_core ntp tk_testing tk_shim
 .venv/bin/python -m pytest -n 2 "$@"

@@ -70,7 +70,7 @@ def test_host_capabilities_are_never_granted():
 
 
 def test_without_cap_sys_time_settime_is_refused(probe):  # noqa: F811
-    prog, host = run_one([str(probe), "steer"], caps=())
+    prog, _ = run_one([str(probe), "steer"], caps=())
     assert prog.stdout == b"settime=-1 adjtimex=-1 errno=1\n"
 
 

@@ -47,7 +47,7 @@ def test_timers_in_a_fast_namespace_keep_namespace_time(probe):  # noqa: F811
 
 
 def test_alarm_pause_and_poll_timeout(probe):  # noqa: F811
-    prog, host = run_one([str(probe), "alarm"])
+    prog, _ = run_one([str(probe), "alarm"])
     assert prog.stdout.decode().splitlines() == [
         "alarm left=2 pause=-1 errno=4 alarms=1 at=3000000000",
         "poll=0 after=1500000000",
@@ -62,7 +62,7 @@ def test_sleep_loop_advances_simulated_time_only(probe):  # noqa: F811
 
 def test_shell_forks_and_waits(tmp_path):
     """sh forks children and waits for them: the children's sleeps still advance time."""
-    prog, host = run_one(["sh", "-c", "sleep 5; date -u +%T; sleep 7200; date -u +%T"])
+    prog, _ = run_one(["sh", "-c", "sleep 5; date -u +%T; sleep 7200; date -u +%T"])
     assert prog.returncode == 0, (prog.stderr, prog.error)
     assert prog.stdout == b"00:00:05\n02:00:05\n"
 

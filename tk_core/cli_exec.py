@@ -132,8 +132,8 @@ def _own_host(args: argparse.Namespace) -> tuple[Host, str]:
 
 
 def _scenario_host(args: argparse.Namespace) -> tuple[Host, str]:
-    from .scenario.paths import find_scenario
     from .scenario.loader import load_scenario
+    from .scenario.paths import find_scenario
     from .scenario.runner import Runner
 
     loaded = load_scenario(find_scenario(args.scenario))

@@ -156,4 +156,5 @@ def token_words(token: str) -> tuple[int, int, int, int]:
     raw = token.encode("ascii")
     if len(raw) != 32:
         raise ValueError("the token is 32 ASCII characters")
-    return struct.unpack("=4q", raw)  # type: ignore[return-value]
+    a, b, c, d = struct.unpack("=4q", raw)
+    return a, b, c, d

@@ -197,7 +197,18 @@ class Simulation:
             return False
         if all(c.child_wait for c in self._conns):
             return False  # only real children the server cannot see can end these waits
+        if any(c.child_wait and self._unconnected_child(c.pid) for c in self._conns):
+            return False  # e.g. posix_spawn: a child between clone and its handshake
         return all(c.block is not None or c.child_wait for c in self._conns)
+
+    def _unconnected_child(self, pid: int) -> bool:
+        """Whether a live child of `pid` has not handshaken (or exec'd) yet."""
+        try:
+            text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        except OSError:
+            return False
+        known = {c.pid for c in self._conns if c.calls is not None}
+        return any(int(k) not in known and _alive(int(k)) for k in text.split())
 
     def _event(self, data: tuple[str, Any]) -> None:
         kind, obj = data

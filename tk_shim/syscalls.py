@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ntp.timex import Timex
-from tk_core.clockids import CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_REALTIME_COARSE
+from tk_core.clockids import CLOCK_MONOTONIC, CLOCK_REALTIME_COARSE
 from tk_core.posix_timers import PosixTimer, remaining_ns
 from tk_core.task import Task
 from tk_core.timerfd import TimerFd
@@ -373,10 +373,9 @@ class Calls:
             return reply(0, list(old))
         if which != ITIMER_REAL:
             raise CallError(errno.EINVAL)
-        old = self._itimer_value()
-        timer = self._real_itimer()
-        timer.settime(value, interval if value else 0)
-        return reply(0, old)
+        previous = self._itimer_value()
+        self._real_itimer().settime(value, interval if value else 0)
+        return reply(0, previous)
 
     def getitimer(self, a: list[int]) -> bytes:
         if a[0] in (ITIMER_VIRTUAL, ITIMER_PROF):

@@ -334,6 +334,11 @@ int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
     CHILD_WAIT(options & WNOHANG, (int)syscall(SYS_waitid, idtype, id, info, options, NULL));
 }
 
+/* vfork(2) as fork: the child must get its own connection before the parent goes on, and a
+ * vfork child may not call into this library safely; programs that vfork then exec behave
+ * the same either way. */
+pid_t vfork(void) { return fork(); }
+
 /* ---- clocks ------------------------------------------------------------------------- */
 
 /* CPU-time clocks (PROCESS/THREAD_CPUTIME_ID and the negative per-pid/fd ids) measure real
