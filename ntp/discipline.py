@@ -90,12 +90,28 @@ class PathModel:
 
     def draw(self, rng: random.Random) -> tuple[int, int] | None:
         """(outbound, return) delays in ns, or None when the exchange is lost."""
-        loss = mpq(self.loss)
-        if loss and rng.randrange(loss.denominator) < loss.numerator:
+        if self._lost(rng):
             return None
-        out = self.delay_ns + rng.randint(0, self.jitter_ns)
-        back = self.delay_ns + self.asymmetry_ns + rng.randint(0, self.jitter_ns)
-        return out, back
+        return self._leg(rng, reverse=False), self._leg(rng, reverse=True)
+
+    def draw_one_way(self, rng: random.Random, *, reverse: bool = False) -> int | None:
+        """One datagram's delay in ns (`reverse`: the return direction), or None if lost.
+
+        For a datagram network (tk_shim.netsim), where each packet travels on its own: the
+        loss probability applies to every datagram, so an exchange of two is lost with
+        probability 1 − (1 − loss)².
+        """
+        if self._lost(rng):
+            return None
+        return self._leg(rng, reverse=reverse)
+
+    def _lost(self, rng: random.Random) -> bool:
+        loss = mpq(self.loss)
+        return bool(loss) and rng.randrange(loss.denominator) < loss.numerator
+
+    def _leg(self, rng: random.Random, *, reverse: bool) -> int:
+        extra = self.asymmetry_ns if reverse else 0
+        return self.delay_ns + extra + rng.randint(0, self.jitter_ns)
 
 
 def offset_of(t1: int, t2: int, t3: int, t4: int) -> mpq:

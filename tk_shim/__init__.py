@@ -11,6 +11,10 @@
 
 The C parts are built on first use (`tk_shim.build`); everything else in timekeepers works
 without a compiler.
+
+Networking (pure Python, engine API only): `netsim` (virtual UDP/IPv4 network), `ntp_packet`
+(NTPv4 wire format), `ntp_server` (model NTP endpoints), `daemons` (finding chronyd / ntpd),
+`daemon_config` (their configuration and command lines).
 """
 
 from __future__ import annotations
