@@ -51,7 +51,21 @@ FORKED             child pid                                     — (sent once 
 CHILD_WAIT         —                                             — (then the real wait: the
                                                                  process counts as blocked)
 CHILD_WOKE         —                                             — (the real wait returned)
+SOCKET             domain, type, protocol, placeholder fd        ret = socket id; -2: no simulated
+                                                                 network (a real socket)
+BIND / CONNECT     id, IPv4 (host order), port [, 1: AF_UNSPEC]  —
+GETSOCKNAME/-PEER  id                                            a[0] IPv4, a[1] port
+SENDTO             id, has_addr, IPv4, port; payload follows     ret = bytes sent
+RECVFROM           id, nonblocking, buffer size, peek            ret = bytes; a[22] datagram size,
+                                                                 a[24..25] source, a[26..27] rx
+                                                                 REALTIME s/ns; payload follows
+SETSOCKOPT         id, level, name, int value                    — (SO_REUSEADDR; the library
+                                                                 keeps the timestamp options)
 =================  ===========================================  =================================
+
+Payloads: a request's ``flags`` word is the number of payload bytes that follow it; a reply's
+``a[23]`` the number that follow the reply.  Replies that report readiness carry ``a[2]`` =
+n and ``a[3..21]`` the ready placeholder descriptors (at most 19).
 
 The struct timex order is the kernel's (include/uapi/linux/timex.h): modes, offset, freq,
 maxerror, esterror, status, constant, precision, tolerance, time.tv_sec, time.tv_usec, tick,
@@ -77,7 +91,10 @@ NOTE_SIGNAL: Final = 0
 NOTE_THREAD: Final = 1
 SIGNALS_PACKED: Final = 28
 SIGNALS_COUNT: Final = 29
-MAX_READY: Final = 24
+MAX_READY: Final = 19
+PAYLOAD: Final = 23  # reply a[23]: bytes of payload that follow the reply
+MAX_PAYLOAD: Final = 65536
+NOT_SIMULATED: Final = -2  # SOCKET: this program has no simulated network
 STDIO_FDS: Final = 3
 
 
@@ -109,6 +126,14 @@ class Op(IntEnum):
     FORKED = 23
     CHILD_WAIT = 24
     CHILD_WOKE = 25
+    SOCKET = 26
+    BIND = 27
+    CONNECT = 28
+    GETSOCKNAME = 29
+    GETPEERNAME = 30
+    SENDTO = 31
+    RECVFROM = 32
+    SETSOCKOPT = 33
 
 
 TIMEX_FIELDS: Final = (

@@ -34,6 +34,7 @@ from tk_core.task import HOST_SUFFIX, Task
 from . import protocol as P
 from .build import ensure_built
 from .launch import LaunchError, RunDir, check_dynamic, new_token, resolve_program, start
+from .netsim import Network, Node
 from .protocol import Op
 from .syscalls import Block, Calls
 
@@ -66,6 +67,7 @@ class AttachedProgram:
     _fds: list[int] = field(default_factory=list)
     _images: int = 0
     _started: float = 0.0
+    node: Node | None = None
 
 
 @dataclass(eq=False)
@@ -86,8 +88,17 @@ class Conn:
 class Simulation:
     """Programs attached to namespaces of one host; `run` drives them to the end."""
 
-    def __init__(self, host: Host, *, seed: int = 0, handshake_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        host: Host,
+        *,
+        seed: int = 0,
+        handshake_timeout: float = 10.0,
+        network: Network | None = None,
+    ) -> None:
         self.host = host
+        #: the simulated UDP network programs with an `address` join (tk_shim.netsim)
+        self.network = network
         self.seed = seed
         self.handshake_timeout = handshake_timeout
         self.programs: list[AttachedProgram] = []
@@ -119,6 +130,7 @@ class Simulation:
         stdin: Stream = None,
         stdout: Stream = None,
         stderr: Stream = None,
+        address: str | None = None,
     ) -> AttachedProgram:
         """Start `argv` on `namespace`; it waits in its handshake until `run`.
 
@@ -126,6 +138,8 @@ class Simulation:
         `cwd` defaults to a fresh private directory; `env` to this process's environment
         (any LD_* variable is dropped).  Streams: None inherits ours, an fd or file object
         is used as is, CAPTURE (stdout/stderr) collects the bytes on the program object.
+        `address`: the program's IPv4 address on `self.network` (its UDP sockets are
+        simulated); without one its sockets are the real machine's.
         """
         ns = self.host.namespaces[namespace] if isinstance(namespace, str) else namespace
         if ns.host is not self.host:
@@ -140,7 +154,9 @@ class Simulation:
         check_dynamic(program_path)
         index = len(self.programs)
         workdir = Path(cwd) if cwd is not None else self._run.workdir(index)
+        node = self._node(address, ns)
         prog = AttachedProgram(list(argv), ns.name, ns.spawn(wanted), index)
+        prog.node = node
         prog._fds = [self._stream(prog, 0, stdin), self._stream(prog, 1, stdout),
                      self._stream(prog, 2, stderr)]
         prog._token = new_token()
@@ -152,6 +168,19 @@ class Simulation:
         self._tasks[popen.pid] = prog.task
         self.programs.append(prog)
         return prog
+
+    def _node(self, address: str | None, ns: Namespace) -> Node | None:
+        if address is None:
+            return None
+        if self.network is None:
+            raise LaunchError("an address needs a network: Simulation(host, network=Network(...))")
+        try:
+            node = self.network.node(address)
+        except (KeyError, OSError, ValueError):
+            return self.network.add_node(address, ns)
+        if node.ns is not ns:
+            raise LaunchError(f"{address} belongs to another namespace's node")
+        return node
 
     def _stream(self, prog: AttachedProgram, which: int, stream: Stream) -> int:
         if stream is None:
@@ -233,6 +262,13 @@ class Simulation:
             self._drop(conn)
             return
         op, args = P.unpack_request(data)
+        size = struct.unpack_from("=I", data, 4)[0]
+        payload = b""
+        if size:
+            payload = conn.sock.recv(size, socket.MSG_WAITALL) if size <= P.MAX_PAYLOAD else b""
+            if len(payload) != size:
+                self._drop(conn)
+                return
         if conn.calls is None:
             self._hello(conn, op, args)
             return
@@ -244,6 +280,7 @@ class Simulation:
             conn.awaiting_fork = args[0]
             self._forks_done()
             return
+        conn.calls.payload = payload
         result = conn.calls.handle(op, args)
         if isinstance(result, Block):
             conn.block = result
@@ -286,7 +323,7 @@ class Simulation:
         conn.program, conn.pid = prog, peer_pid
         st = _stat(peer_pid)
         conn.ppid = st[1] if st else 0
-        conn.calls = Calls(task, self._seed_for(prog))
+        conn.calls = Calls(task, self._seed_for(prog), node=prog.node)
         first = peer_pid == prog.pid and not prog.handshaken
         prog.handshaken = True
         reply = P.pack_reply(0, 0, [conn.calls.seed, P.STDIO_FDS if first else 0])
@@ -321,7 +358,8 @@ class Simulation:
             return not any(b.ready() for b in blocks)
 
         if busy():
-            if all(b.indefinite for b in blocks) and not any(
+            in_flight = self.network is not None and self.network.in_flight() > 0
+            if all(b.indefinite for b in blocks) and not in_flight and not any(
                 c.calls is not None and c.calls.armed() for c in self._conns
             ):
                 self._stop_all("deadlock: every program is blocked with nothing to wake it")

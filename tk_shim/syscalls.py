@@ -11,6 +11,8 @@ sleep or a wait, and the server advances simulated time until some block `ready(
 from __future__ import annotations
 
 import errno
+import ipaddress
+import itertools
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from tk_core.task import Task
 from tk_core.timerfd import TimerFd
 
 from . import protocol as P
+from .netsim import Node, UdpSocket
 from .protocol import Op
 
 NSEC = 1_000_000_000
@@ -74,6 +77,29 @@ class TimerFdSlot:
 
 
 @dataclass(eq=False)
+class SocketSlot:
+    """A simulated UDP socket and the program's placeholder descriptor for it."""
+
+    sock: UdpSocket
+    fd: int
+    reported: bool = False
+
+    def ready(self) -> bool:
+        if not self.sock.readable():
+            self.reported = False
+            return False
+        return True
+
+
+def ip_text(value: int) -> str:
+    return str(ipaddress.IPv4Address(value & 0xFFFFFFFF))
+
+
+def ip_int(text: str) -> int:
+    return int(ipaddress.IPv4Address(text))
+
+
+@dataclass(eq=False)
 class Block:
     """A blocked call: `ready()` says whether it can complete, `finish()` its reply."""
 
@@ -89,6 +115,9 @@ class Calls:
 
     task: Task
     seed: int
+    node: Node | None = None
+    payload: bytes = b""
+    socks: dict[int, SocketSlot] = field(default_factory=dict)
     notes: list[list[int]] = field(default_factory=list)
     timers: dict[int, PosixTimer] = field(default_factory=dict)
     notify: dict[int, tuple[int, int, int]] = field(default_factory=dict)
@@ -136,6 +165,14 @@ class Calls:
             Op.SETITIMER: self.setitimer,
             Op.GETITIMER: self.getitimer,
             Op.ALARM: self.alarm,
+            Op.SOCKET: self.socket,
+            Op.BIND: self.bind,
+            Op.CONNECT: self.connect,
+            Op.GETSOCKNAME: self.getsockname,
+            Op.GETPEERNAME: self.getpeername,
+            Op.SENDTO: self.sendto,
+            Op.RECVFROM: self.recvfrom,
+            Op.SETSOCKOPT: self.setsockopt,
         }
 
     # -- clocks -------------------------------------------------------------------------
@@ -203,7 +240,7 @@ class Calls:
         )
 
         def fresh() -> bool:
-            return any(s.ready() and not s.reported for s in self.tfds.values())
+            return any(s.ready() and not s.reported for s in self._slots())
 
         def ready() -> bool:
             return bool(self.notes) or fresh() or (sleeper is not None and sleeper.done)
@@ -219,9 +256,12 @@ class Calls:
 
         return Block(ready, finish, indefinite=sleeper is None)
 
+    def _slots(self) -> itertools.chain[TimerFdSlot | SocketSlot]:
+        return itertools.chain(self.tfds.values(), self.socks.values())
+
     def _ready_report(self, all_ready: bool) -> list[int]:
-        fds = [s.fd for s in self.tfds.values() if s.ready()][: P.MAX_READY]
-        for s in self.tfds.values():
+        fds = [s.fd for s in self._slots() if s.ready()][: P.MAX_READY]
+        for s in self._slots():
             if s.fd in fds:
                 s.reported = True
         return [0, 0, len(fds), *fds]
@@ -292,8 +332,7 @@ class Calls:
 
     def timerfd_create(self, a: list[int]) -> bytes:
         tfd = self.task.timerfd_create(a[0])
-        tid = self._next_tfd
-        self._next_tfd += 1
+        tid = self._next_id()
         self.tfds[tid] = TimerFdSlot(tfd, a[2])
         return reply(tid)
 
@@ -342,7 +381,94 @@ class Calls:
         slot = self.tfds.pop(a[0], None)
         if slot is not None:
             slot.tfd.close()
+        sock = self.socks.pop(a[0], None)
+        if sock is not None:
+            sock.sock.close()
         return reply()
+
+    # -- UDP on the simulated network -----------------------------------------------------
+
+    def socket(self, a: list[int]) -> bytes:
+        """AF_INET/SOCK_DGRAM on the program's node; other inet sockets are refused there."""
+        domain, kind, proto = a[0], a[1], a[2]
+        if self.node is None:
+            return reply(P.NOT_SIMULATED)
+        if domain != 2:  # AF_INET6 and the rest: IPv4 only on the simulated network
+            raise CallError(errno.EAFNOSUPPORT)
+        if kind != 2 or proto not in (0, 17):  # SOCK_DGRAM, IPPROTO_UDP
+            raise CallError(errno.EPROTONOSUPPORT)
+        sid = self._next_id()
+        self.socks[sid] = SocketSlot(self.node.socket(), a[3])
+        return reply(sid)
+
+    def _next_id(self) -> int:
+        sid = self._next_tfd
+        self._next_tfd += 1
+        return sid
+
+    def _sock(self, sid: int) -> UdpSocket:
+        slot = self.socks.get(sid)
+        if slot is None:
+            raise CallError(errno.EBADF)
+        return slot.sock
+
+    def bind(self, a: list[int]) -> bytes:
+        self._sock(a[0]).bind((ip_text(a[1]), a[2]))
+        return reply()
+
+    def connect(self, a: list[int]) -> bytes:
+        sock = self._sock(a[0])
+        if a[3]:
+            sock.disconnect()
+        else:
+            sock.connect((ip_text(a[1]), a[2]))
+        return reply()
+
+    def getsockname(self, a: list[int]) -> bytes:
+        host, port = self._sock(a[0]).getsockname()
+        return reply(0, [ip_int(host), port])
+
+    def getpeername(self, a: list[int]) -> bytes:
+        host, port = self._sock(a[0]).getpeername()
+        return reply(0, [ip_int(host), port])
+
+    def sendto(self, a: list[int]) -> bytes:
+        sock = self._sock(a[0])
+        dest = (ip_text(a[2]), a[3]) if a[1] else None
+        return reply(sock.sendto(self.payload, dest))
+
+    def recvfrom(self, a: list[int]) -> bytes | Block:
+        slot = self.socks.get(a[0])
+        if slot is None:
+            raise CallError(errno.EBADF)
+        size, peek = a[2], bool(a[3])
+        if slot.sock.readable() or a[1]:
+            return self._recv_now(slot, size, peek)
+
+        def finish() -> bytes:
+            if slot.sock.readable():
+                return self._recv_now(slot, size, peek)
+            return self.eintr(self._ready_report(all_ready=True))
+
+        return Block(lambda: slot.sock.readable() or bool(self.notes), finish, indefinite=True)
+
+    def _recv_now(self, slot: SocketSlot, size: int, peek: bool) -> bytes:
+        # MSG_PEEK looks at netsim's arrival queue; recv raises EAGAIN when it is empty
+        peeked = peek and slot.sock.readable()
+        dgram = slot.sock._queue[0] if peeked else slot.sock.recv()
+        data = dgram.data[: max(0, min(size, P.MAX_PAYLOAD))]
+        args = self._ready_report(all_ready=True)
+        args += [0] * (P.NARGS - 1 - len(args))
+        sec, nsec = divmod(dgram.rx_realtime_ns, NSEC)
+        args[22], args[P.PAYLOAD] = len(dgram.data), len(data)
+        args[24], args[25], args[26], args[27] = ip_int(dgram.src[0]), dgram.src[1], sec, nsec
+        return reply(len(data), args) + data
+
+    def setsockopt(self, a: list[int]) -> bytes:
+        sock = self._sock(a[0])
+        if (a[1], a[2]) == (1, 2):  # SOL_SOCKET, SO_REUSEADDR
+            sock.setsockopt_reuseaddr(bool(a[3]))
+        return reply()  # other options are accepted and have no effect here
 
     # -- itimers and alarm ----------------------------------------------------------------
 
@@ -400,6 +526,9 @@ class Calls:
             timer.delete()
         for slot in self.tfds.values():
             slot.tfd.close()
+        for sslot in self.socks.values():
+            sslot.sock.close()
+        self.socks.clear()
         if self.itimer is not None:
             self.itimer.delete()
         self.timers.clear()

@@ -8,6 +8,8 @@
  *   shim_probe read            prints REALTIME, MONOTONIC and adjtimex(0)'s freq and status
  *   shim_probe sleeploop N     N one-second sleeps; prints the MONOTONIC span
  *   shim_probe alarm           alarm(2) with a SIGALRM handler, and poll with a timeout
+ *   shim_probe udpecho PORT N  answer N UDP datagrams on PORT (recvfrom, sendto)
+ *   shim_probe udpping IP PORT N   N pings: sendto, poll, recvmsg with SO_TIMESTAMPNS
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +24,8 @@
 #include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 static int64_t now_ns(clockid_t id)
 {
@@ -224,6 +228,76 @@ static int alarm_test(void)
     return 0;
 }
 
+static int udpecho(int port, int n)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in me = {0};
+    me.sin_family = AF_INET;
+    me.sin_port = htons((uint16_t)port);
+    if (bind(s, (struct sockaddr *)&me, sizeof me)) {
+        perror("bind");
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        char buf[512];
+        struct sockaddr_in from;
+        socklen_t fl = sizeof from;
+        ssize_t len = recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
+        if (len < 0) {
+            perror("recvfrom");
+            return 1;
+        }
+        sendto(s, buf, (size_t)len, 0, (struct sockaddr *)&from, fl);
+    }
+    close(s);
+    return 0;
+}
+
+static int udpping(const char *ip, int port, int n)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    int on = 1;
+    setsockopt(s, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+    struct sockaddr_in to = {0};
+    to.sin_family = AF_INET;
+    to.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, ip, &to.sin_addr);
+    connect(s, (struct sockaddr *)&to, sizeof to);
+    struct sockaddr_in me;
+    socklen_t ml = sizeof me;
+    getsockname(s, (struct sockaddr *)&me, &ml);
+    char mine[32];
+    inet_ntop(AF_INET, &me.sin_addr, mine, sizeof mine);
+    printf("local %s\n", mine);
+    for (int i = 0; i < n; i++) {
+        int64_t sent = now_ns(CLOCK_REALTIME);
+        char msg[16];
+        snprintf(msg, sizeof msg, "ping %d", i);
+        send(s, msg, strlen(msg), 0);
+        struct pollfd p = {s, POLLIN, 0};
+        int pr = poll(&p, 1, 1000);
+        char buf[64] = {0};
+        char ctl[256];
+        struct iovec iov = {buf, sizeof buf - 1};
+        struct msghdr mh = {0};
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = ctl;
+        mh.msg_controllen = sizeof ctl;
+        ssize_t len = recvmsg(s, &mh, 0);
+        int64_t stamp = -1;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
+                struct timespec ts;
+                memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                stamp = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+            }
+        printf("poll=%d len=%zd %s rtt=%lld\n", pr, len, buf, (long long)(stamp - sent));
+        usleep(100000);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -242,6 +316,10 @@ int main(int argc, char **argv)
         return sleeploop(argc > 2 ? atoi(argv[2]) : 10);
     if (!strcmp(mode, "alarm"))
         return alarm_test();
+    if (!strcmp(mode, "udpecho") && argc > 3)
+        return udpecho(atoi(argv[2]), atoi(argv[3]));
+    if (!strcmp(mode, "udpping") && argc > 4)
+        return udpping(argv[2], atoi(argv[3]), atoi(argv[4]));
     fprintf(stderr, "usage: shim_probe MODE\n");
     return 2;
 }
