@@ -39,6 +39,10 @@ from .protocol import Op
 from .syscalls import Block, Calls
 
 CAPTURE = "capture"
+#: a process making this many calls in a row without blocking is spinning (a busy-wait on the
+#: clock, such as chronyd's precision measurement): time then moves SPIN_STEP_NS for it
+SPIN_CALLS = 200
+SPIN_STEP_NS = 100
 DEFAULT_CAPS = frozenset({"CAP_SYS_TIME"})
 Stream = int | IO[Any] | str | None
 
@@ -83,6 +87,7 @@ class Conn:
     #: in a real wait for a child (blocked, but only the child's exit ends it)
     child_wait: bool = False
     ppid: int = 0
+    spins: int = 0
 
 
 class Simulation:
@@ -281,10 +286,14 @@ class Simulation:
             self._forks_done()
             return
         conn.calls.payload = payload
+        if conn.spins >= SPIN_CALLS and self._others_blocked(conn):
+            self._nudge()
+            conn.spins = 0
         result = conn.calls.handle(op, args)
         if isinstance(result, Block):
-            conn.block = result
+            conn.block, conn.spins = result, 0
         else:
+            conn.spins += 1
             self._send(conn, result)
 
     def _send(self, conn: Conn, reply: bytes, fds: list[int] | None = None) -> None:
@@ -349,6 +358,22 @@ class Simulation:
                 self._send(conn, P.pack_reply())
 
     # -- advancing time ---------------------------------------------------------------------
+
+    def _others_blocked(self, conn: Conn) -> bool:
+        return not self._exec_pending and all(
+            c is conn or c.block is not None or c.child_wait or c.spins >= SPIN_CALLS
+            for c in self._conns
+        )
+
+    def _nudge(self) -> None:
+        """A spinning process: SPIN_STEP_NS of true time pass (others' wake-ups included)."""
+        blocks = [c.block for c in self._conns if c.block is not None]
+        self.host.run_while(lambda: not any(b.ready() for b in blocks),
+                            self.host.true_ns + SPIN_STEP_NS)
+        for other in self._conns:
+            if other.block is not None and other.block.ready():
+                block, other.block = other.block, None
+                self._send(other, block.finish())
 
     def _advance(self, until_ns: int | None) -> bool:
         """Every process is blocked: run the host to the first completion; False to stop."""
