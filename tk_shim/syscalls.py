@@ -230,10 +230,10 @@ class Calls:
         if new:
             now = self.task.clock_gettime_ns(CLOCK_MONOTONIC)
             self.wait_deadline = None if timeout < 0 else now + timeout
-            return reply(1, self._ready_report(all_ready=True))
+            return reply(1, self._ready_report())
         deadline = self.wait_deadline
         if deadline is not None and deadline <= self.task.clock_gettime_ns(CLOCK_MONOTONIC):
-            return reply(0, self._ready_report(all_ready=True))
+            return reply(0, self._ready_report())
         sleeper = (
             None if deadline is None
             else self.task.clock_nanosleep(CLOCK_MONOTONIC, deadline, absolute=True)
@@ -249,7 +249,7 @@ class Calls:
             timed_out = sleeper is not None and sleeper.done
             if sleeper is not None and not sleeper.done:
                 sleeper.interrupt()
-            report = self._ready_report(all_ready=True)
+            report = self._ready_report()
             if self.notes and not timed_out:
                 return self.eintr(report)
             return reply(0 if timed_out else 1, report)
@@ -259,7 +259,8 @@ class Calls:
     def _slots(self) -> itertools.chain[TimerFdSlot | SocketSlot]:
         return itertools.chain(self.tfds.values(), self.socks.values())
 
-    def _ready_report(self, all_ready: bool) -> list[int]:
+    def _ready_report(self) -> list[int]:
+        """Every ready placeholder (marked reported, so only new readiness wakes a wait)."""
         fds = [s.fd for s in self._slots() if s.ready()][: P.MAX_READY]
         for s in self._slots():
             if s.fd in fds:
@@ -366,7 +367,7 @@ class Calls:
         def finish() -> bytes:
             if slot.tfd.ticks:
                 return self._read_now(slot)
-            return self.eintr(self._ready_report(all_ready=True))
+            return self.eintr(self._ready_report())
 
         return Block(lambda: bool(slot.tfd.ticks) or bool(self.notes), finish, indefinite=True)
 
@@ -374,8 +375,8 @@ class Calls:
         try:
             ticks = slot.tfd.read()
         except OSError as exc:
-            return P.pack_reply(-1, exc.errno or errno.EINVAL, self._ready_report(True))
-        return reply(ticks, self._ready_report(all_ready=True))
+            return P.pack_reply(-1, exc.errno or errno.EINVAL, self._ready_report())
+        return reply(ticks, self._ready_report())
 
     def fd_close(self, a: list[int]) -> bytes:
         slot = self.tfds.pop(a[0], None)
@@ -448,7 +449,7 @@ class Calls:
         def finish() -> bytes:
             if slot.sock.readable():
                 return self._recv_now(slot, size, peek)
-            return self.eintr(self._ready_report(all_ready=True))
+            return self.eintr(self._ready_report())
 
         return Block(lambda: slot.sock.readable() or bool(self.notes), finish, indefinite=True)
 
@@ -457,7 +458,7 @@ class Calls:
         peeked = peek and slot.sock.readable()
         dgram = slot.sock._queue[0] if peeked else slot.sock.recv()
         data = dgram.data[: max(0, min(size, P.MAX_PAYLOAD))]
-        args = self._ready_report(all_ready=True)
+        args = self._ready_report()
         args += [0] * (P.NARGS - 1 - len(args))
         sec, nsec = divmod(dgram.rx_realtime_ns, NSEC)
         args[22], args[P.PAYLOAD] = len(dgram.data), len(data)
