@@ -159,3 +159,12 @@ def _fresh(bin_dir: Path, name: str) -> Path:  # noqa: F811
     d.mkdir()
     d.chmod(0o777)
     return d
+
+
+def test_a_descendant_that_execs_without_the_library_is_killed():
+    """env drops LD_PRELOAD before exec: that image never handshakes and is SIGKILLed."""
+    prog, host = run_one(["sh", "-c", "env -u LD_PRELOAD sleep 30; echo after $?"],
+                         handshake_timeout=2.0)
+    assert prog.stdout == b"after 137\n"  # 128 + SIGKILL
+    assert "exec'd without the preload library" in (prog.error or "")
+    assert host.true_ns == 0  # no simulated time passed while it ran unsupervised
