@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
         "results", type=Path, help="a folder written by `timekeepers run` or `timekeepers sweep`"
     )
     _add_sweep(sub)
+    from .cli_exec import add_exec
+
+    add_exec(sub)
     return parser
 
 
@@ -148,6 +151,10 @@ def _dispatch(args: argparse.Namespace, err: Console) -> int:
         prepare_out(args.out)  # before the simulated day, not after it
         run_demo(args.out, args.days)
         return EXIT_OK
+    if args.command == "exec":
+        from .cli_exec import run_exec
+
+        return run_exec(args, err)
     handler = {
         "run": commands.run,
         "validate": commands.validate,
