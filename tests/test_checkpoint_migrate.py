@@ -44,11 +44,12 @@ def build(seed: int, policy: str, chrony_mode: str) -> Host:
     smear = host.create_namespace("smear")
     smear.follow(policy, epoch_unix=START, update_interval_s=16)
     chrony = host.create_namespace("chrony")
-    NtpDaemon(chrony, ChronyClient(poll_exp=4, leapsecmode=chrony_mode),
+    NtpDaemon(chrony, ChronyClient(poll_exp=4, leapsecmode=chrony_mode, minpoll=4, maxpoll=8),
               ReferenceServer(leap=leap), PathModel(jitter_ns=400_000, loss=mpq(1, 8)),
               seed=seed).start()
     ntpd = host.create_namespace("ntpd")
-    NtpDaemon(ntpd, NtpdClient(poll_exp=5), ReferenceServer(leap=leap), seed=seed + 1).start()
+    NtpDaemon(ntpd, NtpdClient(poll_exp=5, minpoll=4, maxpoll=9), ReferenceServer(leap=leap),
+              seed=seed + 1).start()
     off = host.create_namespace("off", model="offsets")
     off.set_offsets(monotonic_ns=100 * NS)
     off.spawn()

@@ -21,6 +21,7 @@ from gmpy2 import mpq
 
 from ntp.discipline import ChronyClient, NtpClient, NtpdClient, PathModel, ReferenceServer, Sample
 from ntp.leap import LeapEvent
+from ntp.polling import ChronyPoll, NtpdPoll
 from ntp.smear import SHAPES, BoundSmear, Shape
 
 from ..daemon import Deferred, NtpDaemon
@@ -187,12 +188,15 @@ _CHRONY_Q = ("maxslewrate", "freq", "base_freq", "applied_ns")
 def _client_state(c: NtpClient) -> dict[str, Any]:
     out: dict[str, Any] = {k: getattr(c, k) for k in _COMMON}
     out["samples"] = [[s.local_ns, _q(s.offset_ns), s.delay_ns] for s in c.samples]
+    out["minpoll"], out["maxpoll"] = c.minpoll, c.maxpoll
+    out["poller"] = _poller_state(getattr(c, "poller", None))
     if type(c) is NtpdClient:
         return out | {"model": "ntpd"} | {k: getattr(c, k) for k in _NTPD}
     if type(c) is ChronyClient:
         return out | {"model": "chrony", "leapsecmode": c.leapsecmode,
                       "applied_at": c.applied_at, "corrected": _q_pairs(c.corrected, "int"),
-                      "leap_slewing": c.leap_slewing} | {
+                      "leap_slewing": c.leap_slewing, "leap_end_mono": c.leap_end_mono,
+                      "dropped_near_leap": c.dropped_near_leap} | {
             k: getattr(c, k) for k in _CHRONY_INT} | {k: _q(getattr(c, k)) for k in _CHRONY_Q}
     raise CheckpointError(f"cannot checkpoint an NTP client of type {type(c).__name__}")
 
@@ -202,16 +206,20 @@ def _client(d: Any, path: str) -> NtpClient:
         raise fail(path, "an object", type(d).__name__)
     model = choice(d, "model", path, ("ntpd", "chrony"))
     poll = int_in(d, "poll_exp", path, 0, 17, "a poll exponent in 0..17")
+    # documents written before adaptive polling have no range: a fixed interval
+    lo = poll if d.get("minpoll") is None else int_in(d, "minpoll", path, 0, poll)
+    hi = poll if d.get("maxpoll") is None else int_in(d, "maxpoll", path, poll, 17)
     c: NtpClient
     if model == "ntpd":
-        n = NtpdClient(poll)
+        n = NtpdClient(poll, minpoll=lo, maxpoll=hi)
         n.slew_leap = _get(d, "slew_leap", bool, path)
         n.step_threshold_ns = int_in(d, "step_threshold_ns", path, 0, S64[1])
         n.started = _get(d, "started", bool, path)
         c = n
     else:
         ch = ChronyClient(poll, leapsecmode=choice(d, "leapsecmode", path,
-                                                   ChronyClient.LEAPSECMODES))
+                                                   ChronyClient.LEAPSECMODES),
+                          minpoll=lo, maxpoll=hi)
         for k in _CHRONY_INT:
             setattr(ch, k, int_in(d, k, path, 0, S64[1]))
         for k in _CHRONY_Q:
@@ -222,12 +230,43 @@ def _client(d: Any, path: str) -> NtpClient:
             d, "applied_at", path, *S64)
         ch.corrected = _pairs(d, "corrected", path, "int")
         ch.leap_slewing = _get(d, "leap_slewing", bool, path)
+        ch.leap_end_mono = None if d.get("leap_end_mono") is None else int_in(
+            d, "leap_end_mono", path, *S64)
+        ch.dropped_near_leap = 0 if "dropped_near_leap" not in d else int_in(
+            d, "dropped_near_leap", path, *U64)
         c = ch
+    _restore_poller(getattr(c, "poller", None), d.get("poller"), f"{path}.poller")
     c.updates = int_in(d, "updates", path, *U64)
     c.leap_pending = int_in(d, "leap_pending", path, 0, 2, "a leap indicator 0..2")
     c.samples = [_sample(s, f"{path}.samples[{i}]")
                  for i, s in enumerate(_get(d, "samples", list, path))]
     return c
+
+
+def _poller_state(p: ChronyPoll | NtpdPoll | None) -> dict[str, Any] | None:
+    if isinstance(p, ChronyPoll):
+        return {"poll_exp": p.poll_exp, "score": _q(p.score)}
+    if isinstance(p, NtpdPoll):
+        return {"poll_exp": p.poll_exp, "jitter2": p.jitter2, "counter": p.counter,
+                "last_offset": _q(p.last_offset)}
+    return None
+
+
+def _restore_poller(p: ChronyPoll | NtpdPoll | None, d: Any, path: str) -> None:
+    """Adaptive-polling state; absent (older documents, fixed polling) keeps the fresh one."""
+    if p is None or d is None:
+        return
+    if not isinstance(d, dict):
+        raise fail(path, "an object or null", type(d).__name__)
+    p.poll_exp = int_in(d, "poll_exp", path, p.minpoll, p.maxpoll)
+    if isinstance(p, ChronyPoll):
+        p.score = _rational(d, "score", path)
+        if not -1 <= p.score <= 1:
+            raise fail(f"{path}.score", "a poll score in -1..1", d["score"])
+    else:
+        p.jitter2 = int_in(d, "jitter2", path, 0, U64[1])
+        p.counter = int_in(d, "counter", path, -30, 30)
+        p.last_offset = _rational(d, "last_offset", path)
 
 
 def _sample(s: Any, path: str) -> Sample:
