@@ -211,12 +211,12 @@ def test_every_field_of_the_carried_objects_is_known_to_the_format() -> None:
                                  "_followups"}
     from ntp.discipline import NtpdClient
 
-    common = {"poll_exp", "samples", "updates", "leap_pending"}
+    common = {"poll_exp", "samples", "updates", "leap_pending", "minpoll", "maxpoll", "poller"}
     assert set(vars(NtpdClient())) == common | {"slew_leap", "step_threshold_ns", "started"}
     assert set(vars(ChronyClient())) == common | {
         "makestep_ns", "makestep_limit", "corrtimeratio", "maxslewrate", "leapsecmode",
         "max_samples", "freq", "base_freq", "applied_ns", "applied_at", "corrected",
-        "leap_slewing"}
+        "leap_slewing", "leap_end_mono", "dropped_near_leap"}
     for ns in host.namespaces.values():  # the restorer set every slot of every handle
         for h in ns.timer_handles.values():
             for slot in type(h).__slots__:

@@ -58,9 +58,13 @@ def test_offset_within_asymmetry_bound(delay: int, jitter: int, asym: int, offse
     for n, sample in enumerate(client.samples):
         out, back = records[2 * n].delay_ns, records[2 * n + 1].delay_ns
         assert out is not None and back is not None
-        # |measured − true| ≤ |out − back| / 2, plus the interrupts' cycle rounding (< 1 ns/leg)
-        assert abs(sample.offset_ns - offset) <= mpq(abs(out - back), 2) + 1
-        assert abs(sample.delay_ns - (out + back)) <= 2
+        # |measured − true| ≤ |out − back| / 2, plus rounding: the interrupts' cycle
+        # rounding (< 1 ns per leg), each timestamp's trip through the 2^-32 s NTP fraction
+        # (< 1 ns each), and the client clock's own rate error from its mult rounding
+        # (well under 0.1 ppm of the round trip)
+        slack = mpq(out + back, 10**7) + 4
+        assert abs(sample.offset_ns - offset) <= mpq(abs(out - back), 2) + slack
+        assert abs(sample.delay_ns - (out + back)) <= slack
         assert sample.t2 == sample.t3  # no processing time by default
 
 
