@@ -19,12 +19,23 @@ from shim_support import START_NS, needs_cc
 import tk_shim
 from ntp.discipline import PathModel
 from tk_core import CLOCK_REALTIME, Host
+from tk_shim.daemons import find_daemon, skip_message
 from tk_shim.netsim import Network
 
-CHRONYD = os.environ.get("TK_CHRONYD") or shutil.which("chronyd")
+
+def _chronyd() -> str | None:
+    """TK_CHRONYD, else what tk_shim.daemons finds (its env var, scripts/fetch-daemons.sh's
+    cache, PATH)."""
+    if os.environ.get("TK_CHRONYD"):
+        return os.environ["TK_CHRONYD"]
+    found = find_daemon("chronyd")
+    return str(found.path) if found else None
+
+
+CHRONYD = _chronyd()
 pytestmark = [
     needs_cc,
-    pytest.mark.skipif(CHRONYD is None, reason="no chronyd (set TK_CHRONYD or put it on PATH)"),
+    pytest.mark.skipif(CHRONYD is None, reason=skip_message("chronyd")),
 ]
 COMMON = "cmdport 0\nbindcmdaddress /\n"
 
