@@ -647,36 +647,50 @@ static void its_in(struct itimerspec *v, const int64_t *a)
     v->it_interval.tv_sec = a[2]; v->it_interval.tv_nsec = a[3];
 }
 
-int timerfd_settime(int fd, int flags, const struct itimerspec *nv, struct itimerspec *ov)
+/* timer_settime and timerfd_settime: the handle, flags and new value out, the old one back. */
+static int settime_call(int op, int64_t id, int flags, const struct itimerspec *nv,
+                        struct itimerspec *ov)
 {
-    int id = tfd_of(fd);
-    if (id < 0) {
-        errno = fcntl(fd, F_GETFD) < 0 ? EBADF : EINVAL;
-        return -1;
-    }
     int64_t a[6] = {id, flags};
     its_out(a + 2, nv);
     struct tk_rsp rs;
-    if (call(OP_TIMERFD_SETTIME, a, 6, &rs) < 0)
+    if (call(op, a, 6, &rs) < 0)
         return -1;
     if (ov)
         its_in(ov, rs.a);
     return 0;
 }
 
-int timerfd_gettime(int fd, struct itimerspec *cv)
+/* timer_gettime and timerfd_gettime: the handle out, the current value back. */
+static int gettime_call(int op, int64_t id, struct itimerspec *cv)
 {
-    int id = tfd_of(fd);
-    if (id < 0) {
-        errno = fcntl(fd, F_GETFD) < 0 ? EBADF : EINVAL;
-        return -1;
-    }
     int64_t a[1] = {id};
     struct tk_rsp rs;
-    if (call(OP_TIMERFD_GETTIME, a, 1, &rs) < 0)
+    if (call(op, a, 1, &rs) < 0)
         return -1;
     its_in(cv, rs.a);
     return 0;
+}
+
+/* A timerfd's id, or -1 with the kernel's errno: EBADF for no fd, EINVAL for another kind. */
+static int tfd_or_errno(int fd)
+{
+    int id = tfd_of(fd);
+    if (id < 0)
+        errno = fcntl(fd, F_GETFD) < 0 ? EBADF : EINVAL;
+    return id;
+}
+
+int timerfd_settime(int fd, int flags, const struct itimerspec *nv, struct itimerspec *ov)
+{
+    int id = tfd_or_errno(fd);
+    return id < 0 ? -1 : settime_call(OP_TIMERFD_SETTIME, id, flags, nv, ov);
+}
+
+int timerfd_gettime(int fd, struct itimerspec *cv)
+{
+    int id = tfd_or_errno(fd);
+    return id < 0 ? -1 : gettime_call(OP_TIMERFD_GETTIME, id, cv);
 }
 
 static ssize_t timerfd_read(int fd, int id, void *buf, size_t len)
@@ -936,24 +950,12 @@ int timer_create(clockid_t id, struct sigevent *sev, timer_t *out)
 
 int timer_settime(timer_t t, int flags, const struct itimerspec *nv, struct itimerspec *ov)
 {
-    int64_t a[6] = {(int64_t)(intptr_t)t, flags};
-    its_out(a + 2, nv);
-    struct tk_rsp rs;
-    if (call(OP_TIMER_SETTIME, a, 6, &rs) < 0)
-        return -1;
-    if (ov)
-        its_in(ov, rs.a);
-    return 0;
+    return settime_call(OP_TIMER_SETTIME, (int64_t)(intptr_t)t, flags, nv, ov);
 }
 
 int timer_gettime(timer_t t, struct itimerspec *cv)
 {
-    int64_t a[1] = {(int64_t)(intptr_t)t};
-    struct tk_rsp rs;
-    if (call(OP_TIMER_GETTIME, a, 1, &rs) < 0)
-        return -1;
-    its_in(cv, rs.a);
-    return 0;
+    return gettime_call(OP_TIMER_GETTIME, (int64_t)(intptr_t)t, cv);
 }
 
 int timer_getoverrun(timer_t t)
