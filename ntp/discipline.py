@@ -433,24 +433,27 @@ class ChronyClient(NtpClient):
         self._set_freq(clock, self.base_freq, clock.clock_gettime_ns(CLOCK_REALTIME))
 
 
-def _predict(points: list[tuple[int, mpq]], x: int) -> mpq:
-    """The least-squares line through `points`, evaluated at `x` (chrony's predicted offset)."""
-    n = len(points)
-    mx = mpq(sum(px for px, _ in points), n)
-    my = sum((py for _, py in points), mpq(0)) / n
-    return my + _slope(points) * (x - mx)
-
-
-def _slope(points: list[tuple[int, mpq]]) -> mpq:
-    """Least-squares slope of y over x, exactly."""
+def _fit(points: list[tuple[int, mpq]]) -> tuple[mpq, mpq, mpq]:
+    """Least-squares line through `points`, exactly: (mean x, mean y, slope of y over x)."""
     n = len(points)
     mx = mpq(sum(x for x, _ in points), n)
     my = sum((y for _, y in points), mpq(0)) / n
     sxx = sum(((x - mx) ** 2 for x, _ in points), mpq(0))
     if sxx == 0:
-        return mpq(0)
+        return mx, my, mpq(0)
     sxy = sum(((x - mx) * (y - my) for x, y in points), mpq(0))
-    return sxy / sxx
+    return mx, my, sxy / sxx
+
+
+def _predict(points: list[tuple[int, mpq]], x: int) -> mpq:
+    """The least-squares line through `points`, evaluated at `x` (chrony's predicted offset)."""
+    mx, my, slope = _fit(points)
+    return my + slope * (x - mx)
+
+
+def _slope(points: list[tuple[int, mpq]]) -> mpq:
+    """Least-squares slope of y over x, exactly."""
+    return _fit(points)[2]
 
 
 class ReferenceServer:
