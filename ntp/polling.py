@@ -43,7 +43,9 @@ def check_range(poll_exp: int, minpoll: int | None, maxpoll: int | None) -> tupl
         if not POLL_MIN <= value <= POLL_MAX:
             raise ValueError(f"{name} must be in {POLL_MIN}..{POLL_MAX}, got {value}")
     if not lo <= poll_exp <= hi:
-        raise ValueError(f"need minpoll ≤ poll_exp ≤ maxpoll, got {lo} ≤ {poll_exp} ≤ {hi}")
+        raise ValueError(
+            f"expected minpoll ≤ poll_exp ≤ maxpoll, found {lo} ≤ {poll_exp} ≤ {hi}"
+        )
     return lo, hi
 
 

@@ -113,6 +113,20 @@ def test_range_is_checked() -> None:
         ChronyClient(poll_exp=6, minpoll=7)
 
 
+def test_a_scenario_with_a_reversed_poll_range_is_refused_clearly() -> None:
+    from tk_core.scenario import load_text
+    from tk_core.scenario.errors import ScenarioError
+
+    text = (
+        '[scenario]\nname = "p"\nduration = "1min"\n'
+        '[[namespaces]]\nname = "c"\n'
+        'ntp = { model = "chrony", poll_exp = 6, minpoll = 8, maxpoll = 10 }\n'
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_text(text)
+    assert "expected minpoll ≤ poll_exp ≤ maxpoll, found 8 ≤ 6 ≤ 10" in info.value.render()
+
+
 def run_client(client, hours: int, *, jitter: int = 20_000, kick_at_h: int | None = None):
     """A client on a quiet path; returns its poll exponent at every hour."""
     host = Host(clocksource=Clocksource(2_000_000_000, 64, error_ppm=20), realtime_ns=EPOCH * NSEC)
