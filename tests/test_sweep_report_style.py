@@ -49,3 +49,20 @@ def test_metric_units() -> None:
     df = _frame(1, 2e9)
     assert report.metric_unit(df, "offset_utc_ns_max_abs").name == "s"
     assert report.metric_unit(df.assign(freq_ppm_final=1.0), "freq_ppm_final").name == "ppm"
+
+
+def test_more_namespaces_than_lines_get_further_figures(tmp_path) -> None:
+    """No namespace is left out of a sweep report: past MAX_LINES they go to further figures."""
+    df = _frame(report.MAX_LINES + 3, 1e6)
+    groups = report._groups(df, "poll")
+    assert [len(g) for g in groups] == [report.MAX_LINES, 3]
+    assert [n for g in groups for n in g] == list(dict.fromkeys(df["namespace"]))
+    fig = report.figure(df, "offset_utc_ns_max_abs", "poll", groups[1])
+    try:
+        (ax,) = fig.axes
+        assert [ln.get_label() for ln in ax.get_lines()] == groups[1]
+        assert f"of {report.MAX_LINES + 3}" in ax.get_title()
+    finally:
+        plt.close(fig)
+    assert report._groups(df, None) == [None]
+    assert report._groups(_frame(3, 1e6), "poll") == [None]

@@ -97,15 +97,29 @@ def _figures(sweep: Sweep, df: pd.DataFrame) -> list[str]:
     for metric in metrics_in(df):
         out.append(f"<h2>{html.escape(metric)}</h2>")
         for axis in axes:
-            out.append(f"<figure>{_plot(df, metric, axis)}</figure>")
+            for names in _groups(df, axis):
+                out.append(f"<figure>{_plot(df, metric, axis, names)}</figure>")
     return out
 
 
-def _plot(df: pd.DataFrame, metric: str, axis: str | None) -> str:
+def _groups(df: pd.DataFrame, axis: str | None) -> list[list[str] | None]:
+    """The namespaces of each line plot, at most MAX_LINES per figure, so none is left out.
+
+    A distribution plot (no axis) shows every namespace in one figure.
+    """
+    names = list(dict.fromkeys(df["namespace"]))
+    if axis is None or len(names) <= MAX_LINES:
+        return [None]
+    return [names[i:i + MAX_LINES] for i in range(0, len(names), MAX_LINES)]
+
+
+def _plot(
+    df: pd.DataFrame, metric: str, axis: str | None, namespaces: list[str] | None = None
+) -> str:
     """One metric against one axis (or against the namespaces), as inline SVG."""
     import matplotlib.pyplot as plt
 
-    fig = figure(df, metric, axis)
+    fig = figure(df, metric, axis, namespaces)
     try:
         buf = io.StringIO()
         fig.savefig(buf, format="svg")
@@ -115,8 +129,14 @@ def _plot(df: pd.DataFrame, metric: str, axis: str | None) -> str:
     return text[text.find("<svg"):]
 
 
-def figure(df: pd.DataFrame, metric: str, axis: str | None) -> Any:
-    """The matplotlib figure of one metric plot: y in one unit, legend below the axes."""
+def figure(
+    df: pd.DataFrame, metric: str, axis: str | None, namespaces: list[str] | None = None
+) -> Any:
+    """The matplotlib figure of one metric plot: y in one unit, legend below the axes.
+
+    A line plot draws `namespaces` (default: the first MAX_LINES); the y scale comes from
+    every namespace, so the figures of one metric share their axis type (linear or log).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,7 +148,7 @@ def figure(df: pd.DataFrame, metric: str, axis: str | None) -> Any:
         _distribution(ax, df, metric, unit)
         bottom = 0.0
     else:
-        handles = _bands(ax, df, metric, axis, unit)
+        handles = _bands(ax, df, metric, axis, unit, namespaces)
         bottom = plotstyle.legend_below(fig, handles, [h.get_label() for h in handles])
     scale = plotstyle.choose_scale((unit.value(float(v)) for v in df[metric].dropna()), 0.0)
     scale.apply(ax)
@@ -149,14 +169,17 @@ def metric_unit(df: pd.DataFrame, metric: str) -> numfmt.Unit:
 
 
 def _bands(
-    ax: Any, df: pd.DataFrame, metric: str, axis: str, unit: numfmt.Unit
+    ax: Any, df: pd.DataFrame, metric: str, axis: str, unit: numfmt.Unit,
+    namespaces: list[str] | None = None,
 ) -> list[Any]:
     values = list(dict.fromkeys(df[axis].tolist()))
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
     order = sorted(values) if numeric else values
     xs = order if numeric else list(range(len(order)))
     handles = []
-    for i, name in enumerate(list(dict.fromkeys(df["namespace"]))[:MAX_LINES]):
+    every = list(dict.fromkeys(df["namespace"]))
+    shown = namespaces if namespaces is not None else every[:MAX_LINES]
+    for i, name in enumerate(shown[:MAX_LINES]):
         sub = df[df["namespace"] == name].groupby(axis)[metric]
         stats = [sub.get_group(v).astype(float) / unit.scale if v in sub.groups else None
                  for v in order]
@@ -173,7 +196,11 @@ def _bands(
     if not numeric:
         ax.set_xticks(xs, [str(v) for v in order], rotation=20)
     ax.set_xlabel(axis)
-    ax.set_title(f"{metric} vs {axis} (median; bands: min–max and 25–75 % over the rest)")
+    part = ""
+    if len(every) > len(shown):
+        first = every.index(shown[0]) + 1
+        part = f", namespaces {first}–{first + len(shown) - 1} of {len(every)}"
+    ax.set_title(f"{metric} vs {axis} (median; bands: min–max and 25–75 % over the rest{part})")
     return handles
 
 
