@@ -3,6 +3,7 @@ data, legends that cover no data."""
 
 from __future__ import annotations
 
+import itertools
 import struct
 from pathlib import Path
 
@@ -190,3 +191,31 @@ def test_the_first_signatures_still_draw(tmp_path: Path) -> None:
     offset_plot(tmp_path / "o.png", series, "title", "utc", "true UTC", "a note", [(60.0, "x")])
     frequency_plot(tmp_path / "f.png", series, "title", "", [])
     assert _png_size(tmp_path / "o.png")[0] == 1200 and (tmp_path / "f.png").stat().st_size
+
+
+# --- mark labels ----------------------------------------------------------------------------
+@given(st.lists(st.floats(0, 100, allow_nan=False), max_size=12))
+def test_mark_labels_on_one_row_keep_their_distance(xs: list[float]) -> None:
+    from tk_core.scenario.plots import LABEL_GAP, label_rows
+
+    xs = sorted(xs)
+    rows = label_rows(xs, 0.0, 100.0)
+    assert len(rows) == len(xs)
+    for row in set(rows):
+        on_row = [x for x, r in zip(xs, rows, strict=True) if r == row]
+        assert all(b - a >= LABEL_GAP * 100 for a, b in itertools.pairwise(on_row))
+    assert all(r == 0 or r - 1 in rows for r in rows)  # no row skipped
+
+
+def test_close_leap_and_event_labels_do_not_overlap() -> None:
+    t = [0.0, 50.0, 100.0]
+    layout = Layout("marks", markers=[(49.0, "leap 2016-12-31"), (50.0, "step +1 s"),
+                                      (51.0, "freq change")])
+    fig = time_figure([("a", t, [0.0, 1.0, 2.0])], layout, "offset", "offset")
+    try:
+        fig.canvas.draw()
+        boxes = [tx.get_window_extent() for tx in fig.axes[0].texts]
+        assert len(boxes) == 3
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    finally:
+        plt.close(fig)

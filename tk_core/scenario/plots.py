@@ -97,16 +97,45 @@ def _span(seconds: float) -> str:
 
 
 def _marks(ax: Any, markers: list[tuple[float, str]], window: Window | None, span: float) -> None:
-    """Dotted verticals at the leaps that fall inside the panel."""
+    """Dotted verticals at the leaps and events that fall inside the panel, labelled.
+
+    Labels of marks closer than about a label's width go one row lower each, so that a
+    leap and an event at nearly the same instant stay readable.
+    """
     tunit = numfmt.time_unit(window.half if window else span)
     origin = window.centre if window else 0.0
-    for t, label in markers:
-        if window is not None and not window.start <= t <= window.end:
-            continue
-        x = (t - origin) / tunit.scale
+    shown = sorted(
+        ((t - origin) / tunit.scale, label) for t, label in markers
+        if window is None or window.start <= t <= window.end
+    )
+    lo, hi = ax.get_xlim()
+    rows = label_rows([x for x, _ in shown], lo, hi)
+    for (x, label), row in zip(shown, rows, strict=True):
         ax.axvline(x, color="0.5", linestyle=":", linewidth=1)
-        ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
-                    textcoords="offset points", fontsize="small", color="0.4")
+        ax.annotate(label, (x, 1), xycoords=("data", "axes fraction"),
+                    xytext=(3, -12 * (row + 1)), textcoords="offset points",
+                    fontsize="small", color="0.4")
+
+
+#: Two labels nearer than this fraction of the axis width would overlap.
+LABEL_GAP = 0.15
+
+
+def label_rows(xs: list[float], lo: float, hi: float) -> list[int]:
+    """The text row of each mark label (xs ascending): the lowest row whose last label is
+    at least LABEL_GAP of the axis width to the left."""
+    width = (hi - lo) or 1.0
+    last: list[float] = []
+    rows = []
+    for x in xs:
+        row = next((r for r, prev in enumerate(last) if (x - prev) / width >= LABEL_GAP),
+                   len(last))
+        if row == len(last):
+            last.append(x)
+        else:
+            last[row] = x
+        rows.append(row)
+    return rows
 
 
 def time_plot(
