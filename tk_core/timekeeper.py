@@ -253,9 +253,14 @@ class Timekeeper:
         clock_set = 0
         chunks = 0
         while offset >= self.cycle_interval:
-            offset, set_now = self.logarithmic_accumulation(offset, shift)
-            clock_set |= set_now
-            chunks += 1
+            repeats = offset // (self.cycle_interval << shift)
+            if repeats > 1 and self.bulk_quiet and self._quiet_span():
+                offset = self.accumulate_quiet_chunks(offset, shift, repeats)
+                chunks += repeats
+            else:
+                offset, set_now = self.logarithmic_accumulation(offset, shift)
+                clock_set |= set_now
+                chunks += 1
             if offset < (self.cycle_interval << shift):
                 shift -= 1
         sec_before = self.xtime_sec
@@ -307,6 +312,46 @@ class Timekeeper:
             # 7.3: drain after second_overflow ran, at the rate cached by the last adjust
             self.ntp_error += self.ntp.drain_skew(self.skew_delta, shift) * self.hz
         return offset, clock_set
+
+    #: Accumulate runs of equal chunks over quiet NTP seconds in closed form.  The result is
+    #: bit-identical to chunk-by-chunk accumulation (a differential test holds it to that);
+    #: set False on an instance to run the kernel's loop literally.
+    bulk_quiet = True
+
+    def _quiet_span(self) -> bool:
+        """Whether every second_overflow of the coming chunks only grows maxerror.
+
+        Quiet NTP (see `NtpState.needs_per_second_hook`) stays quiet through its own seconds,
+        and with no 7.3 skew and no pending skip, every chunk of one shift adds the same
+        cycles, nanoseconds and NTP error.
+        """
+        return not (self.skip_second_overflow or self.skew_delta
+                    or self.ntp.needs_per_second_hook())
+
+    def accumulate_quiet_chunks(self, offset: int, shift: int, repeats: int) -> int:
+        """`repeats` calls of `logarithmic_accumulation` at one shift, in closed form.
+
+        Not a kernel function: the kernel's loop runs chunk by chunk (at most about a second
+        each), calling second_overflow for every second carried.  Over a quiet span each
+        chunk adds the same amounts and each second only grows maxerror, so the sums and
+        `NtpState.advance_quiet_seconds` give the same state in O(1).  Returns what is left
+        of `offset`.
+        """
+        interval = self.cycle_interval << shift
+        self.cycle_last += interval * repeats
+        nsecps = NSEC_PER_SEC << self.shift
+        self.xtime_nsec += (self.xtime_interval << shift) * repeats
+        if self.xtime_nsec >= nsecps:  # the steering may have left xtime_nsec below 0
+            seconds, self.xtime_nsec = divmod(self.xtime_nsec, nsecps)
+            self.xtime_sec += seconds
+            self.ntp.advance_quiet_seconds(seconds)
+        self.raw_xtime_nsec += (self.raw_interval << shift) * repeats
+        if self.raw_xtime_nsec >= nsecps:
+            raw_seconds, self.raw_xtime_nsec = divmod(self.raw_xtime_nsec, nsecps)
+            self.raw_sec += raw_seconds
+        self.ntp_error += ((self.ntp_tick << shift) - ((self.xtime_interval + self.xtime_remainder)
+                           << (self.ntp_error_shift + shift))) * repeats
+        return offset - interval * repeats
 
     def accumulate_nsecs_to_secs(self) -> int:
         """`accumulate_nsecs_to_secs`: whole seconds go to xtime_sec; NTP's hook runs for each."""
