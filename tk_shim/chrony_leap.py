@@ -59,8 +59,9 @@ class LeapSample:
     true_unix: mpq
     realtime_ns: int
     offset_ns: int  # REALTIME − true (stepped) UTC
-    state: int  # adjtimex return value
+    state: int  # adjtimex return value (TIME_ERROR while STA_UNSYNC is set)
     status: int
+    kernel_state: int  # the kernel's leap state machine (ntp.kernel time_state)
 
 
 @dataclass
@@ -76,10 +77,10 @@ class LeapTrace:
         return [s for s in self.samples if s.true_unix >= self.leap_unix + mpq(seconds)]
 
     def states(self) -> list[str]:
-        """The distinct successive time_state values seen (TIME_OK, TIME_INS, ...)."""
+        """The kernel's successive leap states (TIME_OK, TIME_INS, TIME_OOP, ...)."""
         seen: list[str] = []
         for s in self.samples:
-            name = STATE_NAMES[s.state] if 0 <= s.state < len(STATE_NAMES) else str(s.state)
+            name = STATE_NAMES[s.kernel_state]
             if not seen or seen[-1] != name:
                 seen.append(name)
         return seen
@@ -116,18 +117,23 @@ def _sampler(host: Host, ns: Any, epoch: int, trace: LeapTrace, times: list[mpq]
         real = ns.clock_gettime_ns(CLOCK_REALTIME)
         tx = Timex()
         state = ns.adjtimex(tx)
-        trace.samples.append(LeapSample(true_unix, real, real - true_utc_ns(true_unix,
-                                        trace.leap_unix), state, tx.status))
+        offset = real - true_utc_ns(true_unix, trace.leap_unix)
+        trace.samples.append(LeapSample(true_unix, real, offset, state, tx.status,
+                                        ns.timer_domain.ntp.time_state))
     for t in times:
         at_true_time(host, t, take)
 
 
 def sample_times(lead_s: int, span_s: int, fine_from_s: int, fine_to_s: int,
                  step_ms: int) -> list[mpq]:
-    """Seconds since the start: every second, and every `step_ms` around the leap."""
-    points = {mpq(t) for t in range(0, lead_s + span_s + 1)}
+    """Seconds since the start: every second, and every `step_ms` around the leap, all
+    half a step late.  The kernel inserts the leap at the first tick after midnight
+    (`second_overflow`), so a reading exactly at midnight still says 00:00:00; sampling
+    off the second boundaries keeps that tick's width out of the figures."""
+    half = mpq(step_ms, 2000)
+    points = {mpq(t) + half for t in range(0, lead_s + span_s)}
     lo, hi = (lead_s - fine_from_s) * 1000, (lead_s + fine_to_s) * 1000
-    points |= {mpq(ms, 1000) for ms in range(lo, hi + 1, step_ms)}
+    points |= {mpq(ms, 1000) + half for ms in range(lo, hi, step_ms)}
     return sorted(points)
 
 
@@ -157,6 +163,7 @@ class RunSpec:
     fine_from_s: int = 2
     fine_to_s: int = 20
     step_ms: int = 100
+    client_extra: tuple[str, ...] = ()  # more chrony.conf lines for the client (``rtcsync``)
 
     def times(self) -> list[mpq]:
         return sample_times(self.lead_s, self.span_s, self.fine_from_s, self.fine_to_s,
@@ -181,7 +188,8 @@ def _write(path: Path, text: str) -> Path:
 
 def _client_conf(d: Path, server: str, mode: str, spec: RunSpec) -> Path:
     text = chrony_client_conf(server, d, minpoll=spec.poll, maxpoll=spec.poll,
-                              makestep=(1.0, 3), leapsecmode=mode, log=())
+                              makestep=(1.0, 3), leapsecmode=mode, log=(),
+                              extra=spec.client_extra)
     return _write(d / f"client-{mode}.conf", text)
 
 
@@ -248,11 +256,13 @@ def run_smear(spec: RunSpec | None = None, smoothtime: Smoothtime | None = None)
 
 
 def run_model(mode: str, spec: RunSpec | None = None) -> LeapTrace:
-    """`ChronyClient(leapsecmode=mode)` on the same start, path and polling interval."""
+    """`ChronyClient(leapsecmode=mode)` on the same start, path and polling interval
+    (`rtcsync` as the real client's configuration lines say)."""
     spec = spec or RunSpec()
     host = Host(realtime_ns=spec.start_unix * NSEC)
     cli = host.create_namespace("client")
-    client = ChronyClient(poll_exp=spec.poll, leapsecmode=mode)
+    client = ChronyClient(poll_exp=spec.poll, leapsecmode=mode,
+                          rtcsync="rtcsync" in spec.client_extra)
     daemon = NtpDaemon(cli, client, ReferenceServer(leap=_Leap(LEAP_2016, 1)), spec.path,
                        seed=spec.seed, epoch_unix=spec.start_unix)
     trace = LeapTrace(mode, LEAP_2016)
