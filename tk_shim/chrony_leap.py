@@ -155,13 +155,13 @@ def _chronyd() -> Path:
 class RunSpec:
     """When and how: seconds before/after midnight, the poll exponent, the path, sampling."""
 
-    lead_s: int = 40
-    span_s: int = 30
+    lead_s: int = 20
+    span_s: int = 16
     poll: int = 0
     path: PathModel = DEFAULT_PATH
     seed: int = 1
     fine_from_s: int = 2
-    fine_to_s: int = 20
+    fine_to_s: int = 16
     step_ms: int = 100
     client_extra: tuple[str, ...] = ()  # more chrony.conf lines for the client (``rtcsync``)
 
