@@ -23,6 +23,7 @@ into the figures of docs/real-daemons.md.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -92,7 +93,7 @@ class LeapTrace:
         worst = max(after, key=lambda s: abs(s.offset_ns))
         outside = [s for s in after if abs(s.offset_ns) > 1_000_000]
         settle = float(outside[-1].true_unix - self.leap_unix) if outside else 0.0
-        back = [a.realtime_ns - b.realtime_ns for a, b in zip(self.samples, self.samples[1:])
+        back = [a.realtime_ns - b.realtime_ns for a, b in itertools.pairwise(self.samples)
                 if b.realtime_ns < a.realtime_ns]
         return {
             "max_abs_offset_ms": abs(worst.offset_ns) / 1e6,
