@@ -101,3 +101,42 @@ def test_the_recorded_real_figures_still_hold(mode: str) -> None:
     assert abs(got["unsync_rtcsync"] - want["unsync_rtcsync"]) <= 2, got
     if want["sta_ins_cleared_at_s"] is not None:
         assert abs(got["sta_ins_cleared_at_s"] - want["sta_ins_cleared_at_s"]) <= 0.1, got
+
+
+def _chrony_host(rtcsync: bool) -> Any:
+    from tk_core import Host
+    from tk_core.daemon import NtpDaemon
+    from ntp.discipline import ChronyClient, ReferenceServer
+
+    host = Host(realtime_ns=(LEAP_2016 - 100) * 10**9)
+    ns = host.create_namespace("c")
+    NtpDaemon(ns, ChronyClient(poll_exp=2, rtcsync=rtcsync), ReferenceServer()).start()
+    host.run_for(30 * 10**9)
+    return host
+
+
+def _agent(host: Any) -> Any:
+    from tk_core.daemon import NtpDaemon
+
+    return next(a for a in host.namespaces["c"].agents if isinstance(a, NtpDaemon))
+
+
+@pytest.mark.parametrize("rtcsync", [False, True])
+def test_a_checkpoint_carries_rtcsync(rtcsync: bool) -> None:
+    from tk_core.checkpoint import checkpoint_host, restore_host
+
+    doc = checkpoint_host(_chrony_host(rtcsync))
+    restored = restore_host(doc)
+    assert _agent(restored).client.rtcsync is rtcsync
+    restored.run_for(10 * 10**9)  # and the restored client keeps the status word the same way
+    assert bool(restored.namespaces["c"].ntp.time_status & STA_UNSYNC) is not rtcsync
+
+
+def test_an_older_checkpoint_without_rtcsync_restores_it_on() -> None:
+    from tk_core.checkpoint import checkpoint_host, restore_host
+    from tk_core.checkpoint._format import _envelope
+
+    state = checkpoint_host(_chrony_host(False))["state"]
+    clients = [a["client"] for a in state["agents"] if a.get("type") == "ntp_daemon"]
+    assert [c.pop("rtcsync") for c in clients] == [False]
+    assert _agent(restore_host(_envelope("host", state))).client.rtcsync is True
