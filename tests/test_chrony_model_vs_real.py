@@ -15,7 +15,12 @@ from typing import Any
 import pytest
 from shim_support import needs_cc
 
+from ntp.discipline import ChronyClient, ReferenceServer
 from ntp.timex import STA_INS, STA_UNSYNC
+from tk_core import Host
+from tk_core.checkpoint import checkpoint_host, restore_host
+from tk_core.checkpoint._format import _envelope
+from tk_core.daemon import NtpDaemon
 from tk_shim.chrony_leap import LEAP_2016, LeapTrace, RunSpec, run_model, run_real
 from tk_shim.daemons import find_daemon, skip_message
 
@@ -103,11 +108,7 @@ def test_the_recorded_real_figures_still_hold(mode: str) -> None:
         assert abs(got["sta_ins_cleared_at_s"] - want["sta_ins_cleared_at_s"]) <= 0.1, got
 
 
-def _chrony_host(rtcsync: bool) -> Any:
-    from tk_core import Host
-    from tk_core.daemon import NtpDaemon
-    from ntp.discipline import ChronyClient, ReferenceServer
-
+def _chrony_host(rtcsync: bool) -> Host:
     host = Host(realtime_ns=(LEAP_2016 - 100) * 10**9)
     ns = host.create_namespace("c")
     NtpDaemon(ns, ChronyClient(poll_exp=2, rtcsync=rtcsync), ReferenceServer()).start()
@@ -116,15 +117,11 @@ def _chrony_host(rtcsync: bool) -> Any:
 
 
 def _agent(host: Any) -> Any:
-    from tk_core.daemon import NtpDaemon
-
     return next(a for a in host.namespaces["c"].agents if isinstance(a, NtpDaemon))
 
 
 @pytest.mark.parametrize("rtcsync", [False, True])
 def test_a_checkpoint_carries_rtcsync(rtcsync: bool) -> None:
-    from tk_core.checkpoint import checkpoint_host, restore_host
-
     doc = checkpoint_host(_chrony_host(rtcsync))
     restored = restore_host(doc)
     assert _agent(restored).client.rtcsync is rtcsync
@@ -133,9 +130,6 @@ def test_a_checkpoint_carries_rtcsync(rtcsync: bool) -> None:
 
 
 def test_an_older_checkpoint_without_rtcsync_restores_it_on() -> None:
-    from tk_core.checkpoint import checkpoint_host, restore_host
-    from tk_core.checkpoint._format import _envelope
-
     state = checkpoint_host(_chrony_host(False))["state"]
     clients = [a["client"] for a in state["agents"] if a.get("type") == "ntp_daemon"]
     assert [c.pop("rtcsync") for c in clients] == [False]
