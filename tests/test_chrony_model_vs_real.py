@@ -10,9 +10,13 @@ measures them again and checks the constants still hold.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
+from gmpy2 import mpq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shim_support import needs_cc
 
 from ntp.discipline import ChronyClient, ReferenceServer
@@ -21,7 +25,15 @@ from tk_core import Host
 from tk_core.checkpoint import checkpoint_host, restore_host
 from tk_core.checkpoint._format import _envelope
 from tk_core.daemon import NtpDaemon
-from tk_shim.chrony_leap import LEAP_2016, LeapTrace, RunSpec, run_model, run_real
+from tk_shim.chrony_leap import (
+    LEAP_2016,
+    LeapTrace,
+    RunSpec,
+    run_model,
+    run_real,
+    sample_times,
+    true_utc_ns,
+)
 from tk_shim.daemons import find_daemon, skip_message
 
 SAMPLES = 198  # RunSpec(): every second, and every 100 ms from 2 s before midnight to 16 s after
@@ -134,3 +146,24 @@ def test_an_older_checkpoint_without_rtcsync_restores_it_on() -> None:
     clients = [a["client"] for a in state["agents"] if a.get("type") == "ntp_daemon"]
     assert [c.pop("rtcsync") for c in clients] == [False]
     assert _agent(restore_host(_envelope("host", state))).client.rtcsync is True
+
+
+@settings(max_examples=50)
+@given(st.integers(-10 * 10**9, 10 * 10**9))
+def test_true_utc_repeats_the_last_second_of_the_year(true_ns: int) -> None:
+    """Before midnight UTC is true time; from then on one second less, so the inserted
+    second reads 23:59:59 again (as the kernel's REALTIME does)."""
+    utc = true_utc_ns(LEAP_2016 + mpq(true_ns, 10**9), LEAP_2016)
+    expected = LEAP_2016 * 10**9 + true_ns - (10**9 if true_ns >= 0 else 0)
+    assert utc == expected
+
+
+@settings(max_examples=20)
+@given(st.integers(5, 60), st.integers(1, 30), st.sampled_from([50, 100, 250]))
+def test_sample_times_keep_off_the_second_boundaries(lead: int, span: int, step: int) -> None:
+    times = sample_times(lead, span, 2, min(span, 16), step)
+    assert times == sorted(set(times)) and times[0] > 0 and times[-1] < lead + span
+    assert all(t.denominator != 1 for t in times)  # never on a whole second
+    fine = [t for t in times if lead - 2 < t < lead + min(span, 16) - 1]
+    gaps = {b - a for a, b in itertools.pairwise(fine)}
+    assert gaps == {mpq(step, 1000)}
