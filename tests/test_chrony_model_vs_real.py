@@ -167,3 +167,22 @@ def test_sample_times_keep_off_the_second_boundaries(lead: int, span: int, step:
     fine = [t for t in times if lead - 2 < t < lead + min(span, 16) - 1]
     gaps = {b - a for a, b in itertools.pairwise(fine)}
     assert gaps == {mpq(step, 1000)}
+
+
+@pytest.mark.soak
+@needs_cc
+@pytest.mark.skipif(find_daemon("chronyd") is None, reason=skip_message("chronyd"))
+@pytest.mark.parametrize("mode", ["system", "step", "slew"])
+def test_model_and_real_with_64s_polls_for_half_an_hour_after_the_leap(mode: str) -> None:
+    """10 minutes before midnight to 30 after, 64 s polls (about 4 s of wall time): no
+    excursion after the leap in either, the same slew, the same status words."""
+    spec = RunSpec(lead_s=600, span_s=1800, poll=6)
+    real_m, model_m = run_real(mode, spec).metrics(), run_model(mode, spec).metrics()
+    if mode == "slew":
+        assert abs(real_m["max_abs_offset_ms"] - model_m["max_abs_offset_ms"]) < 1.0
+        assert abs(real_m["within_1ms_after_s"] - model_m["within_1ms_after_s"]) <= 0.3
+    else:
+        assert real_m["max_abs_offset_ms"] < 0.5 and model_m["max_abs_offset_ms"] < 0.5
+    assert real_m["unsync_samples"] == model_m["unsync_samples"] == real_m["samples"]
+    assert real_m["states"] == model_m["states"]
+    assert len(real_m["realtime_steps_back_ms"]) == len(model_m["realtime_steps_back_ms"])
