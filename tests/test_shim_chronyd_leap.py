@@ -9,10 +9,13 @@ every 100 ms around midnight against true UTC (the inserted second reads 23:59:5
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 from typing import Any
 
 import pytest
+from doc_blocks import DOCS, code_blocks, run_block
 from shim_support import needs_cc
 
 from ntp.timex import STA_INS, STA_UNSYNC
@@ -122,3 +125,13 @@ def test_smearing_chronyd_for_ten_minutes() -> None:
     # the smear's quadratic start: w·t²/2 = 0.001024 ppm/s · (600 s)² / 2 ≈ 0.18 ms, and
     # the client follows within a few tens of µs
     assert 0.05 * MS < trace.after(1)[0].offset_ns - trace.samples[-1].offset_ns < 1 * MS
+
+
+def test_the_python_api_example_of_the_docs_runs() -> None:
+    """docs/real-daemons.md spells the system-mode run out with the Python API: it runs."""
+    doc = DOCS / "real-daemons.md"
+    blocks = code_blocks(doc)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        run_block(doc, len(blocks) - 1, blocks[-1], {})
+    assert "System clock status set to insert leap second" in out.getvalue(), out.getvalue()
