@@ -46,6 +46,7 @@ from ntp.timex import (
     STA_DEL,
     STA_INS,
     STA_PLL,
+    STA_UNSYNC,
     Timex,
 )
 from ntp.trace import TRACE, emit
@@ -262,6 +263,7 @@ class ChronyClient(NtpClient):
         max_samples: int = 16,
         minpoll: int | None = None,
         maxpoll: int | None = None,
+        rtcsync: bool = True,
     ) -> None:
         super().__init__(poll_exp, minpoll, maxpoll)
         if leapsecmode not in self.LEAPSECMODES:
@@ -281,6 +283,9 @@ class ChronyClient(NtpClient):
         self.leap_end_mono: int | None = None  # MONOTONIC ns at which the leap handling ends
         self.poller = ChronyPoll(poll_exp, self.minpoll, self.maxpoll) if self.adaptive else None
         self.dropped_near_leap = 0
+        # chrony.conf's `rtcsync` (in Debian's shipped file).  On Linux chronyd clears
+        # STA_UNSYNC only with it: without, the status word stays unsynchronised.
+        self.rtcsync = rtcsync
 
     # -- samples around a leap ------------------------------------------------------------------
 
@@ -384,10 +389,14 @@ class ChronyClient(NtpClient):
         STA_UNSYNC again one second later (maxerror starts at NTP_PHASE_LIMIT and grows
         500 µs a second), so a clock within microseconds of UTC would report TIME_ERROR.
         Here esterror is the measured offset and maxerror adds half the round trip, in µs.
+        On Linux chronyd clears STA_UNSYNC only when `rtcsync` is configured (the kernel's
+        11-minute RTC mode hangs on that bit); without it STA_UNSYNC is set on every update,
+        as a real chronyd 4.3 without ``rtcsync`` leaves it (measured: every sample of
+        `tk_shim.chrony_leap.run_real`).
         """
-        bits = 0
+        bits = 0 if self.rtcsync else STA_UNSYNC
         if self.leapsecmode == "system":
-            bits = {LEAP_INSERT: STA_INS, LEAP_DELETE: STA_DEL}.get(self.leap_pending, 0)
+            bits |= {LEAP_INSERT: STA_INS, LEAP_DELETE: STA_DEL}.get(self.leap_pending, 0)
         delay = self.samples[-1].delay_ns if self.samples else 0
         est_us = max(1, -(-round_q(abs(theta)) // 1000))
         max_us = max(1, -(-(round_q(abs(theta)) + delay // 2) // 1000))
@@ -427,7 +436,7 @@ class ChronyClient(NtpClient):
     def on_leap_followup(self, clock: SteerableClock) -> None:
         if self.leapsecmode == "system":
             self._maybe_end_leap(clock)
-            clock.adjtimex(Timex(modes=ADJ_STATUS, status=0))
+            clock.adjtimex(Timex(modes=ADJ_STATUS, status=0 if self.rtcsync else STA_UNSYNC))
             return
         self.leap_slewing = False
         self._set_freq(clock, self.base_freq, clock.clock_gettime_ns(CLOCK_REALTIME))

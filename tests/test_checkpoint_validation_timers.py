@@ -216,7 +216,7 @@ def test_every_field_of_the_carried_objects_is_known_to_the_format() -> None:
     assert set(vars(ChronyClient())) == common | {
         "makestep_ns", "makestep_limit", "corrtimeratio", "maxslewrate", "leapsecmode",
         "max_samples", "freq", "base_freq", "applied_ns", "applied_at", "corrected",
-        "leap_slewing", "leap_end_mono", "dropped_near_leap"}
+        "leap_slewing", "leap_end_mono", "dropped_near_leap", "rtcsync"}
     for ns in host.namespaces.values():  # the restorer set every slot of every handle
         for h in ns.timer_handles.values():
             for slot in type(h).__slots__:

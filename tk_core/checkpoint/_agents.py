@@ -196,7 +196,7 @@ def _client_state(c: NtpClient) -> dict[str, Any]:
         return out | {"model": "chrony", "leapsecmode": c.leapsecmode,
                       "applied_at": c.applied_at, "corrected": _q_pairs(c.corrected, "int"),
                       "leap_slewing": c.leap_slewing, "leap_end_mono": c.leap_end_mono,
-                      "dropped_near_leap": c.dropped_near_leap} | {
+                      "dropped_near_leap": c.dropped_near_leap, "rtcsync": c.rtcsync} | {
             k: getattr(c, k) for k in _CHRONY_INT} | {k: _q(getattr(c, k)) for k in _CHRONY_Q}
     raise CheckpointError(f"cannot checkpoint an NTP client of type {type(c).__name__}")
 
@@ -234,6 +234,7 @@ def _client(d: Any, path: str) -> NtpClient:
             d, "leap_end_mono", path, *S64)
         ch.dropped_near_leap = 0 if "dropped_near_leap" not in d else int_in(
             d, "dropped_near_leap", path, *U64)
+        ch.rtcsync = True if "rtcsync" not in d else _get(d, "rtcsync", bool, path)
         c = ch
     _restore_poller(getattr(c, "poller", None), d.get("poller"), f"{path}.poller")
     c.updates = int_in(d, "updates", path, *U64)
