@@ -193,11 +193,10 @@ class Host:
         self.wrap_guard = wrap_guard
         self.lazy_error_bound = lazy_error_bound_ns << 32
         self.stats = HostStats()
-        #: tick_do_update_jiffies64's state: TICK_NSEC, the root MONOTONIC ns of the last jiffy
-        #: boundary accounted for (aligned to the tick grid) and the jiffies counted since boot
+        #: tick_do_update_jiffies64's state: TICK_NSEC and the root MONOTONIC ns of the last
+        #: jiffy boundary accounted for (a whole multiple of TICK_NSEC)
         self.tick_period = (NSEC_PER_SEC + hz // 2) // hz
         self.last_jiffies_update = monotonic_ns // self.tick_period * self.tick_period
-        self.jiffies = 0
         self.queue = HostTimerQueue()
         self.namespaces: dict[str, Namespace] = {}
         self.periodic: list[TimekeeperNamespace] = []
@@ -526,6 +525,11 @@ class Host:
         for st in touched:
             st.interrupts += 1
 
+    @property
+    def jiffies(self) -> int:
+        """jiffies_64 on the root MONOTONIC grid: whole ticks accounted for (no INITIAL_JIFFIES)."""
+        return self.last_jiffies_update // self.tick_period
+
     def update_jiffies(self, cycles: int) -> bool:
         """`tick_do_update_jiffies64`: accumulate only once a whole jiffy has passed.
 
@@ -540,7 +544,6 @@ class Host:
             return False
         ticks = delta // self.tick_period
         self.last_jiffies_update += ticks * self.tick_period
-        self.jiffies += ticks
         root = self.root
         root.advance_to(cycles)
         for ns in self.periodic:
