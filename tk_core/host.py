@@ -568,6 +568,18 @@ class Host:
             at = tk.cycles_for_mono(boundary + period)
         return at
 
+    def last_tick_cycles(self, cycles: int) -> int:
+        """The last tick boundary at or before `cycles` (not kernel code: lazy accumulation).
+
+        A lazy namespace catching up inside an interrupt accumulates only this far, as a
+        kernel's timekeeper would have in its last tick.
+        """
+        tk = self._jiffy_tk
+        period = self.tick_period
+        last = self.last_jiffies_update
+        boundary = last + (tk.mono_ns(cycles) - last) // period * period
+        return min(tk.cycles_for_mono(boundary), cycles)
+
     def _run_due(self, cycles: int) -> None:
         cost = self.expiry_cost_ns
         queue = self.queue
