@@ -51,11 +51,13 @@ def test_deleted_leap_timer_at_235959_sees_it_not_yet_applied() -> None:
     carries xtime past 23:59:59.000.  A kernel runs that accumulation only in the first tick at
     or after it, 23:59:59.0007 here, so a timer interrupt at 23:59:59.000 reads 23:59:59.000
     (the leap not yet applied) — with the tick running as after NOHZ idle, since no tick falls
-    at that instant.  The skip shows at the tick: REALTIME 00:00:00.0007."""
+    at that instant.  The skip shows at the tick: REALTIME 00:00:00.0007.  The same holds at
+    23:59:59.0002, after the accumulation grid point but still before the tick."""
     for nohz in (False, True):
-        h = leap_host(STA_DEL, nohz)
-        read = one_shot_read(h, (MIDNIGHT - 1) * NSEC)
-        assert read // MS == (MIDNIGHT - 1) * 1000, nohz
+        for late in (0, 200_000):
+            h = leap_host(STA_DEL, nohz)
+            read = one_shot_read(h, (MIDNIGHT - 1) * NSEC + late)
+            assert read // MS == (MIDNIGHT - 1) * 1000, (nohz, late)
         assert h.root.clock_gettime_ns(CLOCK_REALTIME) > (MIDNIGHT + 1) * NSEC
 
 
@@ -87,8 +89,8 @@ def test_inserted_leap_read_at_midnight_before_the_tick() -> None:
 
 
 def test_periodic_realtime_timer_across_deleted_leap_overruns() -> None:
-    """A 250 ms REALTIME timer from 23:59:58.000 across a deleted leap.  At 23:59:59.000 no tick
-    has run, so it fires there with overrun 0 (REALTIME reads 23:59:59.000).  The tick at
+    """A 250 ms REALTIME timer from 23:59:58.0002 across a deleted leap.  At 23:59:59.000 no tick
+    has run (the next is at .0007), so it fires at 23:59:59.0002 with overrun 0.  The tick at
     23:59:59.0007 skips the second (clock_was_set): the 23:59:59.250 expiry is then already
     past by 0.75 s — the next fire forwards over 23:59:59.250..00:00:00.000, overrun 3."""
     for nohz in (False, True):
@@ -98,7 +100,7 @@ def test_periodic_realtime_timer_across_deleted_leap_overruns() -> None:
             CLOCK_REALTIME,
             lambda _t, o: fires.append((h.root.clock_gettime_ns(CLOCK_REALTIME) // MS, o)),
         )
-        t.settime((MIDNIGHT - 2) * NSEC, 250 * MS, absolute=True)
+        t.settime((MIDNIGHT - 2) * NSEC + 200_000, 250 * MS, absolute=True)
         h.run_until(int(3.5 * NSEC))
         base = (MIDNIGHT - 1) * 1000
         at_leap = [f for f in fires if base - 1 <= f[0] <= base + 1001]
