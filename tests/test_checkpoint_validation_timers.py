@@ -228,9 +228,11 @@ def test_every_host_attribute_is_carried_or_derived() -> None:
     add it to the format, then here."""
     carried = {"_floor", "_lost", "_next_t", "_now", "_pids", "_tick", "_want", "aux_clocks",
                "clockevent", "clocksource", "counter", "epoch_ns", "expiry_cost_ns",
-               "hang_detected", "hz", "irq_cost_ns", "lateness", "lazy_error_bound",
+               "hang_detected", "hz", "irq_cost_ns", "last_jiffies_update", "lateness",
+               "lazy_error_bound",
                "namespaces", "nohz", "queue", "rekey_slack_ns", "requeue_on_adjust", "stats",
                "user_hz", "wrap_guard"}
     derived = {"_cache_cycles", "_cache_now", "_in_irq", "_touched", "behaviour",
-               "guard_cycles", "kernel_version", "periodic", "root"}
+               "guard_cycles", "kernel_version", "periodic", "root", "tick_period",
+               "_jiffy_tk"}
     assert set(vars(Host())) == carried | derived

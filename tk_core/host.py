@@ -113,8 +113,7 @@ class TickEntry(ClockEntry):
     def fire(self, cycles: int, now: int) -> None:
         host = self.host
         host.stats.ticks += 1
-        for ns in host.periodic:
-            ns.advance_to(cycles)
+        host.update_jiffies(cycles)  # tick_sched_do_timer (a no-op when the entry already did)
         _, self.expires = hrtimer_forward(self.expires, now, self.period)
         self.arm()
 
@@ -194,6 +193,10 @@ class Host:
         self.wrap_guard = wrap_guard
         self.lazy_error_bound = lazy_error_bound_ns << 32
         self.stats = HostStats()
+        #: tick_do_update_jiffies64's state: TICK_NSEC and the root MONOTONIC ns of the last
+        #: jiffy boundary accounted for (a whole multiple of TICK_NSEC)
+        self.tick_period = (NSEC_PER_SEC + hz // 2) // hz
+        self.last_jiffies_update = monotonic_ns // self.tick_period * self.tick_period
         self.queue = HostTimerQueue()
         self.namespaces: dict[str, Namespace] = {}
         self.periodic: list[TimekeeperNamespace] = []
@@ -324,6 +327,8 @@ class Host:
             separate_coarse_nsec=self.behaviour.key >= (6, 15),
         )
         ns = TimekeeperNamespace(self, name, tk, update, dilation)
+        if name == "root":
+            self._jiffy_tk = tk  # the tick grid is root MONOTONIC, also while the root is built
         self._register(ns)
         if update == "periodic":
             self.periodic.append(ns)
@@ -502,7 +507,7 @@ class Host:
         touched.clear()
         self._in_irq = True
         try:
-            self.root.advance_to(cycles)
+            self.update_jiffies(cycles)
             passes = 0
             while True:
                 self._run_due(cycles)
@@ -519,6 +524,61 @@ class Host:
             self._in_irq = False
         for st in touched:
             st.interrupts += 1
+
+    @property
+    def jiffies(self) -> int:
+        """jiffies_64 on the root MONOTONIC grid: whole ticks accounted for (no INITIAL_JIFFIES)."""
+        return self.last_jiffies_update // self.tick_period
+
+    def update_jiffies(self, cycles: int) -> bool:
+        """`tick_do_update_jiffies64`: accumulate only once a whole jiffy has passed.
+
+        The tick (`tick_sched_timer`) and, after NOHZ idle, the interrupt entry
+        (`tick_nohz_irq_enter` → `tick_nohz_update_jiffies`) call it; it moves
+        `last_jiffies_update` by whole TICK_NSEC periods of root MONOTONIC and only then runs
+        `update_wall_time`: the root and the periodic namespaces accumulate.  Any other
+        interrupt reads the clocks without accumulating.  Returns whether jiffies advanced.
+        """
+        delta = self.root.tk.mono_ns(cycles) - self.last_jiffies_update
+        if delta < self.tick_period:
+            return False
+        ticks = delta // self.tick_period
+        self.last_jiffies_update += ticks * self.tick_period
+        root = self.root
+        root.advance_to(cycles)
+        for ns in self.periodic:
+            if ns is not root:
+                ns.advance_to(cycles)
+        return True
+
+    def next_tick_cycles(self, cycles: int) -> int:
+        """The first tick boundary at or after `cycles` (not kernel code: lazy planning).
+
+        Tick boundaries are root MONOTONIC multiples of TICK_NSEC on the jiffies grid; the
+        boundary is reached at the first cycle where root MONOTONIC reads it.  A lazy
+        namespace's hook lands there, so its second_overflow runs on a tick as a kernel's does.
+        """
+        tk = self._jiffy_tk
+        period = self.tick_period
+        last = self.last_jiffies_update
+        mono = tk.mono_ns(cycles)
+        boundary = last + -(-(mono - last) // period) * period
+        at = tk.cycles_for_mono(boundary)
+        if at < cycles:
+            at = tk.cycles_for_mono(boundary + period)
+        return at
+
+    def last_tick_cycles(self, cycles: int) -> int:
+        """The last tick boundary at or before `cycles` (not kernel code: lazy accumulation).
+
+        A lazy namespace catching up inside an interrupt accumulates only this far, as a
+        kernel's timekeeper would have in its last tick.
+        """
+        tk = self._jiffy_tk
+        period = self.tick_period
+        last = self.last_jiffies_update
+        boundary = last + (tk.mono_ns(cycles) - last) // period * period
+        return min(tk.cycles_for_mono(boundary), cycles)
 
     def _run_due(self, cycles: int) -> None:
         cost = self.expiry_cost_ns

@@ -413,7 +413,7 @@ class TimekeeperNamespace(Namespace):
         if key is None:
             self.host.queue.remove(self._hook)
         else:
-            self.host.enqueue(self._hook, key)
+            self.host.enqueue(self._hook, self.host.next_tick_cycles(key))
 
     def clock_was_set(self) -> None:
         """`clock_was_set` for this namespace only: tell its listeners (e.g. its timer index)."""

@@ -349,7 +349,10 @@ class TimerEntry(ClockEntry):
         dom = self.owner
         tk = dom.tk
         if dom.update == "lazy" and cycles - tk.cycle_last >= tk.cycle_interval:
-            dom.advance_to(cycles)
+            # update_wall_time runs only in ticks: accumulate up to the last tick boundary
+            tick = host.last_tick_cycles(cycles)
+            if tick - tk.cycle_last >= tk.cycle_interval:
+                dom.advance_to(tick)
         now = hrtimer_now(tk, self.clockid, cycles)
         if now < self.expires:
             self._recheck(cycles, now)

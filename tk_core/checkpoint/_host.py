@@ -48,7 +48,17 @@ from ._timers import (
     restore_timers,
     timers_state,
 )
-from ._validate import S32, S64, U64, choice, clock_params, fail, int_in, nonempty
+from ._validate import (
+    S32,
+    S64,
+    U64,
+    check_jiffies,
+    choice,
+    clock_params,
+    fail,
+    int_in,
+    nonempty,
+)
 
 # -- the host ------------------------------------------------------------------------------------
 
@@ -71,6 +81,7 @@ def checkpoint_host(host: Host) -> dict[str, Any]:
         "epoch_ns": getattr(host, "epoch_ns", 0),
         "counter": host.counter.to_dict() | {"samples": host.counter.samples},
         "lost": host._lost,
+        "last_jiffies_update": host.last_jiffies_update,
         "next_pid": next_pid,
         "stats": dataclasses.asdict(host.stats),
         "namespaces": [namespace_state(ns) for ns in host.namespaces.values()],
@@ -231,6 +242,7 @@ def _restore_host(state: dict[str, Any], version: int = VERSION) -> Host:
         check_namespace_state(host, ns_state, path, max_cycles=max_cycles, host_caps=True,
                               pids=pids)
         _restore_host_namespace(host, ns_state, path)
+    _restore_jiffies(host, state)
     _check_pids(state, pids)
     host.stats = _stats(_get(state, "stats", dict, "state"), names)
     if version == 1:  # no timers, daemons or interrupt state: program the device afresh
@@ -308,6 +320,21 @@ def _restore_time(host: Host, state: dict[str, Any]) -> None:
     host._lost = lost
     host._cache_now = None
     host._pids = itertools.count(int_in(state, "next_pid", "state", 1, S32[1]))
+
+
+def _restore_jiffies(host: Host, state: dict[str, Any]) -> None:
+    """tick_do_update_jiffies64's state; a document from before it derives it.
+
+    Without the field, the last jiffy boundary is the last tick boundary at or before the
+    root's last accumulation (where the old engine last accumulated the root).
+    """
+    root_last = host.root.tk.mono_ns(host.root.tk.cycle_last)
+    if "last_jiffies_update" in state:
+        host.last_jiffies_update = check_jiffies(
+            state, "state", host.tick_period, host.root.tk.mono_ns(host.cycles_now())
+        )
+    else:
+        host.last_jiffies_update = root_last // host.tick_period * host.tick_period
 
 
 def _counter(d: dict[str, Any], cs: Clocksource) -> ExtendedCounter:

@@ -78,6 +78,16 @@ def int_in(d: Any, key: str, path: str, lo: int, hi: int, what: str = "") -> int
     return int(value)
 
 
+def check_jiffies(state: Any, path: str, tick_period: int, root_mono_now: int) -> int:
+    """`last_jiffies_update`: a whole multiple of TICK_NSEC, not after root MONOTONIC now."""
+    value = int_in(state, "last_jiffies_update", path, 0, max(0, root_mono_now),
+                   "root MONOTONIC ns in 0..now (the last jiffy boundary accounted for)")
+    if value % tick_period:
+        raise fail(f"{path}.last_jiffies_update", f"a whole multiple of TICK_NSEC ({tick_period})",
+                   value)
+    return value
+
+
 def _range(lo: int, hi: int) -> str:
     names = {U64[1]: "2^64-1", S64[1]: "2^63-1", S64[0]: "-2^63", S32[0]: "-2^31",
              S32[1]: "2^31-1", U32_MAX: "2^32-1", S128[0]: "-2^127", S128[1]: "2^127-1"}
