@@ -13,9 +13,9 @@ same instant, which makes the expectations exact:
 * deletion: 23:59:59 is skipped (it shows for at most the same tick-long moment), tai − 1.
 
 ``update="periodic"`` runs ``second_overflow`` on the first host tick after the accumulation
-boundary that crosses the second; ``update="lazy"`` runs it on that boundary itself (its
-per-second hook is queued there), so its 00:00:00.00x glimpse is at most one tick long, the
-periodic one at most two (one tick plus the tick phase).
+boundary that crosses the second; ``update="lazy"`` runs it on that same tick (its per-second
+hook is queued on the first tick boundary at or after it), so the 00:00:00.00x glimpse is at
+most two ticks long (one tick plus the tick phase).
 """
 
 from __future__ import annotations

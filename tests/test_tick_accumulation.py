@@ -13,6 +13,8 @@ after the tick grid: REALTIME x.000 s is a grid point, the ticks fall at REALTIM
 
 from __future__ import annotations
 
+import pytest
+
 from ntp import ADJ_MAXERROR, ADJ_STATUS, STA_DEL, STA_INS, STA_PLL, Timex
 from tk_core import CLOCK_MONOTONIC, CLOCK_REALTIME, Host
 from tk_core.checkpoint._format import _envelope
@@ -46,66 +48,79 @@ def one_shot_read(h: Host, at_real: int) -> int:
     return seen[0]
 
 
-def test_deleted_leap_timer_at_235959_sees_it_not_yet_applied() -> None:
+@pytest.mark.parametrize("late", [0, 1_200_000])
+@pytest.mark.parametrize("nohz", [False, True])
+def test_deleted_leap_timer_at_235959_sees_it_not_yet_applied(nohz: bool, late: int) -> None:
     """STA_DEL: the second 23:59:59 is skipped by `second_overflow` in the accumulation that
     carries xtime past 23:59:59.000.  A kernel runs that accumulation only in the first tick at
     or after it, 23:59:59.0007 here, so a timer interrupt at 23:59:59.000 reads 23:59:59.000
     (the leap not yet applied) — with the tick running as after NOHZ idle, since no tick falls
-    at that instant.  The skip shows at the tick: REALTIME 00:00:00.0007.  The same holds at
-    23:59:59.0002, after the accumulation grid point but still before the tick."""
-    for nohz in (False, True):
-        for late in (0, 200_000):
-            h = leap_host(STA_DEL, nohz)
-            read = one_shot_read(h, (MIDNIGHT - 1) * NSEC + late)
-            assert read // MS == (MIDNIGHT - 1) * 1000, (nohz, late)
-        assert h.root.clock_gettime_ns(CLOCK_REALTIME) > (MIDNIGHT + 1) * NSEC
+    at that instant.  With this mult (it rounds short) the accumulation chunk that carries
+    xtime past the second ends one interval later, at 23:59:59.001, and the first tick after
+    it is at 23:59:59.0017: a timer at 23:59:59.0012 (past the chunk, before the tick) still
+    reads 23:59:59 with the tick running — an engine accumulating on every interrupt would read
+    00:00:00.0012.  After NOHZ idle (the last interrupt was the 23:59:58.x one, more than a
+    jiffy ago) the interrupt entry runs tick_do_update_jiffies64 itself, so the leap is applied
+    before the timer runs and it reads 00:00:00.0012, as a kernel's would."""
+    h = leap_host(STA_DEL, nohz)
+    read = one_shot_read(h, (MIDNIGHT - 1) * NSEC + late)
+    applied = nohz and late > 0
+    assert read // NSEC == (MIDNIGHT if applied else MIDNIGHT - 1)
+    assert h.root.clock_gettime_ns(CLOCK_REALTIME) > (MIDNIGHT + 1) * NSEC
 
 
-def test_inserted_leap_timer_at_midnight_reads_000000_before_the_tick() -> None:
+@pytest.mark.parametrize("nohz", [False, True])
+def test_inserted_leap_timer_at_midnight_reads_000000_before_the_tick(nohz: bool) -> None:
     """STA_INS: `second_overflow` sets xtime back to 23:59:59 in the accumulation carrying it
     past 00:00:00.000; a kernel runs it in the tick at 00:00:00.0007.  The REALTIME hrtimer
     base already subtracts the leap from next_leap_ktime on (so the timer fires a true second
     later, at the second 00:00:00.000), and its callback reads 00:00:00.000 after the leap."""
-    for nohz in (False, True):
-        h = leap_host(STA_INS, nohz)
-        read = one_shot_read(h, MIDNIGHT * NSEC)
-        assert read // MS == MIDNIGHT * 1000, nohz
+    h = leap_host(STA_INS, nohz)
+    read = one_shot_read(h, MIDNIGHT * NSEC)
+    assert read // MS == MIDNIGHT * 1000, nohz
 
 
-def test_inserted_leap_read_at_midnight_before_the_tick() -> None:
+@pytest.mark.parametrize("nohz", [False, True])
+def test_inserted_leap_read_at_midnight_before_the_tick(nohz: bool) -> None:
     """A MONOTONIC timer at the instant REALTIME first reads 00:00:00.000 (a grid point, no
     tick): the kernel has not yet run second_overflow, so REALTIME reads 00:00:00.000, not the
     repeated 23:59:59.000 the tick at 00:00:00.0007 starts."""
-    for nohz in (False, True):
-        h = leap_host(STA_INS, nohz)
-        mono_at = MIDNIGHT * NSEC - h.root.tk.offs_real
-        seen: list[int] = []
-        t = h.root.timer_create(
-            CLOCK_MONOTONIC, lambda _t, _o: seen.append(h.root.clock_gettime_ns(CLOCK_REALTIME))
-        )
-        t.settime(mono_at, absolute=True)
-        h.run_until(5 * NSEC)
-        assert seen and seen[0] // MS == MIDNIGHT * 1000, nohz
+    h = leap_host(STA_INS, nohz)
+    mono_at = MIDNIGHT * NSEC - h.root.tk.offs_real
+    seen: list[int] = []
+    t = h.root.timer_create(
+        CLOCK_MONOTONIC, lambda _t, _o: seen.append(h.root.clock_gettime_ns(CLOCK_REALTIME))
+    )
+    t.settime(mono_at, absolute=True)
+    h.run_until(5 * NSEC)
+    assert seen and seen[0] // MS == MIDNIGHT * 1000, nohz
 
 
-def test_periodic_realtime_timer_across_deleted_leap_overruns() -> None:
-    """A 250 ms REALTIME timer from 23:59:58.0002 across a deleted leap.  At 23:59:59.000 no tick
-    has run (the next is at .0007), so it fires at 23:59:59.0002 with overrun 0.  The tick at
-    23:59:59.0007 skips the second (clock_was_set): the 23:59:59.250 expiry is then already
-    past by 0.75 s — the next fire forwards over 23:59:59.250..00:00:00.000, overrun 3."""
-    for nohz in (False, True):
-        h = leap_host(STA_DEL, nohz)
-        fires: list[tuple[int, int]] = []
-        t = h.root.timer_create(
-            CLOCK_REALTIME,
-            lambda _t, o: fires.append((h.root.clock_gettime_ns(CLOCK_REALTIME) // MS, o)),
-        )
-        t.settime((MIDNIGHT - 2) * NSEC + 200_000, 250 * MS, absolute=True)
-        h.run_until(int(3.5 * NSEC))
-        base = (MIDNIGHT - 1) * 1000
-        at_leap = [f for f in fires if base - 1 <= f[0] <= base + 1001]
-        assert at_leap[0] == (base, 0), (nohz, fires)
-        assert at_leap[1][1] == 3 and at_leap[1][0] // 1000 == MIDNIGHT, (nohz, fires)
+@pytest.mark.parametrize("nohz", [False, True])
+def test_periodic_realtime_timer_across_deleted_leap_overruns(nohz: bool) -> None:
+    """A 250 ms REALTIME timer from 23:59:58.0012 across a deleted leap.  At 23:59:59.0012 no
+    tick has accumulated the chunk crossing the second (it ends at .001, the next tick is at
+    .0017), so with the tick running it fires with overrun 0 reading 23:59:59.0012 (after NOHZ
+    idle the interrupt entry accumulates first: it fires reading 00:00:00.0012, overrun 4, and
+    then on at 00:00:00.2512).  The tick at 23:59:59.0017 skips the second (clock_was_set):
+    the 23:59:59.2512 expiry is then already past by 0.75 s — the next fire forwards over
+    23:59:59.2512..00:00:00.0012, overrun 3."""
+    h = leap_host(STA_DEL, nohz)
+    fires: list[tuple[int, int]] = []
+    t = h.root.timer_create(
+        CLOCK_REALTIME,
+        lambda _t, o: fires.append((h.root.clock_gettime_ns(CLOCK_REALTIME) // MS, o)),
+    )
+    t.settime((MIDNIGHT - 2) * NSEC + 1_200_000, 250 * MS, absolute=True)
+    h.run_until(int(3.5 * NSEC))
+    base = (MIDNIGHT - 1) * 1000
+    at_leap = [f for f in fires if base - 1 <= f[0] <= base + 1300]
+    if nohz:
+        assert at_leap[0] == (MIDNIGHT * 1000 + 1, 4), fires
+        assert at_leap[1] == (MIDNIGHT * 1000 + 251, 0), fires
+    else:
+        assert at_leap[0] == (base + 1, 0), fires
+        assert at_leap[1][1] == 3 and at_leap[1][0] // 1000 == MIDNIGHT, fires
 
 
 def test_interrupt_between_ticks_does_not_accumulate_and_jiffies_move_by_whole_ticks() -> None:
