@@ -32,6 +32,7 @@ from gmpy2 import mpq
 import tk_shim
 from ntp.discipline import PathModel
 from tk_core import CLOCK_MONOTONIC, CLOCK_REALTIME, Host
+from tk_core.namespace import TimekeeperNamespace
 from tk_shim.build import compiler
 from tk_shim.daemon_config import chrony_client_conf, chrony_server_conf, chronyd_command
 from tk_shim.daemons import find_daemon, skip_message
@@ -100,7 +101,7 @@ def _measure(binary: Path, root: Path, clients: int, sim_s: int,
     host = Host(realtime_ns=START_NS)
     srv = host.create_namespace("server")
     net = Network(host, seed=seed, default_path=PathModel(delay_ns=500_000, jitter_ns=50_000))
-    spaces = []
+    spaces: list[TimekeeperNamespace] = []
     for i in range(clients):
         ns = host.create_namespace(f"client{i}", dilation=mpq(10**6, 10**6 + 100))
         ns.clock_settime_ns(CLOCK_REALTIME, ns.clock_gettime_ns(CLOCK_REALTIME) + NSEC // 10)
@@ -129,7 +130,7 @@ def _measure(binary: Path, root: Path, clients: int, sim_s: int,
     return _figures(clients, sim_s, spaces, samples, wall)
 
 
-def _figures(clients: int, sim_s: int, spaces: list, samples: list[list[tuple[int, int]]],
+def _figures(clients: int, sim_s: int, spaces: list[TimekeeperNamespace], samples: list[list[tuple[int, int]]],
              wall: float) -> RealChronydFigures:
     starts = [converged_at(s) for s in samples]
     converged = max((s if s is not None else math.inf) for s in starts)
