@@ -130,8 +130,8 @@ def _measure(binary: Path, root: Path, clients: int, sim_s: int,
     return _figures(clients, sim_s, spaces, samples, wall)
 
 
-def _figures(clients: int, sim_s: int, spaces: list[TimekeeperNamespace], samples: list[list[tuple[int, int]]],
-             wall: float) -> RealChronydFigures:
+def _figures(clients: int, sim_s: int, spaces: list[TimekeeperNamespace],
+             samples: list[list[tuple[int, int]]], wall: float) -> RealChronydFigures:
     starts = [converged_at(s) for s in samples]
     converged = max((s if s is not None else math.inf) for s in starts)
     tails = [o for s, t0 in zip(samples, starts, strict=True) if t0 is not None
