@@ -18,7 +18,8 @@ same run, so a loaded machine slows both sides alike and the ratio stays put:
 leap demo's first 6 h, fewer read rounds, scaling up to 1 000 namespaces) and finishes in
 well under a minute on 2 cores; the table says what was measured.
 Figures (`--only` takes these names): clock_gettime, new_instant, timers, ntp, leap_demo,
-memory, scaling.
+memory, scaling, real_chronyd (skipped with a message where chronyd or a C compiler is
+missing; see benchmarks/bench_real_chronyd.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import bench_real_chronyd
 from bench_lazy_idle import timed as idle_host_run  # benchmarks/ is sys.path[0]
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -394,6 +396,25 @@ def per_read_ns(readers: Iterator[Callable[[int], int]], reads: int) -> float:
     return (time.perf_counter_ns() - start) / reads
 
 
+def fig_real_chronyd(ctx: Ctx) -> list[Figure]:
+    """Real chronyd, 1 server + 1 and + 10 clients on +100 ppm namespaces (none without it)."""
+    why = bench_real_chronyd.unavailable()
+    if why is not None:
+        print(f"real_chronyd: skipped: {why}", file=sys.stderr)
+        return []
+    runs = ((1, 2_000), (10, 1_000)) if ctx.quick else ((1, 102_000), (10, 12_000))
+    out = []
+    for clients, seconds in runs:
+        r = bench_real_chronyd.measure(clients, seconds)
+        out.append(Figure(
+            "real_chronyd", f"real chronyd, 1 server + {clients} client(s), {seconds:,} sim s",
+            r.sim_s_per_wall_s, "sim s/wall s",
+            f"{r.sim_s_per_wall_s:,.0f} sim s/s; converged {r.converged_s:,.0f} s, RMS "
+            f"{r.rms_ns / 1000:,.1f} µs, freq error {r.freq_error_ppm:.2f} ppm",
+            None, "—", higher_is_better=True))
+    return out
+
+
 FIGURES: dict[str, Callable[[Ctx], list[Figure]]] = {
     "clock_gettime": fig_clock_gettime,
     "new_instant": fig_new_instant,
@@ -402,6 +423,7 @@ FIGURES: dict[str, Callable[[Ctx], list[Figure]]] = {
     "leap_demo": fig_leap_demo,
     "memory": fig_memory,
     "scaling": fig_scaling,
+    "real_chronyd": fig_real_chronyd,
 }
 
 

@@ -155,6 +155,8 @@ class Simulation:
         if not argv:
             raise LaunchError("argv is empty")
         env = dict(os.environ if env is None else env)
+        if address is not None:  # the shim's getifaddrs lists this one interface
+            env["TK_NODE_ADDRESS"] = address
         program_path = resolve_program(argv[0], env)
         check_dynamic(program_path)
         index = len(self.programs)

@@ -33,6 +33,9 @@
 #include <sys/timex.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <linux/net_tstamp.h>
 #include <sys/wait.h>
 #include <sys/resource.h>
@@ -71,6 +74,7 @@ static int16_t tfd_id[MAX_FDS];      /* placeholder eventfd -> server timerfd id
 static int16_t sock_id[MAX_FDS];     /* placeholder eventfd -> server socket id + 1 */
 static uint8_t sock_ts[MAX_FDS];     /* SO_TIMESTAMP 1, SO_TIMESTAMPNS 2, SO_TIMESTAMPING 4 */
 static uint8_t tfd_signalled[MAX_FDS];
+static int16_t orig_fd[MAX_FDS];     /* a dup's original placeholder (the server's name) + 1 */
 #define MAX_TIMERS 256
 struct thread_note { void (*fn)(union sigval); union sigval value; };
 static struct thread_note thread_notes[MAX_TIMERS];
@@ -148,7 +152,7 @@ static void deliver_notes(void)
             si.si_value.sival_ptr = (void *)(intptr_t)m->a[4];
         } else {
             si.si_pid = getpid();
-            si.si_uid = getuid();
+            si.si_uid = (uid_t)syscall(SYS_getuid);
         }
         if (syscall(SYS_rt_tgsigqueueinfo, getpid(), (pid_t)syscall(SYS_gettid), si.si_signo, &si))
             raise(si.si_signo);
@@ -303,6 +307,17 @@ __attribute__((constructor)) static void tk_shim_init(void)
         return; /* the launcher's dlopen check: load only */
     connect_and_hello();
 }
+
+/* getuid/geteuid: with TK_REPORT_ROOT=1 the program is told it runs as uid 0 (ntpd
+ * refuses to start otherwise).  Only the answer changes: the process keeps its real
+ * unprivileged user and has no capability over the host. */
+static int report_root(void)
+{
+    const char *v = getenv("TK_REPORT_ROOT");
+    return v && v[0] == '1' && v[1] == 0;
+}
+uid_t getuid(void) { return report_root() ? 0 : (uid_t)syscall(SYS_getuid); }
+uid_t geteuid(void) { return report_root() ? 0 : (uid_t)syscall(SYS_geteuid); }
 
 /* fork(2): the child gets a connection of its own (a process of the same namespace, with
  * the same credentials); the parent returns only once the server has seen the child, so no
@@ -594,17 +609,18 @@ static void sync_ready(const struct tk_rsp *rs)
             ready[fd] = 1;
     }
     for (int fd = 0; fd < MAX_FDS; fd++) {
-        if ((!tfd_id[fd] && !sock_id[fd]) || ready[fd] == tfd_signalled[fd])
+        int is_ready = ready[orig_fd[fd] ? orig_fd[fd] - 1 : fd];
+        if ((!tfd_id[fd] && !sock_id[fd]) || is_ready == tfd_signalled[fd])
             continue;
         uint64_t one = 1;
-        if (ready[fd]) {
+        if (is_ready) {
             ssize_t w = RESOLVE(write)(fd, &one, sizeof one);
             (void)w;
         } else {
             ssize_t r = REAL(read)(fd, &one, sizeof one);
             (void)r;
         }
-        tfd_signalled[fd] = ready[fd];
+        tfd_signalled[fd] = (uint8_t)is_ready;
     }
 }
 
@@ -738,9 +754,62 @@ ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
     return read(fd, buf, len);
 }
 
+/* Another descriptor than `fd` naming the same server object in `table`. */
+static int shared_fd(int fd, const int16_t *table)
+{
+    for (int i = 0; i < MAX_FDS; i++)
+        if (i != fd && table[i] == table[fd])
+            return 1;
+    return 0;
+}
+
+/* dup/fcntl(F_DUPFD): the copy names the same simulated socket or timerfd. */
+static int dup_tracked(int from, int to)
+{
+    if (to >= 0 && to < MAX_FDS && from >= 0 && from < MAX_FDS) {
+        sock_id[to] = sock_id[from];
+        sock_ts[to] = sock_ts[from];
+        tfd_id[to] = tfd_id[from];
+        tfd_signalled[to] = tfd_signalled[from];
+        orig_fd[to] = orig_fd[from] ? orig_fd[from] : (int16_t)(from + 1);
+    }
+    return to;
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    long r = syscall(SYS_fcntl, fd, cmd, arg);
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+        dup_tracked(fd, (int)r);
+    return (int)r;
+}
+
+int fcntl64(int fd, int cmd, ...)
+{
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    return fcntl(fd, cmd, arg);
+}
+
+int dup(int fd) { return dup_tracked(fd, (int)syscall(SYS_dup, fd)); }
+
 int close(int fd)
 {
     int id = tfd_of(fd);
+    if (id >= 0 && shared_fd(fd, tfd_id)) {
+        tfd_id[fd] = 0;
+        id = -1;
+    }
+    if (sock_of(fd) >= 0 && shared_fd(fd, sock_id))
+        sock_id[fd] = 0;
+    if (fd >= 0 && fd < MAX_FDS)
+        orig_fd[fd] = 0;
     if (id >= 0) {
         int64_t a[1] = {id};
         call(OP_FD_CLOSE, a, 1, NULL);
@@ -1077,6 +1146,13 @@ int socket(int domain, int type, int protocol)
         int saved = errno;
         if (fd >= 0)
             REAL(close)(fd);
+        if (id != -2 && saved == EPROTONOSUPPORT && domain == AF_INET &&
+            (type & 0xff) == SOCK_STREAM) {
+            /* A TCP socket on the simulated network: an inert descriptor that reaches no
+             * network (every socket call on it fails with ENOTSOCK).  ntpd only opens one
+             * to probe for IPv4 support, and closes it. */
+            return eventfd(0, type & (SOCK_NONBLOCK | SOCK_CLOEXEC));
+        }
         if (id != -2) { /* -2: this program has no simulated network: a real socket */
             errno = saved;
             return -1;
@@ -1370,4 +1446,44 @@ int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
         *len = sizeof v;
     }
     return 0;
+}
+
+/* getifaddrs: a program on the simulated network sees one interface, "sim0", holding its
+ * node's address (TK_NODE_ADDRESS, set by the launcher); ntpd binds to what it lists.
+ * Without a simulated network the real interfaces are listed. */
+struct sim_ifaddrs { struct ifaddrs ifa; struct sockaddr_in addr, mask, bcast; char name[8]; };
+
+int getifaddrs(struct ifaddrs **out)
+{
+    const char *node = getenv("TK_NODE_ADDRESS");
+    struct in_addr ip;
+    if (!node || inet_pton(AF_INET, node, &ip) != 1) {
+        int (*real)(struct ifaddrs **) = dlsym(RTLD_NEXT, "getifaddrs");
+        return real(out);
+    }
+    struct sim_ifaddrs *s = calloc(1, sizeof *s);
+    if (!s)
+        return -1;
+    strcpy(s->name, "sim0");
+    s->addr.sin_family = s->mask.sin_family = s->bcast.sin_family = AF_INET;
+    s->addr.sin_addr = ip;
+    s->mask.sin_addr.s_addr = htonl(0xffffff00u);
+    s->bcast.sin_addr.s_addr = ip.s_addr | htonl(0xffu);
+    s->ifa.ifa_name = s->name;
+    s->ifa.ifa_flags = IFF_UP | IFF_RUNNING | IFF_BROADCAST;
+    s->ifa.ifa_addr = (struct sockaddr *)&s->addr;
+    s->ifa.ifa_netmask = (struct sockaddr *)&s->mask;
+    s->ifa.ifa_broadaddr = (struct sockaddr *)&s->bcast;
+    *out = &s->ifa;
+    return 0;
+}
+
+void freeifaddrs(struct ifaddrs *ifa)
+{
+    if (getenv("TK_NODE_ADDRESS")) {
+        free(ifa); /* ours: one block */
+        return;
+    }
+    void (*real)(struct ifaddrs *) = dlsym(RTLD_NEXT, "freeifaddrs");
+    real(ifa);
 }
