@@ -362,11 +362,12 @@ class TimekeeperNamespace(Namespace):
         cycles = self.host.sample()
         return self.advance_to(cycles)
 
-    def advance_to(self, cycles: int) -> int:
+    def advance_to(self, cycles: int, steer_at: int | None = None) -> int:
+        """Accumulate to `cycles` (see `Timekeeper.timekeeping_advance` for `steer_at`)."""
         self.advance_calls += 1
         tk = self.tk
         mult, offs_real = tk.mult, tk.offs_real
-        clock_set = tk.timekeeping_advance(cycles, TK_ADV_TICK)
+        clock_set = tk.timekeeping_advance(cycles, TK_ADV_TICK, steer_at)
         if self.observer is not None and (clock_set or tk.mult != mult):
             self.observer(self, cycles, offs_real)
         if self._aux is not None:

@@ -238,8 +238,14 @@ class Timekeeper:
 
     # -- accumulation --------------------------------------------------------------------
 
-    def timekeeping_advance(self, cycles: int, mode: int = TK_ADV_TICK) -> int:
+    def timekeeping_advance(
+        self, cycles: int, mode: int = TK_ADV_TICK, steer_at: int | None = None
+    ) -> int:
         """`timekeeping_advance`: accumulate whole ticks up to `cycles`, then steer mult.
+
+        `steer_at` (not kernel: a lazy catch-up done after the tick it stands for) keeps the
+        reading continuous at that later cycle count instead of at `cycles`, so the clocks
+        read before the catch-up never jump back.
 
         Returns the TK_CLOCK_WAS_SET bit when a leap second was applied (the caller runs
         `clock_was_set_delayed`), else 0.
@@ -264,7 +270,7 @@ class Timekeeper:
             if offset < (self.cycle_interval << shift):
                 shift -= 1
         sec_before = self.xtime_sec
-        self.timekeeping_adjust(offset)
+        self.timekeeping_adjust(offset if steer_at is None else offset + steer_at - cycles)
         clock_set |= self.accumulate_nsecs_to_secs()
         if chunks:
             self.tk_update_coarse_nsecs()

@@ -349,10 +349,11 @@ class TimerEntry(ClockEntry):
         dom = self.owner
         tk = dom.tk
         if dom.update == "lazy" and cycles - tk.cycle_last >= tk.cycle_interval:
-            # update_wall_time runs only in ticks: accumulate up to the last tick boundary
+            # update_wall_time runs only in ticks: accumulate up to the last tick boundary,
+            # steering the mult so the clock stays continuous now
             tick = host.last_tick_cycles(cycles)
             if tick - tk.cycle_last >= tk.cycle_interval:
-                dom.advance_to(tick)
+                dom.advance_to(tick, steer_at=cycles)
         now = hrtimer_now(tk, self.clockid, cycles)
         if now < self.expires:
             self._recheck(cycles, now)
