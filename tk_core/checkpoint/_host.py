@@ -49,6 +49,7 @@ from ._timers import (
     timers_state,
 )
 from ._validate import (
+    KEY,
     S32,
     S64,
     U64,
@@ -440,7 +441,7 @@ def _restore_queue(host: Host, entries: list[Any], pending: _Pending) -> None:
         kinds = ("tick", "ntp_hook", "timer", "deferred") if pending.version > 1 \
             else ("tick", "ntp_hook")
         kind = choice(e, "kind", path, kinds)
-        key = int_in(e, "key", path, *U64)
+        key = int_in(e, "key", path, *KEY)
         if kind == "timer":
             entry = queue_timer(pending.handles, e, path)
             _once(queued, f"timer:{e['handle']}", f"{path}.handle", "each timer queued once")

@@ -24,7 +24,7 @@ from ..timerbase import TimerBase, TimerEntry, _Group
 from ..timerfd import TFD_CLOCKS, TimerFd
 from ._callbacks import callback_name, lookup_callback
 from ._format import CheckpointError, _get
-from ._validate import S64, U64, fail, int_in
+from ._validate import KEY, S64, U64, fail, int_in
 
 Handle = PosixTimer | TimerFd | Sleeper
 KINDS = {PosixTimer: "posix", TimerFd: "timerfd", Sleeper: "sleep"}
@@ -160,7 +160,7 @@ def _restore_entry(handle: Handle, d: Any, path: str) -> None:
     e.rekeys = int_in(d, "rekeys", path, *U64)
     if "key" not in d:
         raise CheckpointError(f"checkpoint field {path}.key is missing")
-    e.key = None if d["key"] is None else int_in(d, "key", path, *U64)
+    e.key = None if d["key"] is None else int_in(d, "key", path, *KEY)
 
 
 class Restorer:
@@ -306,7 +306,7 @@ def _restore_group(g: _Group, handles: list[Handle], ns: TimekeeperNamespace, d:
     g.entries = {h._entry: None for h in _mine(handles, ns, d, "entries", path, taken)}
     g.mult_min = int_in(d, "mult_min", path, 0, U64[1])
     g.mult_max = int_in(d, "mult_max", path, 0, U64[1])
-    g.key_far = int_in(d, "key_far", path, *U64)
+    g.key_far = int_in(d, "key_far", path, *KEY)
     g.since = int_in(d, "since", path, *U64)
 
 

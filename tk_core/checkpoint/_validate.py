@@ -47,6 +47,10 @@ S64 = (-(1 << 63), (1 << 63) - 1)
 S32 = (-(1 << 31), (1 << 31) - 1)
 #: ntp_error is the kernel's s64; a lazy namespace's long deltas are exact (128-bit) sums.
 S128 = (-(1 << 127), (1 << 127) - 1)
+#: A queue key is the extended-counter cycle at which a deadline falls due.  Linux keys its
+#: hrtimers in ns (KTIME_MAX at most); here a KTIME_MAX deadline converted to cycles of a GHz
+#: counter lies well past 2^64 (about 2^64.6 at 3 GHz), so keys get a 128-bit range.
+KEY = (0, (1 << 128) - 1)
 #: Every STA_ bit of timex.h, STA_PLL (0x0001) up to STA_CLK (0x8000).
 STA_ALL = 0xFFFF
 #: MAX_SHIFT: clocks_calc_mult_shift starts at 32 and only goes down.
@@ -90,7 +94,8 @@ def check_jiffies(state: Any, path: str, tick_period: int, root_mono_now: int) -
 
 def _range(lo: int, hi: int) -> str:
     names = {U64[1]: "2^64-1", S64[1]: "2^63-1", S64[0]: "-2^63", S32[0]: "-2^31",
-             S32[1]: "2^31-1", U32_MAX: "2^32-1", S128[0]: "-2^127", S128[1]: "2^127-1"}
+             S32[1]: "2^31-1", U32_MAX: "2^32-1", S128[0]: "-2^127", S128[1]: "2^127-1",
+             KEY[1]: "2^128-1"}
     return f"{names.get(lo, lo)}..{names.get(hi, hi)}"
 
 
