@@ -32,6 +32,10 @@ do_settimeofday64/timekeeping_inject_offset error paths; UNSURE where no release
   remainder change every interval instead of once per second.  Only ``"7.3"`` and later
   release numbers get it: ``"mainline"`` (the default) keeps the 6.1–7.2 arithmetic, because
   the drain was read only in a distribution's 7.3.4 package and is not confirmed upstream.
+* ``timens_deadline_saturates`` — 7.3.4 stable ("Fix overflow when converting absolute
+  deadlines"; the mainline release is UNSURE, taken as v7.4): in ``timens_ktime_to_host`` an
+  absolute namespace deadline whose conversion ``t - offset`` overflows s64 (a negative offset,
+  t near KTIME_MAX) becomes KTIME_MAX.  Before, the wrapped negative expiry fired at once.
 * ``clock_adjtime_other_clocks_errno`` — EOPNOTSUPP for every version modelled: clock_adjtime on
   a known clock without an adjust method (MONOTONIC, MONOTONIC_RAW, REALTIME_COARSE,
   MONOTONIC_COARSE, BOOTTIME, the ALARM clocks, TAI, CPU-time clocks) fails with it; an unknown
@@ -76,6 +80,7 @@ OFFSET_U32_CAST_UNTIL = (6, 13)
 SETOFFSET_ERROR_RESTORES_SINCE = (6, 13)
 ADJ_TAI_ZERO_SINCE = (5, 2)
 NTP_SKEW_DRAIN_SINCE = (7, 3)
+TIMENS_DEADLINE_SATURATES_SINCE = (7, 4)
 
 #: Stable series -> {flag: first patch level that has the mainline behaviour of that flag}.
 #: Only backports confirmed in the stable review postings are listed (module docstring).
@@ -85,6 +90,7 @@ STABLE_BACKPORTS: dict[tuple[int, int], dict[str, int]] = {
         "maxerror_clamp": 105,
         "offset_readback_u32_cast": 120,
     },
+    (7, 3): {"timens_deadline_saturates": 4},
 }
 
 _MAINLINE_KEY = (10**9, 0)
@@ -137,6 +143,7 @@ class KernelBehaviour:
     setoffset_error_clears_ntp: bool = False
     adj_tai_zero_allowed: bool = True
     ntp_skew_drain: bool = False
+    timens_deadline_saturates: bool = True
     clock_adjtime_other_clocks_errno: int = errno.EOPNOTSUPP
 
     @classmethod
@@ -162,6 +169,8 @@ class KernelBehaviour:
             setoffset_error_clears_ntp=key < SETOFFSET_ERROR_RESTORES_SINCE,
             adj_tai_zero_allowed=key >= ADJ_TAI_ZERO_SINCE,
             ntp_skew_drain=key >= NTP_SKEW_DRAIN_SINCE,
+            timens_deadline_saturates=key >= TIMENS_DEADLINE_SATURATES_SINCE
+            or _backported(key, patch, "timens_deadline_saturates"),
         )
 
     @property

@@ -83,13 +83,28 @@ def ktime_add_safe(a: int, b: int) -> int:
 
 
 def timens_ktime_to_host(ns: Namespace, clockid: int, t: int) -> int:
-    """`timens_ktime_to_host`: an absolute namespace time as host time (offsets model only)."""
+    """`timens_ktime_to_host`: an absolute namespace time as host time (offsets model only).
+
+    On s64 overflow of ``t - offset`` the 7.3.4 fix saturates at KTIME_MAX; older kernels wrap
+    to a negative expiry, which the hrtimer treats as already due (modelled as 0).
+    """
     offset = ns.timer_offset(clockid)
     if offset == 0:
         return t
     if t < offset:
         return 0
-    return min(t - offset, KTIME_MAX)
+    if t - offset <= KTIME_MAX:
+        return t - offset
+    if ns.host.behaviour.timens_deadline_saturates:
+        return KTIME_MAX
+    return 0  # the s64 difference wraps negative: an expiry in the past, due at once
+
+
+def timens_deadline_wraps(ns: Namespace, clockid: int, t: int) -> bool:
+    """Whether this kernel wraps ``t - offset`` (an s64 overflow without the 7.3.4 fix)."""
+    offset = ns.timer_offset(clockid)
+    wraps = offset != 0 and t >= offset and t - offset > KTIME_MAX
+    return wraps and not ns.host.behaviour.timens_deadline_saturates
 
 
 class Arming(NamedTuple):
@@ -104,7 +119,11 @@ class Arming(NamedTuple):
 def resolve(ns: Namespace, clockid: int, value: int, absolute: bool) -> Arming:
     """`common_timer_set` / `hrtimer_start_range_ns`: the hrtimer base and expiry for a value."""
     if absolute:
-        return Arming(clockid, timens_ktime_to_host(ns, clockid, value), clockid, value)
+        expires = timens_ktime_to_host(ns, clockid, value)
+        if timens_deadline_wraps(ns, clockid, value):
+            # The kernel's deadline is the wrapped past one: in namespace time, host 0.
+            return Arming(clockid, expires, clockid, ns.timer_offset(clockid))
+        return Arming(clockid, expires, clockid, value)
     base = CLOCK_MONOTONIC if clockid == CLOCK_REALTIME else clockid
     dom = ns.timer_domain
     now = hrtimer_now(dom.tk, base, dom.host.cycles_now())
