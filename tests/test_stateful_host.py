@@ -64,17 +64,10 @@ from tk_core import (
     TimerFd,
 )
 from tk_core.checkpoint import checkpoint_host, dumps, loads, register_callback, restore_host
+from tk_core.clockids import READABLE_CLOCKS
 
 NSEC = 1_000_000_000
-READ_CLOCKS = (
-    CLOCK_REALTIME,
-    CLOCK_MONOTONIC,
-    CLOCK_MONOTONIC_RAW,
-    CLOCK_REALTIME_COARSE,
-    CLOCK_MONOTONIC_COARSE,
-    CLOCK_BOOTTIME,
-    CLOCK_TAI,
-)
+READ_CLOCKS = tuple(sorted(READABLE_CLOCKS))  # every clock clock_gettime_ns reads
 MONOTONIC_CLOCKS = (CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE)
 #: every clock id a timer call may be given: the timer clocks, the ones without timers, the
 #: unmodelled alarms, a CPU clock and a bad id (the last ones must fail and change nothing)
@@ -424,6 +417,27 @@ class HostMachine(RuleBasedStateMachine):
         self.timer_settime(timer, value, interval, absolute, back)
         return timer
 
+    def _settime(self, ref: tuple[str, int], clockid: int, value: int, interval: int,
+                 absolute: bool, back: int, settime: Any) -> None:
+        """Arm `ref` alike in every world; record its deadline where the call succeeded.
+
+        An absolute value in range is replaced by the world's clock now plus `back`, so
+        arms land near the present; `settime(world, value)` makes the call itself.
+        """
+        def go(w: World) -> Any:
+            v = value
+            if absolute and 0 <= value < 2**62:
+                v = max(0, w.read(ref[0], clockid) + back)
+            dl = self._arm(w, ref, clockid, v, max(interval, 0), absolute)
+            out = guarded(w, lambda: settime(w, v))
+            if out[0] == "ok":
+                w.deadlines.pop(ref, None)
+                if v != 0:
+                    w.deadlines[ref] = dl
+            return out
+
+        self.each(go)
+
     def _arm(self, w: World, ref: tuple[str, int], clockid: int, value: int,
              interval: int, absolute: bool) -> Deadline:
         """The deadline, in the namespace's clock, that arming now with these values sets."""
@@ -438,20 +452,8 @@ class HostMachine(RuleBasedStateMachine):
                       absolute: bool, back: int) -> None:
         name, hid, clockid = timer
         ref = (name, hid)
-
-        def go(w: World) -> Any:
-            v = value
-            if absolute and value >= 0 and value < 2**62:
-                v = max(0, w.read(name, clockid) + back)
-            dl = self._arm(w, ref, clockid, v, max(interval, 0), absolute)
-            out = guarded(w, lambda: w.handle(ref).settime(v, interval, absolute))
-            if out[0] == "ok":
-                w.deadlines.pop(ref, None)
-                if v != 0:
-                    w.deadlines[ref] = dl
-            return out
-
-        self.each(go)
+        self._settime(ref, clockid, value, interval, absolute, back,
+                      lambda w, v: w.handle(ref).settime(v, interval, absolute))
         if interval > 0 and value:
             self.periodic_work = True
 
@@ -532,20 +534,8 @@ class HostMachine(RuleBasedStateMachine):
                         absolute: bool, cancel: bool, back: int) -> None:
         name, hid, clockid = fd
         ref = (name, hid)
-
-        def go(w: World) -> Any:
-            v = value
-            if absolute and 0 <= value < 2**62:
-                v = max(0, w.read(name, clockid) + back)
-            dl = self._arm(w, ref, clockid, v, interval, absolute)
-            out = guarded(w, lambda: w.handle(ref).settime(v, interval, absolute, cancel))
-            if out[0] == "ok":
-                w.deadlines.pop(ref, None)
-                if v != 0:
-                    w.deadlines[ref] = dl
-            return out
-
-        self.each(go)
+        self._settime(ref, clockid, value, interval, absolute, back,
+                      lambda w, v: w.handle(ref).settime(v, interval, absolute, cancel))
         if interval:
             self.periodic_work = True
 
