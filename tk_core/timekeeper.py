@@ -310,10 +310,7 @@ class Timekeeper:
         while self.raw_xtime_nsec >= snsec_per_sec:
             self.raw_xtime_nsec -= snsec_per_sec
             self.raw_sec += 1
-        self.ntp_error += self.ntp_tick << shift
-        self.ntp_error -= (self.xtime_interval + self.xtime_remainder) << (
-            self.ntp_error_shift + shift
-        )
+        self.ntp_error += self._chunk_error(shift)
         if self.skew_delta:
             # 7.3: drain after second_overflow ran, at the rate cached by the last adjust
             self.ntp_error += self.ntp.drain_skew(self.skew_delta, shift) * self.hz
@@ -355,9 +352,14 @@ class Timekeeper:
         if self.raw_xtime_nsec >= nsecps:
             raw_seconds, self.raw_xtime_nsec = divmod(self.raw_xtime_nsec, nsecps)
             self.raw_sec += raw_seconds
-        self.ntp_error += ((self.ntp_tick << shift) - ((self.xtime_interval + self.xtime_remainder)
-                           << (self.ntp_error_shift + shift))) * repeats
+        self.ntp_error += self._chunk_error(shift) * repeats
         return offset - interval * repeats
+
+    def _chunk_error(self, shift: int) -> int:
+        """What one chunk of cycle_interval << shift adds to ntp_error: NTP's length of the
+        chunk less the nanoseconds it accumulated (`logarithmic_accumulation`)."""
+        return (self.ntp_tick << shift) - (
+            (self.xtime_interval + self.xtime_remainder) << (self.ntp_error_shift + shift))
 
     def accumulate_nsecs_to_secs(self) -> int:
         """`accumulate_nsecs_to_secs`: whole seconds go to xtime_sec; NTP's hook runs for each."""

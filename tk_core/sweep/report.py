@@ -178,8 +178,8 @@ def _bands(
     xs = order if numeric else list(range(len(order)))
     handles = []
     every = list(dict.fromkeys(df["namespace"]))
-    shown = namespaces if namespaces is not None else every[:MAX_LINES]
-    for i, name in enumerate(shown[:MAX_LINES]):
+    shown = (namespaces if namespaces is not None else every)[:MAX_LINES]
+    for i, name in enumerate(shown):
         sub = df[df["namespace"] == name].groupby(axis)[metric]
         stats = [sub.get_group(v).astype(float) / unit.scale if v in sub.groups else None
                  for v in order]
