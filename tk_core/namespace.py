@@ -369,7 +369,8 @@ class TimekeeperNamespace(Namespace):
         mult, offs_real = tk.mult, tk.offs_real
         clock_set = tk.timekeeping_advance(cycles, TK_ADV_TICK, steer_at)
         if self.observer is not None and (clock_set or tk.mult != mult):
-            self.observer(self, cycles, offs_real)
+            # the new conversion joins the old one where the reading stays continuous
+            self.observer(self, cycles if steer_at is None else steer_at, offs_real)
         if self._aux is not None:
             self._aux.advance(cycles)
         self.reference.sync(self.tk, cycles)
