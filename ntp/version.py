@@ -129,6 +129,11 @@ def _backported(key: tuple[int, int], patch: int, flag: str) -> bool:
     return since is not None and patch >= since
 
 
+#: Flags added after checkpoints were first written: a document without one takes it from
+#: its version string.
+LATER_FLAGS = frozenset({"ntp_skew_drain", "timens_deadline_saturates"})
+
+
 @dataclass(frozen=True)
 class KernelBehaviour:
     """Version-dependent NTP behaviour; the defaults are mainline's (see the module docstring).
@@ -207,10 +212,11 @@ class KernelBehaviour:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> KernelBehaviour:
-        """Inverse of ``to_dict``; a document written before ``ntp_skew_drain`` existed
-        takes it from its version string."""
+        """Inverse of ``to_dict``; a document written before one of `LATER_FLAGS` existed
+        takes that flag from its version string."""
         d = dict(d)
-        if "ntp_skew_drain" not in d:
-            version = d.get("version", "mainline")
-            d["ntp_skew_drain"] = cls.from_version(version).ntp_skew_drain
+        missing = LATER_FLAGS - d.keys()
+        if missing:
+            by_version = cls.from_version(d.get("version", "mainline"))
+            d.update({flag: getattr(by_version, flag) for flag in missing})
         return cls(**d)

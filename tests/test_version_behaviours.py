@@ -43,3 +43,14 @@ def test_deadline_without_overflow_is_the_plain_difference(version):
     t = c.timer_create(CLOCK_MONOTONIC)
     t.settime(KTIME_MAX - 1000 * NSEC, absolute=True)
     assert t.entry.expires == KTIME_MAX
+
+
+@pytest.mark.parametrize("version", ["6.1", "7.3.3", "7.3.4", "mainline"])
+def test_a_document_without_the_flag_takes_it_from_its_version(version: str) -> None:
+    """Checkpoints written before timens_deadline_saturates existed still restore."""
+    from ntp.version import KernelBehaviour
+
+    flags = KernelBehaviour.from_version(version).to_dict()
+    flags.pop("timens_deadline_saturates")
+    restored = KernelBehaviour.from_dict(flags)
+    assert restored == KernelBehaviour.from_version(version)

@@ -35,7 +35,7 @@ from ntp.timex import (
     USEC_PER_SEC,
     to_u64,
 )
-from ntp.version import KernelBehaviour
+from ntp.version import LATER_FLAGS, KernelBehaviour
 
 from ..clocksource import U32_MAX, MultShift, clocksource_update_freq
 from ..task import HOST_SUFFIX, KNOWN_CAPS
@@ -297,7 +297,7 @@ def _check_drain_fields(ntp: dict[str, Any], path: str, hz: int) -> int:
 
 
 #: Flags added after checkpoints were first written: an older document may lack them.
-_LATER_FLAGS = frozenset({"ntp_skew_drain"})
+_LATER_FLAGS = LATER_FLAGS
 
 
 def _check_behaviour(ntp: dict[str, Any], path: str) -> None:
