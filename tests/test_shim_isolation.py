@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 from shim_support import START_NS, bin_dir, needs_cc, probe, run_one  # noqa: F401
 
 import tk_shim
@@ -43,3 +46,51 @@ def test_programs_sleeping_in_two_namespaces_interleave_on_one_queue(probe):  # 
     assert fast.stdout == b"00:00:01\n00:00:02\n00:00:03\n"
     assert slow.stdout == b"00:00:02\n"
     assert 3 * 10**9 <= host.true_ns < 3 * 10**9 + 10**8
+
+
+def test_a_shell_between_two_commands_is_never_counted_as_blocked(probe):  # noqa: F811
+    """Many child exits in a row: each is a moment where the shell is about to run.
+
+    A `date` child closes its connection before it becomes a zombie; the shell's real wait is
+    then about to return.  Time must not jump to the other namespace's wake-up in that gap
+    (it once did under load: 00:00:01, 00:00:03, 00:00:04).
+    """
+    host = Host(realtime_ns=START_NS)
+    host.create_namespace("a")
+    host.create_namespace("b")
+    loop = "for i in $(seq 1 12); do sleep 1; date -u +%T; done"
+    with tk_shim.Simulation(host) as sim:
+        fast = sim.attach("a", ["sh", "-c", loop], stdout=tk_shim.CAPTURE)
+        slow = sim.attach("b", ["sh", "-c", "for i in $(seq 1 9); do sleep 1.3; done; date -u +%T"],
+                          stdout=tk_shim.CAPTURE)
+        sim.run()
+    assert fast.stdout == b"".join(b"00:00:%02d\n" % s for s in range(1, 13))
+    assert slow.stdout == b"00:00:11\n"
+
+
+def test_a_wait_on_a_zombie_or_no_child_is_not_settled():
+    """The server's rule for a process in a real wait: blocked only on live, attached children."""
+    import subprocess
+
+    host = Host(realtime_ns=START_NS)
+    with tk_shim.Simulation(host) as sim:
+        me = os.getpid()
+        child = subprocess.Popen(["true"])
+        while _state(child.pid) not in ("Z", "X", None):
+            time.sleep(0.01)
+        assert not sim._wait_settled(me)  # a zombie: the wait returns at once
+        child.wait()
+        running = subprocess.Popen(["sleep", "5"])
+        try:
+            assert not sim._wait_settled(me)  # alive but never attached
+        finally:
+            running.kill()
+            running.wait()
+
+
+def _state(pid: int) -> str | None:
+    try:
+        text = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()[0]

@@ -233,18 +233,26 @@ class Simulation:
             return False
         if all(c.child_wait for c in self._conns):
             return False  # only real children the server cannot see can end these waits
-        if any(c.child_wait and self._unconnected_child(c.pid) for c in self._conns):
-            return False  # e.g. posix_spawn: a child between clone and its handshake
+        if any(c.child_wait and not self._wait_settled(c.pid) for c in self._conns):
+            return False  # the wait is about to return: its process runs
         return all(c.block is not None or c.child_wait for c in self._conns)
 
-    def _unconnected_child(self, pid: int) -> bool:
-        """Whether a live child of `pid` has not handshaken (or exec'd) yet."""
+    def _wait_settled(self, pid: int) -> bool:
+        """Whether `pid`'s real wait can only end by a child that is itself blocked here.
+
+        The wait is not settled while a child is between clone and its handshake
+        (posix_spawn), is exiting (its connection closed before it became a zombie), is a
+        zombie or was just reaped (the wait is returning), or when there is no child at all
+        (the wait returns ECHILD).  Counting such a process as blocked let time jump while
+        it was about to run its next command.
+        """
         try:
             text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
         except OSError:
-            return False
+            return True  # no children file (CONFIG_PROC_CHILDREN off): trust the shim
+        children = [int(k) for k in text.split()]
         known = {c.pid for c in self._conns if c.calls is not None}
-        return any(int(k) not in known and _alive(int(k)) for k in text.split())
+        return bool(children) and all(k in known and _alive(k) for k in children)
 
     def _event(self, data: tuple[str, Any]) -> None:
         kind, obj = data
