@@ -1,0 +1,116 @@
+"""A lazy namespace fed the same inputs as a periodic twin reads the same clocks, within the
+host's `lazy_error_bound_ns`, and the same adjtimex readback."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ntp import ADJ_OFFSET, ADJ_STATUS, ADJ_TIMECONST, STA_PLL, Timex
+from ntp.timex import ADJ_FREQUENCY, ADJ_NANO, ADJ_OFFSET_SINGLESHOT, ADJ_TICK, STA_INS
+from tk_core import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, Host
+
+S = 10**9
+CLOCKS = [CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME]
+
+
+def _op(kind: str, v: int) -> Timex | int:
+    if kind == "offset":
+        return Timex(modes=ADJ_OFFSET | ADJ_STATUS | ADJ_NANO, offset=v * 1000, status=STA_PLL)
+    if kind == "freq":
+        return Timex(modes=ADJ_FREQUENCY, freq=v * 1000)
+    if kind == "tick":
+        return Timex(modes=ADJ_TICK, tick=10000 + v)
+    if kind == "const":
+        return Timex(modes=ADJ_TIMECONST, constant=abs(v) % 10)
+    if kind == "single":
+        return Timex(modes=ADJ_OFFSET_SINGLESHOT, offset=v * 100)
+    if kind == "leap":
+        return Timex(modes=ADJ_STATUS, status=STA_PLL | STA_INS)
+    return v  # settime step in ms
+
+
+@pytest.mark.xfail(strict=False, reason="divergences below are not fixed yet")
+@settings(max_examples=15, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["offset", "freq", "tick", "const", "single", "leap", "settime"]),
+            st.integers(-500, 500),
+            st.integers(0, 3 * S),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_lazy_twin_reads_what_periodic_twin_reads(ops):
+    host = Host(realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S)
+    lazy = host.create_namespace("lazy", update="lazy")
+    per = host.create_namespace("per", update="periodic")
+    bound = (host.lazy_error_bound >> 32) + 1
+    for kind, v, gap in ops:
+        for ns in (lazy, per):
+            op = _op(kind, v)
+            if isinstance(op, Timex):
+                ns.adjtimex(op)
+            else:
+                ns.clock_settime_ns(CLOCK_REALTIME, 1_700_000_000 * S + 10**6 * op)
+        host.run_for(gap)
+        for clockid in CLOCKS:
+            diff = lazy.clock_gettime_ns(clockid) - per.clock_gettime_ns(clockid)
+            assert abs(diff) <= bound, (clockid, diff)
+        a, b = Timex(), Timex()
+        lazy.adjtimex(a)
+        per.adjtimex(b)
+        for field in ("freq", "status", "tick", "constant"):
+            assert getattr(a, field) == getattr(b, field), field
+        assert abs(a.offset - b.offset) <= 1
+
+
+@pytest.mark.xfail(strict=True, reason="lazy readback runs second_overflow a tick early")
+def test_status_after_first_second_overflow_matches():
+    """Known divergence: STA_UNSYNC (maxerror at its limit) shows in the lazy twin's readback
+    at 1001 ms true time, in the periodic twin's only at 1002 ms."""
+    host = Host(realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S)
+    lazy = host.create_namespace("lazy", update="lazy")
+    per = host.create_namespace("per", update="periodic")
+    for ns in (lazy, per):
+        ns.adjtimex(_op("offset", 0))
+    host.run_for(1_001_000_000)
+    a, b = Timex(), Timex()
+    lazy.adjtimex(a)
+    per.adjtimex(b)
+    assert a.status == b.status
+
+
+def _twins_after(ops):
+    host = Host(realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S)
+    twins = (host.create_namespace("lazy"), host.create_namespace("per", update="periodic"))
+    for kind, v, gap in ops:
+        for ns in twins:
+            op = _op(kind, v)
+            if isinstance(op, Timex):
+                ns.adjtimex(op)
+            else:
+                ns.clock_settime_ns(CLOCK_REALTIME, 1_700_000_000 * S + 10**6 * op)
+        host.run_for(gap)
+    return host, twins
+
+
+@pytest.mark.xfail(strict=True, reason="lazy runs at a stale rate after settime + adjtime")
+def test_realtime_after_settime_then_adjtime_within_bound():
+    """Known divergence: REALTIME differs by 102 ns (bound 100) after these steps."""
+    host, (lazy, per) = _twins_after([("offset", 0, 1), ("settime", -1, 0), ("single", 2, 2506965)])
+    diff = lazy.clock_gettime_ns(CLOCK_REALTIME) - per.clock_gettime_ns(CLOCK_REALTIME)
+    assert abs(diff) <= host.lazy_error_bound >> 32
+
+
+@pytest.mark.xfail(strict=True, reason="lazy phase-offset readback differs after settime")
+def test_offset_readback_after_settime_then_offset():
+    """Known divergence: the ADJ_OFFSET readback differs by 59 after these steps."""
+    _, (lazy, per) = _twins_after([("settime", -1, 0), ("offset", 1, 1_001_000_060)])
+    a, b = Timex(), Timex()
+    lazy.adjtimex(a)
+    per.adjtimex(b)
+    assert abs(a.offset - b.offset) <= 1
