@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from shim_support import START_NS, bin_dir, needs_cc, probe, run_one  # noqa: F401
 
@@ -90,7 +91,7 @@ def test_a_wait_on_a_zombie_or_no_child_is_not_settled():
 
 def _state(pid: int) -> str | None:
     try:
-        text = open(f"/proc/{pid}/stat").read()
+        text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     return text[text.rindex(")") + 2:].split()[0]
