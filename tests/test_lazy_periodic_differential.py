@@ -31,6 +31,16 @@ def _op(kind: str, v: int) -> Timex | int:
     return v  # settime step in ms
 
 
+def _apply(twins, kind: str, v: int) -> None:
+    """The same input to each twin: an adjtimex call or a REALTIME step."""
+    for ns in twins:
+        op = _op(kind, v)
+        if isinstance(op, Timex):
+            ns.adjtimex(op)
+        else:
+            ns.clock_settime_ns(CLOCK_REALTIME, 1_700_000_000 * S + 10**6 * op)
+
+
 @pytest.mark.xfail(strict=False, reason="divergences below are not fixed yet")
 @settings(max_examples=15, deadline=None)
 @given(
@@ -50,12 +60,7 @@ def test_lazy_twin_reads_what_periodic_twin_reads(ops):
     per = host.create_namespace("per", update="periodic")
     bound = (host.lazy_error_bound >> 32) + 1
     for kind, v, gap in ops:
-        for ns in (lazy, per):
-            op = _op(kind, v)
-            if isinstance(op, Timex):
-                ns.adjtimex(op)
-            else:
-                ns.clock_settime_ns(CLOCK_REALTIME, 1_700_000_000 * S + 10**6 * op)
+        _apply((lazy, per), kind, v)
         host.run_for(gap)
         for clockid in CLOCKS:
             diff = lazy.clock_gettime_ns(clockid) - per.clock_gettime_ns(clockid)
@@ -88,12 +93,7 @@ def _twins_after(ops):
     host = Host(realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S)
     twins = (host.create_namespace("lazy"), host.create_namespace("per", update="periodic"))
     for kind, v, gap in ops:
-        for ns in twins:
-            op = _op(kind, v)
-            if isinstance(op, Timex):
-                ns.adjtimex(op)
-            else:
-                ns.clock_settime_ns(CLOCK_REALTIME, 1_700_000_000 * S + 10**6 * op)
+        _apply(twins, kind, v)
         host.run_for(gap)
     return host, twins
 
