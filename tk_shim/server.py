@@ -246,11 +246,13 @@ class Simulation:
         (the wait returns ECHILD).  Counting such a process as blocked let time jump while
         it was about to run its next command.
         """
-        try:
-            text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-        except OSError:
-            return True  # no children file (CONFIG_PROC_CHILDREN off): trust the shim
-        children = [int(k) for k in text.split()]
+        files = list(Path(f"/proc/{pid}/task").glob("*/children"))
+        if not files:
+            return True  # no children files (CONFIG_PROC_CHILDREN off): trust the shim
+        children = []
+        for file in files:  # a child forked by any thread of the process
+            with contextlib.suppress(OSError):
+                children += [int(k) for k in file.read_text().split()]
         known = {c.pid for c in self._conns if c.calls is not None}
         return bool(children) and all(k in known and _alive(k) for k in children)
 
