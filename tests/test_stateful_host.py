@@ -100,6 +100,9 @@ class Deadline:
     interval: int = 0
     index: int = 0  # the expiry the next fire stands for
     known: bool = True  # False after a timerfd cancellation (ECANCELED): nothing to check
+    #: timerfd ticks already held to the deadline: a tick is checked in the step it appears,
+    #: since a REALTIME clock set back afterwards legitimately reads before an old expiry
+    checked_ticks: int = 0
 
 
 @dataclass
@@ -583,7 +586,11 @@ class HostMachine(RuleBasedStateMachine):
                 seen.append(tuple(w.read(name, c) for c in READ_CLOCKS))
             for ref, dl in w.deadlines.items():
                 h = w.handle(ref)
-                if isinstance(h, TimerFd) and dl.known and h.ticks and not h.might_cancel:
+                if not isinstance(h, TimerFd):
+                    continue
+                fresh = h.ticks > dl.checked_ticks
+                dl.checked_ticks = h.ticks
+                if fresh and dl.known and not h.might_cancel:
                     now = w.read(ref[0], dl.clockid)
                     assert now >= dl.first + dl.index * dl.interval, f"{ref}: timerfd early"
             return seen, len(w.deadlines), w.host.true_time
