@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from shim_support import START_NS, bin_dir, needs_cc, probe, run_one  # noqa: F401
 
 import tk_shim
 from tk_core import CLOCK_MONOTONIC, CLOCK_REALTIME, Host
+from tk_shim.server import _stat
 
 pytestmark = needs_cc
 
@@ -77,21 +77,14 @@ def test_a_wait_on_a_zombie_or_no_child_is_not_settled():
     with tk_shim.Simulation(host) as sim:
         me = os.getpid()
         child = subprocess.Popen(["true"])
-        while _state(child.pid) not in ("Z", "X", None):
+        while (_stat(child.pid) or ("Z",))[0] not in ("Z", "X"):
             time.sleep(0.01)
         assert not sim._wait_settled(me)  # a zombie: the wait returns at once
         child.wait()
         running = subprocess.Popen(["sleep", "5"])
         try:
             assert not sim._wait_settled(me)  # alive but never attached
+            assert not sim._wait_settled(running.pid)  # no child at all: ECHILD at once
         finally:
             running.kill()
             running.wait()
-
-
-def _state(pid: int) -> str | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2:].split()[0]
