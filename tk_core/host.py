@@ -44,7 +44,7 @@ from .hrtimer import ClockEntry, HostEntry, HostTimerQueue, hrtimer_forward
 from .lateness import LatenessHistogram
 from .namespace import MODELS, Namespace, OffsetsNamespace, TimekeeperNamespace
 from .timekeeper import NSEC_PER_SEC, ClockInit, Timekeeper
-from .timerbase import TimerEntry
+from .timerbase import TimerBase, TimerEntry
 
 NS = mpq(1, NSEC_PER_SEC)
 
@@ -209,6 +209,9 @@ class Host:
         self.hang_detected = False
         self._in_irq = False
         self._touched: dict[NamespaceStats, None] = {}
+        #: timer bases whose wall offsets changed under a clock_was_set that selected no
+        #: hrtimer base: re-keyed at the next interrupt (`TimerBase.update_base`)
+        self.stale_bases: dict[TimerBase, None] = {}
         self._want: int | None = None
         self._floor: mpq | None = None
         self._now = mpq(0)
@@ -508,6 +511,7 @@ class Host:
         self._in_irq = True
         try:
             self.update_jiffies(cycles)
+            self._update_bases()
             passes = 0
             while True:
                 self._run_due(cycles)
@@ -524,6 +528,14 @@ class Host:
             self._in_irq = False
         for st in touched:
             st.interrupts += 1
+
+    def _update_bases(self) -> None:
+        """`hrtimer_update_base` on interrupt entry: stale bases pick up their new offsets."""
+        if self.stale_bases:
+            stale = list(self.stale_bases)
+            self.stale_bases.clear()
+            for base in stale:
+                base.update_base()
 
     @property
     def jiffies(self) -> int:

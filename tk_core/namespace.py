@@ -26,7 +26,7 @@ from gmpy2 import mpq
 
 from ntp.timex import ADJ_OFFSET_SINGLESHOT, ADJ_OFFSET_SS_READ, Timex
 
-from .adjtimex import do_adjtimex
+from .adjtimex import do_adjtimex_sets
 from .auxclock import AuxClocks, is_aux_clock, os_error
 from .clockids import (
     CLOCK_BOOTTIME,
@@ -89,12 +89,18 @@ def _check_int(name: str, value: Any) -> int:
 
 
 class ClockChange:
-    """Filled in by a clock-setting call: did it set the clock (clock_was_set)?"""
+    """Filled in by a clock-setting call: did it set the clock (clock_was_set)?
 
-    __slots__ = ("was_set",)
+    `bases` is False when the call's clock_was_set selects no hrtimer base (do_adjtimex's
+    TAI or leap notification on 5.15–6.10): the wall timers see the change only at the next
+    host interrupt.
+    """
+
+    __slots__ = ("bases", "was_set")
 
     def __init__(self) -> None:
         self.was_set = True
+        self.bases = True
 
 
 class Namespace:
@@ -417,11 +423,20 @@ class TimekeeperNamespace(Namespace):
         else:
             self.host.enqueue(self._hook, self.host.next_tick_cycles(key))
 
-    def clock_was_set(self) -> None:
-        """`clock_was_set` for this namespace only: tell its listeners (e.g. its timer index)."""
+    def clock_was_set(self, bases: bool = True) -> None:
+        """`clock_was_set` for this namespace only: tell its listeners (e.g. its timer index).
+
+        With `bases=False` (the empty mask of do_adjtimex on 5.15-6.10) the timer index only
+        tells its timerfds (`timerfd_clock_was_set` runs whatever the mask) and leaves its wall
+        timers to the next host interrupt (`TimerBase.clock_was_set_masked`).
+        """
         self.host.stats.clock_was_set += 1
+        own = self.timer_base.clock_was_set
         for listener in self.clock_was_set_listeners:
-            listener(self)
+            if not bases and listener == own:
+                self.timer_base.clock_was_set_masked()
+            else:
+                listener(self)
 
     # -- setting and steering -----------------------------------------------------------
 
@@ -465,14 +480,16 @@ class TimekeeperNamespace(Namespace):
             if self.tk.clock_was_set_seq != seq:
                 self._after_change(cycles, offs_real, was_set=True)
             raise
-        self._after_change(cycles, offs_real, was_set=change.was_set)
+        self._after_change(cycles, offs_real, was_set=change.was_set, bases=change.bases)
 
-    def _after_change(self, cycles: int, offs_real_before: int, *, was_set: bool) -> None:
+    def _after_change(
+        self, cycles: int, offs_real_before: int, *, was_set: bool, bases: bool = True
+    ) -> None:
         if self.observer is not None:
             self.observer(self, cycles, offs_real_before)
         self.reference.sync(self.tk, cycles)
         if was_set:
-            self.clock_was_set()
+            self.clock_was_set(bases=bases)
         self.timer_base.conversion_changed()
         self.plan()
 
@@ -486,7 +503,11 @@ class TimekeeperNamespace(Namespace):
         if self.update == "lazy":
             self.advance_to(cycles)
         with self._clock_change(cycles) as change:
-            result, change.was_set = do_adjtimex(self.tk, cycles, tx, has_cap)
+            result, stepped, tai_or_leap = do_adjtimex_sets(self.tk, cycles, tx, has_cap)
+            change.was_set = stepped or tai_or_leap
+            # timekeeping_inject_offset notified CLOCK_SET_WALL itself before 7.x; do_adjtimex's
+            # own call for a TAI change or a leap had the empty mask on 5.15-6.10
+            change.bases = stepped or self.host.behaviour.adjtimex_clock_was_set_wall
         return result
 
     def follow(self, policy: Any, **kwargs: Any) -> Any:
