@@ -97,3 +97,132 @@ def test_setoffset_re_evaluates_realtime_timers_at_once_in_every_version(version
     with pytest.raises(OSError) as e:
         fd.read()
     assert e.value.errno == errno.ECANCELED
+
+
+# version -> whether a user timer armed with an expiry already past is handled synchronously
+SYNC = {"6.1.192": False, "6.12.117": False, "7.2": False, "7.3": True, "7.3.4": True,
+        "7.4": True, None: False}
+
+
+@pytest.mark.parametrize(("version", "sync"), list(SYNC.items()))
+def test_sync_flag_follows_version(version, sync):
+    assert KernelBehaviour.from_version(version).user_timer_expired_sync is sync
+
+
+def _past(h: Host, clockid: int = CLOCK_MONOTONIC) -> int:
+    return h.root.clock_gettime_ns(clockid) - 10 * MS
+
+
+@pytest.mark.parametrize(("version", "sync"), list(SYNC.items()))
+def test_posix_timer_armed_in_the_past(version, sync):
+    h = _host(version)
+    seen = []
+    t = h.root.timer_create(CLOCK_MONOTONIC, lambda timer, overrun: seen.append(overrun))
+    irqs = h.stats.interrupts
+    t.settime(_past(h), absolute=True)
+    # 7.3: the signal is queued before timer_settime returns, nothing is queued
+    assert (t.fires, seen, t.armed) == ((1, [0], False) if sync else (0, [], True))
+    assert t.entry.queued is not sync
+    h.run_for(1 * MS)
+    assert (t.fires, seen, t.armed) == (1, [0], False)
+    assert h.stats.interrupts - irqs == (0 if sync else 1)
+    assert h.stats.expiries == 1
+
+
+@pytest.mark.parametrize(("version", "sync"), list(SYNC.items()))
+def test_periodic_posix_timer_armed_in_the_past_is_forwarded_at_once(version, sync):
+    h = _host(version)
+    t = h.root.timer_create(CLOCK_MONOTONIC)
+    start = h.root.clock_gettime_ns(CLOCK_MONOTONIC)
+    t.settime(start - 10 * MS - MS // 2, interval_ns=MS, absolute=True)
+    assert t.fires == (1 if sync else 0)
+    if sync:  # forwarded past now by common_hrtimer_rearm: 10 periods missed
+        assert (t.overrun, t.entry.expires) == (10, start + MS // 2)
+    h.run_for(100 * US)
+    assert (t.fires, t.overrun, t.entry.expires) == (1, 10, start + MS // 2)
+
+
+@pytest.mark.parametrize(("version", "sync"), list(SYNC.items()))
+def test_timerfd_armed_in_the_past_counts_before_settime_returns(version, sync):
+    h = _host(version)
+    fd = h.root.timerfd_create(CLOCK_REALTIME)
+    irqs = h.stats.interrupts
+    fd.settime(_past(h, CLOCK_REALTIME), absolute=True)
+    if sync:
+        assert fd.read() == 1
+    else:
+        with pytest.raises(OSError) as e:
+            fd.read()
+        assert e.value.errno == errno.EAGAIN
+        h.run_for(1 * MS)
+        assert fd.read() == 1
+    assert h.stats.interrupts - irqs == (0 if sync else 1)
+
+
+@pytest.mark.parametrize(("version", "sync"), list(SYNC.items()))
+@pytest.mark.parametrize("how", ["absolute", "relative 0"])
+def test_nanosleep_to_a_past_deadline_does_not_sleep(version, sync, how):
+    h = _host(version)
+    woke = []
+    if how == "absolute":
+        deadline = _past(h)
+        nap = h.root.clock_nanosleep(CLOCK_MONOTONIC, deadline, absolute=True,
+                                     callback=woke.append)
+    else:
+        deadline = h.root.clock_gettime_ns(CLOCK_MONOTONIC)
+        nap = h.root.clock_nanosleep(CLOCK_MONOTONIC, 0, callback=woke.append)
+    assert nap.done is sync
+    assert woke == ([nap] if sync else [])
+    h.run_for(1 * MS)
+    assert nap.done and woke == [nap]
+    assert nap.woke_ns is not None and nap.woke_ns >= deadline
+
+
+@pytest.mark.parametrize("version", ["6.12.117", "7.3.4"])
+def test_a_future_timer_is_queued_in_every_version(version):
+    h = _host(version)
+    t = h.root.timer_create(CLOCK_MONOTONIC)
+    t.settime(1 * MS)
+    assert t.fires == 0 and t.entry.queued
+    h.run_for(2 * MS)
+    assert t.fires == 1
+
+
+def test_an_expired_timer_behind_a_due_entry_is_queued():
+    """Only a timer that would be the first due is handled at once; otherwise it is queued."""
+    h = _host("7.3.4")
+    early = h.root.timer_create(CLOCK_MONOTONIC)
+    t = h.root.timer_create(CLOCK_MONOTONIC)
+
+    def arm_inside(_timer, _overrun):
+        # inside the interrupt: `t2` is still queued and due, so `t` is queued behind it
+        t.settime(_past(h), absolute=True)
+        assert t.fires == 0 and t.entry.queued
+
+    t2 = h.root.timer_create(CLOCK_MONOTONIC)
+    early.callback = arm_inside
+    now = h.root.clock_gettime_ns(CLOCK_MONOTONIC)
+    early.settime(now + MS, absolute=True)
+    t2.settime(now + MS, absolute=True)
+    h.run_for(2 * MS)
+    assert (early.fires, t2.fires, t.fires) == (1, 1, 1)
+
+
+def test_a_checkpoint_keeps_a_masked_clock_was_set_pending():
+    """Taken between the masked notification and the next interrupt, a checkpoint restores a
+    host whose TAI timer still waits for that interrupt, then fires in it."""
+    h = _host("6.1")
+    tai = h.root.clock_gettime_ns(CLOCK_TAI)
+    h.root.timer_create(CLOCK_TAI).settime(tai + 10 * NSEC, absolute=True)
+    h.root.timer_create(CLOCK_MONOTONIC).settime(5 * NSEC)
+    h.root.adjtimex(Timex(modes=ADJ_TAI, constant=57))
+    doc = h.checkpoint()
+    assert doc == h.checkpoint()
+    r = Host.restore(doc)
+    assert len(r.stale_bases) == 1
+    t, other = (r.root.live_timer_handles()[k] for k in sorted(r.root.live_timer_handles()))
+    r.run_for(1 * MS)
+    assert t.fires == 0
+    r.run_for(5 * NSEC)
+    assert (t.fires, other.fires) == (1, 1)
+    assert not r.stale_bases
