@@ -226,3 +226,29 @@ def test_a_checkpoint_keeps_a_masked_clock_was_set_pending():
     r.run_for(5 * NSEC)
     assert (t.fires, other.fires) == (1, 1)
     assert not r.stale_bases
+
+
+@pytest.mark.parametrize(("version", "sync"), [("6.12.117", False), ("7.3.4", True)])
+def test_rearm_past_its_forwarded_expiry(version, sync):
+    """With 10 µs per expiry, a 8 µs periodic timer run after another timer of the same
+    interrupt is forwarded (from the interrupt's entry time) to an expiry already past when
+    common_hrtimer_rearm restarts it.  7.3 queues the signal again at once; older kernels
+    queue the timer and run it in the interrupt's next pass, after its own expiry cost."""
+    h = Host(kernel_version=version, realtime_ns=EPOCH, monotonic_ns=3600 * NSEC,
+             expiry_cost_ns=10 * US)
+    now = h.root.clock_gettime_ns(CLOCK_MONOTONIC)
+    log = []
+
+    def record(timer, overrun):
+        log.append((h.true_ns, timer.fires, overrun))
+        if timer.fires == 2:
+            timer.delete()
+
+    first = h.root.timer_create(CLOCK_MONOTONIC)
+    periodic = h.root.timer_create(CLOCK_MONOTONIC, record)
+    first.settime(now + MS, absolute=True)
+    periodic.settime(now + MS, interval_ns=8 * US, absolute=True)
+    h.run_for(2 * MS)
+    at = MS + 10 * US  # after the first timer's cost
+    assert log == ([(at, 1, 0), (at, 2, 0)] if sync else [(at, 1, 0), (at + 10 * US, 2, 1)])
+    assert h.stats.interrupts == 1
