@@ -53,6 +53,11 @@ do_settimeofday64/timekeeping_inject_offset error paths; UNSURE where no release
   fire it from the next interrupt (UNSURE: the 6.1 code was not re-read).  As with
   ``ntp_skew_drain``, ``"mainline"`` keeps the older behaviour: only ``"7.3"`` and later
   release numbers get it.
+* ``timens_exec_switch`` — v6.2+ ("fs/exec: switch timens when a task gets a new mm", execve
+  pull for v6.2-rc1): `copy_process` no longer refuses CLONE_THREAD/CLONE_VM with EINVAL while
+  a task's time namespace differs from its time_ns_for_children (the refusal dates from 5.6),
+  and execve moves a task whose two differ into time_ns_for_children
+  (`exec_task_namespaces`).  Not a namespace-engine flag: the task model reads it.
 * ``clock_adjtime_other_clocks_errno`` — EOPNOTSUPP for every version modelled: clock_adjtime on
   a known clock without an adjust method (MONOTONIC, MONOTONIC_RAW, REALTIME_COARSE,
   MONOTONIC_COARSE, BOOTTIME, the ALARM clocks, TAI, CPU-time clocks) fails with it; an unknown
@@ -105,6 +110,7 @@ TIMENS_DEADLINE_SATURATES_SINCE = (7, 4)
 ADJTIMEX_CWS_MASKED_SINCE = (5, 15)
 ADJTIMEX_CWS_WALL_SINCE = (6, 11)
 USER_TIMER_EXPIRED_SYNC_SINCE = (7, 3)
+TIMENS_EXEC_SWITCH_SINCE = (6, 2)
 
 #: Stable series -> {flag: first patch level that has the mainline behaviour of that flag}.
 #: Only backports confirmed in the stable review postings are listed (module docstring).
@@ -161,6 +167,7 @@ LATER_FLAGS = frozenset({
     "timens_deadline_saturates",
     "adjtimex_clock_was_set_wall",
     "user_timer_expired_sync",
+    "timens_exec_switch",
 })
 
 
@@ -182,6 +189,7 @@ class KernelBehaviour:
     timens_deadline_saturates: bool = True
     adjtimex_clock_was_set_wall: bool = True
     user_timer_expired_sync: bool = False
+    timens_exec_switch: bool = True
     clock_adjtime_other_clocks_errno: int = errno.EOPNOTSUPP
 
     @classmethod
@@ -213,6 +221,7 @@ class KernelBehaviour:
             adjtimex_clock_was_set_wall=not masked_cws
             or _backported(key, patch, "adjtimex_clock_was_set_wall"),
             user_timer_expired_sync=key >= USER_TIMER_EXPIRED_SYNC_SINCE,
+            timens_exec_switch=key >= TIMENS_EXEC_SWITCH_SINCE,
         )
 
     @property

@@ -243,6 +243,7 @@ def _restore_host(state: dict[str, Any], version: int = VERSION) -> Host:
         check_namespace_state(host, ns_state, path, max_cycles=max_cycles, host_caps=True,
                               pids=pids)
         _restore_host_namespace(host, ns_state, path)
+    _restore_pending_namespaces(host, state)
     _restore_jiffies(host, state)
     _check_pids(state, pids)
     host.stats = _stats(_get(state, "stats", dict, "state"), names)
@@ -427,6 +428,21 @@ def _restore_host_namespace(host: Host, state: dict[str, Any], path: str) -> Non
         _restore_tk(ns, state, path)
         _restore_reference(ns, state, path)
     _restore_tasks(ns, state, path, fresh_pids=False)
+
+
+def _restore_pending_namespaces(host: Host, state: dict[str, Any]) -> None:
+    """Each task's time_ns_for_children (`unshare_time`), once every namespace exists."""
+    for i, ns_state in enumerate(state["namespaces"]):
+        ns = host.namespaces[ns_state["name"]]
+        for j, task_state in enumerate(ns_state["tasks"]):
+            name = task_state.get("for_children")
+            if name is None:
+                continue
+            target = host.namespaces.get(name)
+            if target is None or target is ns:
+                raise fail(f"state.namespaces[{i}].tasks[{j}].for_children",
+                           "another namespace of this checkpoint", name)
+            ns.tasks[j]._children = target
 
 
 def _restore_queue(host: Host, entries: list[Any], pending: _Pending) -> None:
