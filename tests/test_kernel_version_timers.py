@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ntp import ADJ_NANO, ADJ_SETOFFSET, ADJ_TAI, Timex
 from ntp.version import KernelBehaviour
@@ -252,3 +254,44 @@ def test_rearm_past_its_forwarded_expiry(version, sync):
     at = MS + 10 * US  # after the first timer's cost
     assert log == ([(at, 1, 0), (at, 2, 0)] if sync else [(at, 1, 0), (at + 10 * US, 2, 1)])
     assert h.stats.interrupts == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    offset_us=st.integers(-50_000, 50_000),
+    interval_us=st.sampled_from([0, 1, 7, 1000, 3333]),
+    absolute=st.booleans(),
+)
+def test_sync_and_queued_expiry_agree_once_the_queued_one_has_run(offset_us, interval_us,
+                                                                  absolute):
+    """Differential: 7.3's synchronous handling and the older queued one end in the same state
+    (fires, overrun, next expiry) once the older kernel's interrupt has run, and the 7.3 host
+    takes no interrupt for a timer that was already due."""
+    out = []
+    for version in ("6.12.117", "7.3.4"):
+        h = _host(version)
+        t = h.root.timer_create(CLOCK_MONOTONIC)
+        now = h.root.clock_gettime_ns(CLOCK_MONOTONIC)
+        value = now + offset_us * US if absolute else max(offset_us, 1) * US
+        t.settime(value, interval_ns=interval_us * US, absolute=absolute)
+        due = (value if absolute else now + value) <= now
+        after_settime = (t.fires, h.stats.interrupts)
+        # the queued expiry runs in the host's next interrupt, one minimum delta later: move
+        # exactly there, before any later period could come due
+        h.run_for(h.clockevent.min_delta_ns if due else 0)
+        out.append((due, after_settime, t.fires, t.overrun, t.armed, t.entry.expires))
+    (due, old_at_set, *old), (_, new_at_set, *new) = out
+    if not due:
+        assert old == new and old_at_set == new_at_set == (0, 0)
+        return
+    assert old_at_set == (0, 0) and new_at_set == (1, 0)
+    (fires_o, orun_o, armed_o, exp_o), (fires_n, orun_n, armed_n, exp_n) = old, new
+    assert (fires_o, armed_o) == (fires_n, armed_n) == (1, interval_us > 0)
+    if interval_us:
+        # both forwarded past the instant they fired (7.3 at settime, the older one a minimum
+        # delta later): the same period grid, the later fire skipping the periods in between
+        period = interval_us * US
+        assert (exp_o - exp_n) % period == 0 and 0 <= exp_o - exp_n <= h.clockevent.min_delta_ns
+        assert orun_o - orun_n == (exp_o - exp_n) // period
+    else:
+        assert (orun_o, orun_n) == (0, 0)
