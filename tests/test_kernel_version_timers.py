@@ -295,3 +295,27 @@ def test_sync_and_queued_expiry_agree_once_the_queued_one_has_run(offset_us, int
         assert orun_o - orun_n == (exp_o - exp_n) // period
     else:
         assert (orun_o, orun_n) == (0, 0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    a=st.integers(1, 20), d=st.integers(-10, 10).filter(bool), b=st.integers(1, 30),
+    version=st.sampled_from(["6.1", "6.1.105"]),
+)
+def test_a_tai_timer_fires_when_its_kernel_first_looks(a, d, b, version):
+    """A TAI timer a s ahead, ADJ_TAI moving TAI by d s, another timer b s ahead.  With the
+    fix it fires at its new deadline a − d (at once if that has passed); without it the old
+    key (a) or the other timer (b), whichever comes first, is when the kernel first looks."""
+    h = _host(version)
+    tai = h.root.clock_gettime_ns(CLOCK_TAI)
+    fired = []
+    t = h.root.timer_create(CLOCK_TAI, lambda *_: fired.append(h.true_ns))
+    t.settime(tai + a * NSEC, absolute=True)
+    h.root.timer_create(CLOCK_MONOTONIC).settime(b * NSEC)
+    h.root.adjtimex(Timex(modes=ADJ_TAI, constant=37 + d))
+    h.run_for(40 * NSEC)
+    first_look = 0 if KernelBehaviour.from_version(version).adjtimex_clock_was_set_wall \
+        else min(a, b) * NSEC
+    expected = max((a - d) * NSEC, first_look)
+    assert len(fired) == 1
+    assert expected <= fired[0] <= expected + h.clockevent.min_delta_ns + 2 * US
