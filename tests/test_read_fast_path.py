@@ -203,7 +203,9 @@ def do_restore_tk(host: Host, ns: TimekeeperNamespace, v: int) -> None:
 def do_offsets(host: Host, ns: TimekeeperNamespace, v: int) -> None:
     offs = host.namespaces["offsets"]
     assert isinstance(offs, OffsetsNamespace)
-    offs.set_offsets(monotonic_ns=v * 1000, boottime_ns=-v * 999)
+    which = v % 3  # one offset, the other, or both: each must empty the kept values
+    offs.set_offsets(monotonic_ns=None if which == 1 else v * 1000,
+                     boottime_ns=None if which == 0 else -v * 999)
 
 
 def do_timer(host: Host, ns: TimekeeperNamespace, v: int) -> None:

@@ -587,10 +587,36 @@ class OffsetsNamespace(Namespace):
     model = "offsets"
     CRED_CALLS = Namespace.CRED_CALLS
 
+    #: The read cache of `clock_gettime_ns`, as a timekeeper namespace keeps its own, under
+    #: the root timekeeper's `read_seq`; a new offset empties it.
+    _read_cycles: object = None
+    _read_seq = 0
+    _read_vals: dict[int, int]
+
     def __init__(self, host: Host, name: str, monotonic_ns: int = 0, boottime_ns: int = 0) -> None:
         super().__init__(host, name)
         self.monotonic_offset = monotonic_ns
         self.boottime_offset = boottime_ns
+
+    @property
+    def monotonic_offset(self) -> int:
+        """The MONOTONIC (and RAW, COARSE) offset, ns."""
+        return self._monotonic_offset
+
+    @monotonic_offset.setter
+    def monotonic_offset(self, value: int) -> None:
+        self._monotonic_offset = value
+        self._read_cycles = None
+
+    @property
+    def boottime_offset(self) -> int:
+        """The BOOTTIME offset, ns."""
+        return self._boottime_offset
+
+    @boottime_offset.setter
+    def boottime_offset(self, value: int) -> None:
+        self._boottime_offset = value
+        self._read_cycles = None
 
     @property
     def _root(self) -> TimekeeperNamespace:
@@ -610,13 +636,25 @@ class OffsetsNamespace(Namespace):
         return 0
 
     def clock_gettime_ns(self, clockid: int) -> int:
-        """The host's reading (its root's, cached per instant; EINVAL there) plus the offset."""
-        base = self.host.root.clock_gettime_ns(clockid)
+        """The host's reading (its root's; EINVAL there) plus the offset, kept per instant."""
+        host = self.host
+        cycles = host._cache_cycles if host._cache_now is host._now else host.cycles_now()
+        seq = host.root.tk.read_seq
+        if cycles is self._read_cycles and seq == self._read_seq:
+            vals = self._read_vals
+            if clockid in vals:
+                return vals[clockid]
+        else:
+            vals = {}
+        value = host.root.clock_gettime_ns(clockid)
         if clockid in _MONO_OFFSET_CLOCKS:
-            return base + self.monotonic_offset
-        if clockid in _BOOT_OFFSET_CLOCKS:
-            return base + self.boottime_offset
-        return base
+            value += self._monotonic_offset
+        elif clockid in _BOOT_OFFSET_CLOCKS:
+            value += self._boottime_offset
+        if not (host.aux_clocks and is_aux_clock(clockid)):
+            vals[clockid] = value
+            self._read_cycles, self._read_seq, self._read_vals = cycles, seq, vals
+        return value
 
     def read_clock_at(self, clockid: int, cycles: int) -> int:
         base = self._root.read_clock_at(clockid, cycles)
