@@ -263,13 +263,25 @@ class Host:
         return mpq(self.epoch_ns, NSEC_PER_SEC) + self._now
 
     def cycles_now(self) -> int:
-        """The extended counter now, without sampling (the kernel read path)."""
-        if self._cache_now is self._now:
+        """The extended counter now, without sampling (the kernel read path).
+
+        Computed once per true instant (per `_now` object) and kept until the instant moves
+        or `sample` moves the extension's reference point.
+        """
+        now = self._now
+        if self._cache_now is now:
             return self._cache_cycles
-        raw = self.clocksource.counter_at(self._now)
-        self._cache_cycles = self.counter.peek(raw)
-        self._cache_now = self._now
-        return self._cache_cycles
+        cs = self.clocksource
+        rate = cs.constant_rate
+        if rate is not None and type(now) is mpq:  # cycles_at's constant-rate case (now ≥ 0)
+            raw = (cs.start_cycles + int(now * rate)) & cs.mask
+        else:
+            raw = cs.cycles_at(now) & cs.mask
+        counter = self.counter  # ExtendedCounter.peek, inlined: this is every read's path
+        d = (raw - counter.last_raw) & counter.mask
+        self._cache_cycles = cycles = counter.last_ext + (0 if d > counter.max_delta else d)
+        self._cache_now = now
+        return cycles
 
     def sample(self) -> int:
         """Sample the counter: move the extension's reference point to now."""

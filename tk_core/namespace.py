@@ -78,6 +78,32 @@ def handle_alive(handle: PosixTimer | TimerFd | Sleeper) -> bool:
 MODELS = ("timekeeper", "offsets")
 
 
+def _read_real_coarse(tk: Timekeeper, cycles: int) -> int:
+    return tk.real_coarse_ns()
+
+
+def _read_mono_coarse(tk: Timekeeper, cycles: int) -> int:
+    return tk.mono_coarse_ns()
+
+
+#: How a timekeeper namespace reads each clock id it models: one table lookup instead of a
+#: chain of comparisons.  Aux clocks and invalid ids are not here (`read_clock_at`'s slow path).
+_TK_READERS: dict[int, Callable[[Timekeeper, int], int]] = {
+    CLOCK_REALTIME: Timekeeper.real_ns,
+    CLOCK_REALTIME_ALARM: Timekeeper.real_ns,
+    CLOCK_MONOTONIC: Timekeeper.mono_ns,
+    CLOCK_BOOTTIME: Timekeeper.boot_ns,
+    CLOCK_BOOTTIME_ALARM: Timekeeper.boot_ns,
+    CLOCK_TAI: Timekeeper.tai_ns,
+    CLOCK_MONOTONIC_RAW: Timekeeper.raw_ns,
+    CLOCK_REALTIME_COARSE: _read_real_coarse,
+    CLOCK_MONOTONIC_COARSE: _read_mono_coarse,
+}
+#: The clocks an offsets namespace moves by its MONOTONIC offset, and by its BOOTTIME offset.
+_MONO_OFFSET_CLOCKS = frozenset({CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE})
+_BOOT_OFFSET_CLOCKS = frozenset({CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM})
+
+
 def einval(msg: str) -> OSError:
     return OSError(errno.EINVAL, f"EINVAL: {msg}")
 
@@ -324,22 +350,45 @@ class TimekeeperNamespace(Namespace):
         """This namespace's NTP state (`ntp.kernel.NtpState`)."""
         return self.tk.ntp
 
-    def read_clock_at(self, clockid: int, cycles: int) -> int:
+    #: The read cache of `clock_gettime_ns`: the values read at extended count
+    #: `_read_cycles` (the host's object for the instant) under the timekeeper's `read_seq`.
+    _read_cycles: object = None
+    _read_seq = 0
+    _read_vals: dict[int, int]
+
+    def clock_gettime_ns(self, clockid: int) -> int:
+        """`clock_gettime`: the clock's value now, in int ns (EINVAL for an unknown clock).
+
+        The same value `read_clock_at(clockid, host.cycles_now())` gives.  Values are kept
+        while the instant (the host's cycles object) and the timekeeper's `read_seq` stay the
+        same; any accumulation, step, rate change, suspend or restore ends in a new read_seq.
+        Aux clocks are not kept (they have timekeepers of their own).
+        """
+        host = self.host
+        cycles = host._cache_cycles if host._cache_now is host._now else host.cycles_now()
         tk = self.tk
-        if clockid in (CLOCK_REALTIME, CLOCK_REALTIME_ALARM):
-            return tk.mono_ns(cycles) + tk.offs_real
-        if clockid == CLOCK_MONOTONIC:
-            return tk.mono_ns(cycles)
-        if clockid in (CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM):
-            return tk.mono_ns(cycles) + tk.offs_boot
-        if clockid == CLOCK_TAI:
-            return tk.mono_ns(cycles) + tk.offs_tai
-        if clockid == CLOCK_MONOTONIC_RAW:
-            return tk.raw_ns(cycles)
-        if clockid == CLOCK_REALTIME_COARSE:
-            return tk.real_coarse_ns()
-        if clockid == CLOCK_MONOTONIC_COARSE:
-            return tk.mono_coarse_ns()
+        seq = tk.read_seq
+        if cycles is self._read_cycles and seq == self._read_seq:
+            vals = self._read_vals
+            if clockid in vals:
+                return vals[clockid]
+            reader = _TK_READERS.get(clockid)
+            if reader is None:
+                return self.read_clock_at(clockid, cycles)
+            vals[clockid] = value = reader(tk, cycles)
+            return value
+        reader = _TK_READERS.get(clockid)
+        if reader is None:
+            return self.read_clock_at(clockid, cycles)
+        value = reader(tk, cycles)
+        self._read_cycles, self._read_seq, self._read_vals = cycles, seq, {clockid: value}
+        return value
+
+    def read_clock_at(self, clockid: int, cycles: int) -> int:
+        """The clock's value at extended count `cycles` (EINVAL for an unknown clock)."""
+        reader = _TK_READERS.get(clockid)
+        if reader is not None:
+            return reader(self.tk, cycles)
         if self.host.aux_clocks and is_aux_clock(clockid):
             return self.aux.clock(clockid).read(cycles)
         raise self._bad_clock(clockid)
@@ -559,10 +608,36 @@ class OffsetsNamespace(Namespace):
     model = "offsets"
     CRED_CALLS = Namespace.CRED_CALLS
 
+    #: The read cache of `clock_gettime_ns`, as a timekeeper namespace keeps its own, under
+    #: the root timekeeper's `read_seq`; a new offset empties it.
+    _read_cycles: object = None
+    _read_seq = 0
+    _read_vals: dict[int, int]
+
     def __init__(self, host: Host, name: str, monotonic_ns: int = 0, boottime_ns: int = 0) -> None:
         super().__init__(host, name)
         self.monotonic_offset = monotonic_ns
         self.boottime_offset = boottime_ns
+
+    @property
+    def monotonic_offset(self) -> int:
+        """The MONOTONIC (and RAW, COARSE) offset, ns."""
+        return self._monotonic_offset
+
+    @monotonic_offset.setter
+    def monotonic_offset(self, value: int) -> None:
+        self._monotonic_offset = value
+        self._read_cycles = None
+
+    @property
+    def boottime_offset(self) -> int:
+        """The BOOTTIME offset, ns."""
+        return self._boottime_offset
+
+    @boottime_offset.setter
+    def boottime_offset(self, value: int) -> None:
+        self._boottime_offset = value
+        self._read_cycles = None
 
     @property
     def _root(self) -> TimekeeperNamespace:
@@ -581,11 +656,32 @@ class OffsetsNamespace(Namespace):
             return self.boottime_offset
         return 0
 
+    def clock_gettime_ns(self, clockid: int) -> int:
+        """The host's reading (its root's; EINVAL there) plus the offset, kept per instant."""
+        host = self.host
+        cycles = host._cache_cycles if host._cache_now is host._now else host.cycles_now()
+        seq = host.root.tk.read_seq
+        if cycles is self._read_cycles and seq == self._read_seq:
+            vals = self._read_vals
+            if clockid in vals:
+                return vals[clockid]
+        else:
+            vals = {}
+        value = host.root.clock_gettime_ns(clockid)
+        if clockid in _MONO_OFFSET_CLOCKS:
+            value += self._monotonic_offset
+        elif clockid in _BOOT_OFFSET_CLOCKS:
+            value += self._boottime_offset
+        if not (host.aux_clocks and is_aux_clock(clockid)):
+            vals[clockid] = value
+            self._read_cycles, self._read_seq, self._read_vals = cycles, seq, vals
+        return value
+
     def read_clock_at(self, clockid: int, cycles: int) -> int:
         base = self._root.read_clock_at(clockid, cycles)
-        if clockid in (CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE):
+        if clockid in _MONO_OFFSET_CLOCKS:
             return base + self.monotonic_offset
-        if clockid in (CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM):
+        if clockid in _BOOT_OFFSET_CLOCKS:
             return base + self.boottime_offset
         return base
 

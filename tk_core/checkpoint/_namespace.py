@@ -243,4 +243,5 @@ def _rebase(ns: TimekeeperNamespace, dump_cycles: int, down: int, boot_moves: bo
     tk.inject_sleeptime(cycles, sleep)
     if not boot_moves:
         tk.offs_boot -= sleep
+        tk.readout_changed()
     ns.reference = Reference(tk, cycles, mpq(ns.host.clocksource.freq_hz) * ns.dilation)
