@@ -40,7 +40,7 @@ from .clockevent import HANG_PASSES, ClockEventDevice, hang_delay_ns
 from .clockids import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME
 from .clocksource import Clocksource, clocksource_update_freq
 from .counter import ExtendedCounter
-from .hrtimer import ClockEntry, HostEntry, HostTimerQueue, hrtimer_forward
+from .hrtimer import ClockEntry, HostEntry, HostTimerQueue, Item, hrtimer_forward
 from .lateness import LatenessHistogram
 from .namespace import MODELS, Namespace, OffsetsNamespace, TimekeeperNamespace
 from .timekeeper import NSEC_PER_SEC, ClockInit, Timekeeper
@@ -130,7 +130,9 @@ class Host:
     takes), `requeue_on_adjust` (re-key a namespace's timers at every NTP rate change instead
     of re-checking them when they come due), `rekey_slack_ns` (how late a rate rise may make
     a queued key before its base re-keys), `record_lateness` (a `LatenessHistogram` of every
-    fire's lateness, measured when its callback runs, in `self.lateness`).  `check_never_early`
+    fire's lateness, measured when its callback runs, in `self.lateness`), `fair_expiry` (the
+    entries due in one interrupt pass run round-robin across namespaces, see `_run_due`;
+    False runs them strictly by expiry as the kernel does).  `check_never_early`
     (class default False; the tests set it) asserts on every fire that the namespace's own
     clock has reached the deadline.
     """
@@ -162,6 +164,7 @@ class Host:
         rekey_slack_ns: int = 1000,
         record_lateness: bool = False,
         aux_clocks: bool = False,
+        fair_expiry: bool = True,
     ) -> None:
         for name, value in (
             ("hz", hz),
@@ -205,6 +208,10 @@ class Host:
         self.rekey_slack_ns = rekey_slack_ns
         self.irq_cost_ns = irq_cost_ns
         self.expiry_cost_ns = expiry_cost_ns
+        if not isinstance(fair_expiry, bool):
+            raise TypeError(f"Host fair_expiry must be a bool, got {fair_expiry!r}")
+        #: run the entries due in one interrupt pass round-robin across namespaces
+        self.fair_expiry = fair_expiry
         self.lateness: LatenessHistogram | None = LatenessHistogram() if record_lateness else None
         self.hang_detected = False
         self._in_irq = False
@@ -581,12 +588,101 @@ class Host:
         return min(tk.cycles_for_mono(boundary), cycles)
 
     def _run_due(self, cycles: int) -> None:
+        """`__hrtimer_run_queues` for one pass at `cycles`, fair across namespaces.
+
+        While the entries due by `cycles` belong to one namespace (host entries — the tick,
+        lazy NTP hooks, daemon and network events — belong to none) they run strictly by
+        expiry, exactly as with `fair_expiry=False`.  As soon as two namespaces have due
+        entries the rest of the pass is `_run_fair`'s round-robin.
+        """
+        queue = self.queue
+        if not self.fair_expiry:
+            self._run_in_order(cycles)
+            return
+        while queue.has_due(cycles):
+            domains = queue.due_domains(cycles)
+            if len(domains) > 1:
+                self._run_fair(cycles)
+                return
+            queue.watch(cycles, domains[0] if domains else None)
+            try:
+                if not self._run_in_order(cycles):
+                    return
+            finally:
+                queue.unwatch()
+
+    def _run_in_order(self, cycles: int) -> bool:
+        """Run due entries by expiry; True if it stopped because `queue.tripped` (watch)."""
         cost = self.expiry_cost_ns
         queue = self.queue
         while (entry := queue.pop_due(cycles)) is not None:
             entry.expire(cycles)
             if cost:
                 self._spend(cost)
+            if queue.tripped:
+                return True
+        return False
+
+    def _run_fair(self, cycles: int) -> None:
+        """Round-robin expiry: one entry per namespace per round, by expiry within each.
+
+        Every round runs, for each namespace with entries due by `cycles` when the round
+        starts (ordered by their earliest due entry; host entries form one more group), that
+        namespace's earliest due entry at its turn.  Entries queued due during the pass join
+        their namespace's turn (a new namespace joins the next round); entries cancelled or
+        re-armed after being taken for the pass are skipped.  So with k groups due, an
+        entry that is j-th in its namespace runs after at most k·j − 1 others in this pass.
+        """
+        queue = self.queue
+        cost = self.expiry_cost_ns
+        heaps: dict[object | None, list[Item]] = {}
+        deferred: set[object | None] = set()
+        try:
+            queue.hold_due(heaps, cycles)
+            while order := self._round_order(heaps):
+                for domain in order:
+                    queue.hold_due(heaps, cycles)
+                    entry = queue.take_held(heaps[domain])
+                    if entry is None:
+                        continue
+                    entry.expire(cycles)
+                    if cost:
+                        self._spend(cost)
+                if TRACE.enabled and len(order) > 1:
+                    self._trace_deferred(heaps, order, deferred)
+        finally:
+            queue.release_held()
+
+    def _round_order(self, heaps: dict[object | None, list[Item]]) -> list[object | None]:
+        """The groups that still hold due entries, earliest first (emptied ones are dropped)."""
+        heads = []
+        for domain, heap in list(heaps.items()):
+            head = self.queue.head_held(heap)
+            if head is None:
+                del heaps[domain]
+            else:
+                heads.append((head, domain))
+        heads.sort(key=lambda pair: pair[0][:2])
+        return [domain for _, domain in heads]
+
+    def _trace_deferred(
+        self,
+        heaps: dict[object | None, list[Item]],
+        order: list[object | None],
+        deferred: set[object | None],
+    ) -> None:
+        """Trace, once per pass, each namespace a round left with due entries (it waits)."""
+        for domain in order:
+            heap = heaps.get(domain)
+            if domain in deferred or not heap or self.queue.head_held(heap) is None:
+                continue
+            deferred.add(domain)
+            emit(
+                "hrtimer_fair_defer",
+                ns=getattr(domain, "name", "host"),
+                waiting=len(heap),
+                groups=len(order),
+            )
 
     def _hang(self, entry_t: mpq, now: int) -> None:
         """Three passes could not catch up: force the next event a little later (≤ 100 ms)."""

@@ -15,6 +15,7 @@ cheap however many other timers are queued.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from typing import TYPE_CHECKING, Protocol
 
@@ -45,6 +46,11 @@ class HostEntry:
     def queued(self) -> bool:
         return self._item is not None
 
+    @property
+    def domain(self) -> object | None:
+        """The namespace whose timer this is, for fair expiry; None for the host's own work."""
+        return None
+
     def expire(self, cycles: int) -> None:
         """Called by the host with the interrupt's cycle count; may re-queue itself."""
         raise NotImplementedError
@@ -63,50 +69,162 @@ class CycleEntry(HostEntry):
         self.action(cycles)
 
 
-class HostTimerQueue:
-    """Entries ordered by (host cycles, arming order)."""
+Item = tuple[int, int, HostEntry]
 
-    __slots__ = ("_list", "_seq")
+
+class HostTimerQueue:
+    """Entries ordered by (host cycles, arming order).
+
+    During a fair expiry pass (`Host._run_due`) the entries due at the pass's cycle count are
+    *held*: taken off the ordered list into the host's per-namespace heaps, but still queued
+    as far as anyone else can tell (`queued`, `remove`, re-arming and snapshots see them).
+    Cancelling or re-arming a held entry takes it out of the hold, so the pass skips it.
+    `watch(cycles, domain)` makes `tripped` turn True when an entry of another namespace is
+    queued due by `cycles` (the single-namespace fast path uses it to notice a second one).
+    """
+
+    __slots__ = ("_held", "_list", "_seq", "_watch", "tripped")
 
     def __init__(self) -> None:
         self._list: SortedList = SortedList()
         self._seq = itertools.count()
+        self._held: dict[HostEntry, Item] = {}
+        self._watch: tuple[int, object | None] | None = None
+        self.tripped = False
 
     def __len__(self) -> int:
-        return len(self._list)
+        return len(self._list) + len(self._held)
+
+    def _unlink(self, entry: HostEntry, item: Item) -> None:
+        held = self._held
+        if held and held.get(entry) is item:
+            del held[entry]
+        else:
+            self._list.remove(item)
 
     def add(self, entry: HostEntry, key: int) -> None:
         """Queue `entry` at `key` cycles (re-queues it if it was queued already)."""
         if entry._item is not None:
-            self._list.remove(entry._item)
+            self._unlink(entry, entry._item)
         item = (key, next(self._seq), entry)
         entry.key = key
         entry._item = item
         self._list.add(item)
+        watch = self._watch
+        if watch is not None and key <= watch[0]:
+            domain = entry.domain
+            if domain is not None and domain is not watch[1]:
+                self.tripped = True
 
     def remove(self, entry: HostEntry) -> bool:
         """Dequeue `entry`; False if it was not queued."""
         if entry._item is None:
             return False
-        self._list.remove(entry._item)
+        self._unlink(entry, entry._item)
         entry._item = None
         return True
 
     def entries(self) -> list[HostEntry]:
         """A snapshot of the queued entries, earliest first."""
-        return [item[2] for item in self._list]
+        items = list(self._list)
+        if self._held:
+            items = sorted([*items, *self._held.values()])
+        return [item[2] for item in items]
 
     def first_key(self) -> int | None:
-        return self._list[0][0] if self._list else None
+        key: int | None = self._list[0][0] if self._list else None
+        if self._held:
+            low = min(item[0] for item in self._held.values())
+            key = low if key is None or low < key else key
+        return key
 
     def pop_due(self, cycles: int) -> HostEntry | None:
         """Dequeue and return the earliest entry whose key ≤ `cycles`, or None."""
         if not self._list or self._list[0][0] > cycles:
             return None
-        item: tuple[int, int, HostEntry] = self._list.pop(0)
+        item: Item = self._list.pop(0)
         entry = item[2]
         entry._item = None
         return entry
+
+    def has_due(self, cycles: int) -> bool:
+        """Whether the ordered list holds an entry due by `cycles`."""
+        return bool(self._list) and self._list[0][0] <= cycles
+
+    def due_domains(self, cycles: int) -> list[object]:
+        """The distinct namespaces (at most two: enough to know) owning entries due by `cycles`.
+
+        One due entry costs O(1); otherwise the due prefix is scanned until a second
+        namespace shows up.  Host entries (domain None) do not count.
+        """
+        lst = self._list
+        if len(lst) < 2 or lst[1][0] > cycles:
+            domain = lst[0][2].domain if lst and lst[0][0] <= cycles else None
+            return [] if domain is None else [domain]
+        found: list[object] = []
+        for item in lst.islice(0, lst.bisect_left((cycles + 1,))):
+            domain = item[2].domain
+            if domain is not None and (not found or domain is not found[0]):
+                found.append(domain)
+                if len(found) == 2:
+                    break
+        return found
+
+    def watch(self, cycles: int, domain: object | None) -> None:
+        """Trip when an entry of a namespace other than `domain` is queued due by `cycles`."""
+        self._watch = (cycles, domain)
+        self.tripped = False
+
+    def unwatch(self) -> None:
+        self._watch = None
+        self.tripped = False
+
+    def hold_due(self, heaps: dict[object | None, list[Item]], cycles: int) -> None:
+        """Move every listed entry due by `cycles` into `heaps` (one min-heap per domain)."""
+        lst = self._list
+        if not lst or lst[0][0] > cycles:
+            return
+        count = lst.bisect_left((cycles + 1,))
+        items: list[Item] = list(lst.islice(0, count))
+        del lst[:count]
+        held = self._held
+        for item in items:
+            entry = item[2]
+            held[entry] = item
+            heap = heaps.get(entry.domain)
+            if heap is None:
+                heaps[entry.domain] = [item]  # items arrive sorted: a list of one is a heap
+            else:
+                heapq.heappush(heap, item)
+
+    def take_held(self, heap: list[Item]) -> HostEntry | None:
+        """Pop `heap`'s earliest entry still held (cancelled or re-armed ones are dropped)."""
+        held = self._held
+        while heap:
+            item = heapq.heappop(heap)
+            entry = item[2]
+            if held.get(entry) is item:
+                del held[entry]
+                entry._item = None
+                return entry
+        return None
+
+    def head_held(self, heap: list[Item]) -> Item | None:
+        """`heap`'s earliest item still held, dropping stale ones; None when none is left."""
+        held = self._held
+        while heap:
+            item = heap[0]
+            if held.get(item[2]) is item:
+                return item
+            heapq.heappop(heap)
+        return None
+
+    def release_held(self) -> None:
+        """End of a fair pass: whatever is still held goes back on the ordered list."""
+        held = self._held
+        if held:
+            self._list.update(held.values())
+            held.clear()
 
 
 class ClockEntry(HostEntry):
