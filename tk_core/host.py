@@ -638,8 +638,13 @@ class Host:
         heaps: dict[object | None, list[Item]] = {}
         deferred: set[object | None] = set()
         try:
-            queue.hold_due(heaps, cycles)
-            while order := self._round_order(heaps):
+            while True:
+                queue.hold_due(heaps, cycles)
+                order = self._round_order(heaps)
+                if len(order) < 2:
+                    if not order or not self._drain_held(heaps[order[0]], cycles):
+                        return
+                    continue
                 for domain in order:
                     queue.hold_due(heaps, cycles)
                     entry = queue.take_held(heaps[domain])
@@ -648,10 +653,24 @@ class Host:
                     entry.expire(cycles)
                     if cost:
                         self._spend(cost)
-                if TRACE.enabled and len(order) > 1:
+                if TRACE.enabled:
                     self._trace_deferred(heaps, order, deferred)
         finally:
             queue.release_held()
+
+    def _drain_held(self, heap: list[Item], cycles: int) -> bool:
+        """Rounds of one group: its held entries by expiry until the list has one due again
+        (True: a new round must look at it) or the group is done (False)."""
+        queue = self.queue
+        cost = self.expiry_cost_ns
+        while not queue.has_due(cycles):
+            entry = queue.take_held(heap)
+            if entry is None:
+                return False
+            entry.expire(cycles)
+            if cost:
+                self._spend(cost)
+        return True
 
     def _round_order(self, heaps: dict[object | None, list[Item]]) -> list[object | None]:
         """The groups that still hold due entries, earliest first (emptied ones are dropped)."""
