@@ -40,7 +40,7 @@ from .clockevent import HANG_PASSES, ClockEventDevice, hang_delay_ns
 from .clockids import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME
 from .clocksource import Clocksource, clocksource_update_freq
 from .counter import ExtendedCounter
-from .hrtimer import ClockEntry, HostEntry, HostTimerQueue, Item, hrtimer_forward
+from .hrtimer import ClockEntry, HeldGroup, HostEntry, HostTimerQueue, hrtimer_forward
 from .lateness import LatenessHistogram
 from .namespace import MODELS, Namespace, OffsetsNamespace, TimekeeperNamespace
 from .timekeeper import NSEC_PER_SEC, ClockInit, Timekeeper
@@ -635,7 +635,7 @@ class Host:
         """
         queue = self.queue
         cost = self.expiry_cost_ns
-        heaps: dict[object | None, list[Item]] = {}
+        heaps: dict[object | None, HeldGroup] = {}
         deferred: set[object | None] = set()
         try:
             while True:
@@ -658,7 +658,7 @@ class Host:
         finally:
             queue.release_held()
 
-    def _drain_held(self, heap: list[Item], cycles: int) -> bool:
+    def _drain_held(self, heap: HeldGroup, cycles: int) -> bool:
         """Rounds of one group: its held entries by expiry until the list has one due again
         (True: a new round must look at it) or the group is done (False)."""
         queue = self.queue
@@ -672,7 +672,7 @@ class Host:
                 self._spend(cost)
         return True
 
-    def _round_order(self, heaps: dict[object | None, list[Item]]) -> list[object | None]:
+    def _round_order(self, heaps: dict[object | None, HeldGroup]) -> list[object | None]:
         """The groups that still hold due entries, earliest first (emptied ones are dropped)."""
         heads = []
         for domain, heap in list(heaps.items()):
@@ -686,7 +686,7 @@ class Host:
 
     def _trace_deferred(
         self,
-        heaps: dict[object | None, list[Item]],
+        heaps: dict[object | None, HeldGroup],
         order: list[object | None],
         deferred: set[object | None],
     ) -> None:

@@ -72,6 +72,37 @@ class CycleEntry(HostEntry):
 Item = tuple[int, int, HostEntry]
 
 
+class HeldGroup:
+    """One domain's entries held for a fair pass, earliest first.
+
+    `run` is what the pass took at once, in order (kept reversed: the earliest is popped off
+    the end in O(1)); `late` is a heap of the ones queued due while the pass ran.
+    """
+
+    __slots__ = ("late", "run")
+
+    def __init__(self, items: list[Item]) -> None:
+        items.reverse()
+        self.run = items
+        self.late: list[Item] = []
+
+    def __len__(self) -> int:
+        return len(self.run) + len(self.late)
+
+    def push(self, item: Item) -> None:
+        heapq.heappush(self.late, item)
+
+    def _late_first(self) -> bool:
+        late, run = self.late, self.run
+        return bool(late) and (not run or late[0][:2] < run[-1][:2])
+
+    def peek(self) -> Item:
+        return self.late[0] if self._late_first() else self.run[-1]
+
+    def pop(self) -> Item:
+        return heapq.heappop(self.late) if self._late_first() else self.run.pop()
+
+
 class HostTimerQueue:
     """Entries ordered by (host cycles, arming order).
 
@@ -179,8 +210,8 @@ class HostTimerQueue:
         self._watch = None
         self.tripped = False
 
-    def hold_due(self, heaps: dict[object | None, list[Item]], cycles: int) -> None:
-        """Move every listed entry due by `cycles` into `heaps` (one min-heap per domain)."""
+    def hold_due(self, groups: dict[object | None, HeldGroup], cycles: int) -> None:
+        """Move every listed entry due by `cycles` into `groups` (by domain, earliest first)."""
         lst = self._list
         if not lst or lst[0][0] > cycles:
             return
@@ -188,20 +219,24 @@ class HostTimerQueue:
         items: list[Item] = list(lst.islice(0, count))
         del lst[:count]
         held = self._held
+        fresh: dict[object | None, list[Item]] = {}
         for item in items:
             entry = item[2]
             held[entry] = item
-            heap = heaps.get(entry.domain)
-            if heap is None:
-                heaps[entry.domain] = [item]  # items arrive sorted: a list of one is a heap
+            domain = entry.domain
+            group = groups.get(domain)
+            if group is None:
+                fresh.setdefault(domain, []).append(item)
             else:
-                heapq.heappush(heap, item)
+                group.push(item)
+        for domain, run in fresh.items():
+            groups[domain] = HeldGroup(run)
 
-    def take_held(self, heap: list[Item]) -> HostEntry | None:
-        """Pop `heap`'s earliest entry still held (cancelled or re-armed ones are dropped)."""
+    def take_held(self, group: HeldGroup) -> HostEntry | None:
+        """Pop `group`'s earliest entry still held (cancelled or re-armed ones are dropped)."""
         held = self._held
-        while heap:
-            item = heapq.heappop(heap)
+        while group:
+            item = group.pop()
             entry = item[2]
             if held.get(entry) is item:
                 del held[entry]
@@ -209,14 +244,14 @@ class HostTimerQueue:
                 return entry
         return None
 
-    def head_held(self, heap: list[Item]) -> Item | None:
-        """`heap`'s earliest item still held, dropping stale ones; None when none is left."""
+    def head_held(self, group: HeldGroup) -> Item | None:
+        """`group`'s earliest item still held, dropping stale ones; None when none is left."""
         held = self._held
-        while heap:
-            item = heap[0]
+        while group:
+            item = group.peek()
             if held.get(item[2]) is item:
                 return item
-            heapq.heappop(heap)
+            group.pop()
         return None
 
     def release_held(self) -> None:
