@@ -296,3 +296,31 @@ def test_never_early_and_within_namespace_order_under_fair_expiry(
     for n in range(len(counts)):  # by expiry within each namespace
         keys = [key for name, key, _ in fired if name == f"ns{n}"]
         assert keys == sorted(keys)
+
+
+def test_held_entries_stay_queued_for_everyone_else_and_return_if_a_callback_raises():
+    h = storm_host()
+    a, b = h.create_namespace("a"), h.create_namespace("b")
+    seen: list[tuple[int, bool, int | None]] = []
+    b_timers = [b.timer_create(CLOCK_MONOTONIC) for _ in range(3)]
+
+    def a_fire(t, _o: int) -> None:
+        # mid-pass: b's due timers are held by the pass, yet still queued and counted
+        entries = h.queue.entries()
+        seen.append((len(h.queue), all(bt.entry.queued for bt in b_timers),
+                     h.queue.first_key()))
+        assert set(entries) >= {bt.entry for bt in b_timers}
+        assert [e.key for e in entries] == sorted(e.key for e in entries)
+        raise RuntimeError("callback failed")
+
+    a.timer_create(CLOCK_MONOTONIC, a_fire).settime(DEADLINE, absolute=True)
+    for bt in b_timers:
+        bt.settime(DEADLINE, absolute=True)
+    queued = len(h.queue)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        h.run_for(DEADLINE + MS)
+    assert seen == [(queued - 1, True, b_timers[0].entry.key)]
+    assert len(h.queue) == queued - 1 and not h.queue._held  # b's three are back on the list
+    assert all(bt.entry.queued and bt.fires == 0 for bt in b_timers)
+    h.run_for(DEADLINE + 2 * MS)  # the next interrupt runs them
+    assert [bt.fires for bt in b_timers] == [1, 1, 1]
