@@ -599,7 +599,16 @@ class Host:
         if not self.fair_expiry:
             self._run_in_order(cycles)
             return
-        while queue.has_due(cycles):
+        cost = self.expiry_cost_ns
+        while True:
+            entry = queue.pop_sole_due(cycles)  # the common case: one entry due
+            if entry is not None:
+                entry.expire(cycles)
+                if cost:
+                    self._spend(cost)
+                continue
+            if not queue.has_due(cycles):
+                return
             domains = queue.due_domains(cycles)
             if len(domains) > 1:
                 self._run_fair(cycles)

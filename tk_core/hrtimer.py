@@ -178,6 +178,16 @@ class HostTimerQueue:
         entry._item = None
         return entry
 
+    def pop_sole_due(self, cycles: int) -> HostEntry | None:
+        """`pop_due` if exactly one listed entry is due by `cycles`; None otherwise."""
+        lst = self._list
+        if not lst or lst[0][0] > cycles or (len(lst) > 1 and lst[1][0] <= cycles):
+            return None
+        item: Item = lst.pop(0)
+        entry = item[2]
+        entry._item = None
+        return entry
+
     def has_due(self, cycles: int) -> bool:
         """Whether the ordered list holds an entry due by `cycles`."""
         return bool(self._list) and self._list[0][0] <= cycles
