@@ -324,3 +324,58 @@ def test_held_entries_stay_queued_for_everyone_else_and_return_if_a_callback_rai
     assert all(bt.entry.queued and bt.fires == 0 for bt in b_timers)
     h.run_for(DEADLINE + 2 * MS)  # the next interrupt runs them
     assert [bt.fires for bt in b_timers] == [1, 1, 1]
+
+
+STORM_SCENARIO = """
+[scenario]
+name = "storm-keys"
+description = "a storm beside a victim, with interrupt costs"
+duration = "300ms"
+sample_every = "100ms"
+
+[host]
+start = 2024-03-01T00:00:00Z
+irq_cost = "1us"
+expiry_cost = "1us"
+fair_expiry = FAIR
+
+[[namespaces]]
+name = "hostile"
+
+[[namespaces]]
+name = "victim"
+
+[[timers]]
+namespace = "hostile"
+clock = "CLOCK_MONOTONIC"
+value = "10ms"
+interval = "100ms"
+count = 2
+copies = 300
+stagger = "0s"
+
+[[timers]]
+namespace = "victim"
+clock = "CLOCK_MONOTONIC"
+value = "10ms"
+interval = "100ms"
+count = 2
+"""
+
+
+@pytest.mark.parametrize(("fair", "low", "high"), [("true", 0, IRQ + COST),
+                                                   ("false", IRQ + 300 * COST, 400 * COST)])
+def test_scenario_host_keys_reach_the_engine(fair, low, high):
+    from tk_core.scenario import load_text, run_scenario
+
+    summary = run_scenario(load_text(STORM_SCENARIO.replace("FAIR", fair))).summary
+    late = summary["namespaces"]["victim"]["timers"]["lateness_ns"]["max"]
+    assert summary["namespaces"]["hostile"]["timers"]["fires"] == 600
+    assert low <= late <= high
+
+
+def test_scenario_costs_are_bounded():
+    from tk_core.scenario import ScenarioError, load_text
+
+    with pytest.raises(ScenarioError, match="at most 1000000 ns"):
+        load_text(STORM_SCENARIO.replace("FAIR", "true").replace('"1us"', '"2ms"', 1))
