@@ -379,3 +379,27 @@ def test_scenario_costs_are_bounded():
 
     with pytest.raises(ScenarioError, match="at most 1000000 ns"):
         load_text(STORM_SCENARIO.replace("FAIR", "true").replace('"1us"', '"2ms"', 1))
+
+
+@pytest.mark.parametrize("fair", [True, False])
+def test_a_victim_due_while_the_storm_runs_joins_at_the_next_round(fair):
+    # The storm is due 5 µs before the victim: the pass that runs it starts before the
+    # victim is due.  Fair expiry takes the victim in once its deadline passes.
+    h = storm_host(fair_expiry=fair)
+    bad, victim = h.create_namespace("hostile"), h.create_namespace("victim")
+    for _ in range(2_000):
+        arm_at(bad, DEADLINE)
+    late: list[int] = []
+    arm_at(victim, DEADLINE + 5 * US, late)
+    late_b: list[int] = []
+    third = h.create_namespace("third")
+    for _ in range(3):
+        arm_at(third, DEADLINE + 9 * US, late_b)
+    h.run_for(20 * MS)
+    assert h.stats.per_namespace["hostile"].expiries == 2_000
+    if fair:
+        # the expiry in progress, then one round's earlier turns (hostile's; the victim's)
+        assert 0 <= late[0] <= 2 * COST
+        assert late_b == sorted(late_b) and late_b[-1] <= 2 * COST + 3 * 2 * COST
+    else:
+        assert late[0] >= 1_990 * COST  # strict order: after the whole storm's pass

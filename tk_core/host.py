@@ -40,7 +40,15 @@ from .clockevent import HANG_PASSES, ClockEventDevice, hang_delay_ns
 from .clockids import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME
 from .clocksource import Clocksource, clocksource_update_freq
 from .counter import ExtendedCounter
-from .hrtimer import ClockEntry, HeldGroup, HostEntry, HostTimerQueue, hrtimer_forward
+from .hrtimer import (
+    ClockEntry,
+    HeldGroup,
+    HostEntry,
+    HostTimerQueue,
+    Item,
+    PassWatch,
+    hrtimer_forward,
+)
 from .lateness import LatenessHistogram
 from .namespace import MODELS, Namespace, OffsetsNamespace, TimekeeperNamespace
 from .timekeeper import NSEC_PER_SEC, ClockInit, Timekeeper
@@ -593,11 +601,12 @@ class Host:
         While the entries due by `cycles` belong to one namespace (host entries — the tick,
         lazy NTP hooks, daemon and network events — belong to none) they run strictly by
         expiry, exactly as with `fair_expiry=False`.  As soon as two namespaces have due
-        entries the rest of the pass is `_run_fair`'s round-robin.
+        entries — or, with expiry costs, another namespace's entry comes due while the pass
+        runs — the rest of the pass is `_run_fair`'s round-robin.
         """
         queue = self.queue
         if not self.fair_expiry:
-            self._run_in_order(cycles)
+            self._run_in_order(cycles, None)
             return
         cost = self.expiry_cost_ns
         while True:
@@ -610,29 +619,48 @@ class Host:
             if not queue.has_due(cycles):
                 return
             domains = queue.due_domains(cycles)
+            watch = PassWatch(cycles)
             if len(domains) > 1:
-                self._run_fair(cycles)
+                self._run_fair(watch, [])
                 return
-            queue.watch(cycles, domains[0] if domains else None)
+            if domains:
+                watch.domain = domains[0]
+                watch.joined.add(domains[0])
+            queue.watch(watch)
             try:
-                if not self._run_in_order(cycles):
-                    return
+                late = self._run_in_order(cycles, watch)
             finally:
                 queue.unwatch()
+            if late:
+                self._run_fair(watch, late)
+                return
+            if not watch.tripped:
+                return
 
-    def _run_in_order(self, cycles: int) -> bool:
-        """Run due entries by expiry; True if it stopped because `queue.tripped` (watch)."""
+    def _run_in_order(self, cycles: int, watch: PassWatch | None) -> list[Item]:
+        """Run due entries by expiry.  With a `watch`, stop when it trips, or return the
+        entries of another namespace that came due meanwhile (`_late`)."""
         cost = self.expiry_cost_ns
         queue = self.queue
         while (entry := queue.pop_due(cycles)) is not None:
             entry.expire(cycles)
             if cost:
                 self._spend(cost)
-            if queue.tripped:
-                return True
-        return False
+                if watch is not None and (late := self._late(watch)):
+                    return late
+            if watch is not None and watch.tripped:
+                break
+        return []
 
-    def _run_fair(self, cycles: int) -> None:
+    def _late(self, watch: PassWatch) -> list[Item]:
+        """Entries of namespaces new to the pass that came due since it began (model, not
+        kernel: the kernel runs them in the next pass, after this one's)."""
+        key = watch.next_key
+        if key is None or not watch.joined or key > (now := self.cycles_now()):
+            return []  # a pass of host entries only stays strict: no namespace to be fair to
+        return self.queue.late_window(watch, now)
+
+    def _run_fair(self, watch: PassWatch, late: list[Item]) -> None:
         """Round-robin expiry: one entry per namespace per round, by expiry within each.
 
         Every round runs, for each namespace with entries due by `cycles` when the round
@@ -641,44 +669,62 @@ class Host:
         their namespace's turn (a new namespace joins the next round); entries cancelled or
         re-armed after being taken for the pass are skipped.  So with k groups due, an
         entry that is j-th in its namespace runs after at most k·j − 1 others in this pass.
+        A namespace with nothing in the pass whose entry comes due while it runs (the time
+        expiries cost) joins after the expiry in progress, with all of its entries due by
+        then; each namespace joins so once per pass, so a pass still ends.
         """
         queue = self.queue
+        cycles = watch.cycles
         cost = self.expiry_cost_ns
         heaps: dict[object | None, HeldGroup] = {}
         deferred: set[object | None] = set()
+        queue.watch(watch)
         try:
+            queue.admit(heaps, late, watch)
             while True:
-                queue.hold_due(heaps, cycles)
+                queue.hold_due(heaps, cycles, watch.joined)
                 order = self._round_order(heaps)
                 if len(order) < 2:
-                    if not order or not self._drain_held(heaps[order[0]], cycles):
+                    if not order or not self._drain_held(heaps, order[0], watch):
                         return
                     continue
                 for domain in order:
-                    queue.hold_due(heaps, cycles)
-                    entry = queue.take_held(heaps[domain])
+                    queue.hold_due(heaps, cycles, watch.joined)
+                    group = heaps[domain]
+                    entry = queue.take_held(group)
                     if entry is None:
                         continue
-                    entry.expire(cycles)
+                    entry.expire(group.cycles)
                     if cost:
                         self._spend(cost)
+                        if late := self._late(watch):
+                            queue.admit(heaps, late, watch)
                 if TRACE.enabled:
                     self._trace_deferred(heaps, order, deferred)
         finally:
+            queue.unwatch()
             queue.release_held()
 
-    def _drain_held(self, heap: HeldGroup, cycles: int) -> bool:
+    def _drain_held(
+        self, heaps: dict[object | None, HeldGroup], domain: object | None, watch: PassWatch
+    ) -> bool:
         """Rounds of one group: its held entries by expiry until the list has one due again
-        (True: a new round must look at it) or the group is done (False)."""
+        or a namespace joins late (True: a new round must look at them) or the group is done
+        (False)."""
         queue = self.queue
         cost = self.expiry_cost_ns
+        heap = heaps[domain]
+        cycles = watch.cycles
         while not queue.has_due(cycles):
             entry = queue.take_held(heap)
             if entry is None:
                 return False
-            entry.expire(cycles)
+            entry.expire(heap.cycles)
             if cost:
                 self._spend(cost)
+                if late := self._late(watch):
+                    queue.admit(heaps, late, watch)
+                    return True
         return True
 
     def _round_order(self, heaps: dict[object | None, HeldGroup]) -> list[object | None]:

@@ -76,15 +76,18 @@ class HeldGroup:
     """One domain's entries held for a fair pass, earliest first.
 
     `run` is what the pass took at once, in order (kept reversed: the earliest is popped off
-    the end in O(1)); `late` is a heap of the ones queued due while the pass ran.
+    the end in O(1)); `late` is a heap of the ones queued due while the pass ran.  `cycles`
+    is the count its entries expire at: the pass's, or for a namespace that joined the pass
+    late, the count when it joined.
     """
 
-    __slots__ = ("late", "run")
+    __slots__ = ("cycles", "late", "run")
 
-    def __init__(self, items: list[Item]) -> None:
+    def __init__(self, items: list[Item], cycles: int) -> None:
         items.reverse()
         self.run = items
         self.late: list[Item] = []
+        self.cycles = cycles
 
     def __len__(self) -> int:
         return len(self.run) + len(self.late)
@@ -103,6 +106,27 @@ class HeldGroup:
         return heapq.heappop(self.late) if self._late_first() else self.run.pop()
 
 
+class PassWatch:
+    """What the host watches on the queue during one interrupt pass (`Host._run_due`).
+
+    `cycles`: the pass's cycle count (what is due by it runs in this pass); `domain`: the
+    one namespace a strict-order pass is running (`tripped` turns True when another's entry
+    is queued due by `cycles`); `joined`: the namespaces that have had entries in the pass;
+    `cursor`: how far past `cycles` the list has been looked at for namespaces new to the
+    pass that came due while it ran; `next_key`: the earliest listed key beyond `cursor`.
+    """
+
+    __slots__ = ("cursor", "cycles", "domain", "joined", "next_key", "tripped")
+
+    def __init__(self, cycles: int) -> None:
+        self.cycles = cycles
+        self.domain: object | None = None
+        self.joined: set[object] = set()
+        self.cursor = cycles
+        self.next_key: int | None = None
+        self.tripped = False
+
+
 class HostTimerQueue:
     """Entries ordered by (host cycles, arming order).
 
@@ -110,18 +134,17 @@ class HostTimerQueue:
     *held*: taken off the ordered list into the host's per-namespace heaps, but still queued
     as far as anyone else can tell (`queued`, `remove`, re-arming and snapshots see them).
     Cancelling or re-arming a held entry takes it out of the hold, so the pass skips it.
-    `watch(cycles, domain)` makes `tripped` turn True when an entry of another namespace is
-    queued due by `cycles` (the single-namespace fast path uses it to notice a second one).
+    `watch(PassWatch)` lets the host see, while a pass runs, an entry of another namespace
+    queued due by the pass's cycles (`tripped`) and the earliest key beyond its cursor.
     """
 
-    __slots__ = ("_held", "_list", "_seq", "_watch", "tripped")
+    __slots__ = ("_held", "_list", "_seq", "_watch")
 
     def __init__(self) -> None:
         self._list: SortedList = SortedList()
         self._seq = itertools.count()
         self._held: dict[HostEntry, Item] = {}
-        self._watch: tuple[int, object | None] | None = None
-        self.tripped = False
+        self._watch: PassWatch | None = None
 
     def __len__(self) -> int:
         return len(self._list) + len(self._held)
@@ -142,10 +165,13 @@ class HostTimerQueue:
         entry._item = item
         self._list.add(item)
         watch = self._watch
-        if watch is not None and key <= watch[0]:
-            domain = entry.domain
-            if domain is not None and domain is not watch[1]:
-                self.tripped = True
+        if watch is not None:
+            if key <= watch.cycles:
+                domain = entry.domain
+                if domain is not None and domain is not watch.domain:
+                    watch.tripped = True
+            elif key > watch.cursor and (watch.next_key is None or key < watch.next_key):
+                watch.next_key = key
 
     def remove(self, entry: HostEntry) -> bool:
         """Dequeue `entry`; False if it was not queued."""
@@ -211,17 +237,54 @@ class HostTimerQueue:
                     break
         return found
 
-    def watch(self, cycles: int, domain: object | None) -> None:
-        """Trip when an entry of a namespace other than `domain` is queued due by `cycles`."""
-        self._watch = (cycles, domain)
-        self.tripped = False
+    def watch(self, watch: PassWatch) -> None:
+        """Watch additions for one pass (see `PassWatch`)."""
+        self._watch = watch
+        watch.next_key = self.first_key_after(watch.cursor)
 
     def unwatch(self) -> None:
         self._watch = None
-        self.tripped = False
 
-    def hold_due(self, groups: dict[object | None, HeldGroup], cycles: int) -> None:
-        """Move every listed entry due by `cycles` into `groups` (by domain, earliest first)."""
+    def first_key_after(self, cycles: int) -> int | None:
+        """The earliest listed key > `cycles`, or None."""
+        lst = self._list
+        i = lst.bisect_left((cycles + 1,))
+        return lst[i][0] if i < len(lst) else None
+
+    def late_window(self, watch: PassWatch, now: int) -> list[Item]:
+        """The listed entries, due in (cursor, now], of namespaces not yet in the pass.
+
+        Left on the list (`admit` takes them); the cursor moves to `now` whatever is found.
+        """
+        lst = self._list
+        lo = lst.bisect_left((watch.cursor + 1,))
+        hi = lst.bisect_left((now + 1,))
+        joined = watch.joined
+        window: list[Item] = list(lst.islice(lo, hi))
+        new = {d for item in window if (d := item[2].domain) is not None and d not in joined}
+        watch.cursor = now
+        watch.next_key = lst[hi][0] if hi < len(lst) else None
+        return [item for item in window if item[2].domain in new] if new else []
+
+    def admit(self, groups: dict[object | None, HeldGroup], items: list[Item],
+              watch: PassWatch) -> None:
+        """Hold `late_window`'s `items` for the pass: their namespaces join it."""
+        held = self._held
+        fresh: dict[object | None, list[Item]] = {}
+        for item in items:
+            self._list.remove(item)
+            entry = item[2]
+            held[entry] = item
+            fresh.setdefault(entry.domain, []).append(item)
+        for domain, run in fresh.items():
+            groups[domain] = HeldGroup(run, watch.cursor)
+            watch.joined.add(domain)
+
+    def hold_due(
+        self, groups: dict[object | None, HeldGroup], cycles: int, joined: set[object]
+    ) -> None:
+        """Move every listed entry due by `cycles` into `groups` (by domain, earliest first);
+        their namespaces go into `joined`."""
         lst = self._list
         if not lst or lst[0][0] > cycles:
             return
@@ -240,7 +303,9 @@ class HostTimerQueue:
             else:
                 group.push(item)
         for domain, run in fresh.items():
-            groups[domain] = HeldGroup(run)
+            groups[domain] = HeldGroup(run, cycles)
+            if domain is not None:
+                joined.add(domain)
 
     def take_held(self, group: HeldGroup) -> HostEntry | None:
         """Pop `group`'s earliest entry still held (cancelled or re-armed ones are dropped)."""
