@@ -55,6 +55,8 @@ from .timekeeper import NSEC_PER_SEC, ClockInit, Timekeeper
 from .timerbase import TimerEntry
 
 NS = mpq(1, NSEC_PER_SEC)
+#: the strict-order pass's watch domain when several namespaces are due (matches none)
+_ANY_NAMESPACE = object()
 
 
 @dataclass(eq=False)
@@ -599,10 +601,11 @@ class Host:
         """`__hrtimer_run_queues` for one pass at `cycles`, fair across namespaces.
 
         While the entries due by `cycles` belong to one namespace (host entries — the tick,
-        lazy NTP hooks, daemon and network events — belong to none) they run strictly by
-        expiry, exactly as with `fair_expiry=False`.  As soon as two namespaces have due
-        entries — or, with expiry costs, another namespace's entry comes due while the pass
-        runs — the rest of the pass is `_run_fair`'s round-robin.
+        lazy NTP hooks, daemon and network events — belong to none), or no group has two of
+        them, they run strictly by expiry, exactly as with `fair_expiry=False` (the order
+        is then the round-robin's too).  Otherwise — or once another entry is queued due, or
+        with expiry costs another namespace's entry comes due while the pass runs — the rest
+        of the pass is `_run_fair`'s round-robin.
         """
         queue = self.queue
         if not self.fair_expiry:
@@ -618,14 +621,14 @@ class Host:
                 continue
             if not queue.has_due(cycles):
                 return
-            domains = queue.due_domains(cycles)
+            unfair, names = queue.due_groups(cycles)
             watch = PassWatch(cycles)
-            if len(domains) > 1:
+            watch.joined.update(names)
+            if unfair:
                 self._run_fair(watch, [])
                 return
-            if domains:
-                watch.domain = domains[0]
-                watch.joined.add(domains[0])
+            # one namespace: only another's due entry trips; several (one entry each): any
+            watch.domain = names[0] if len(names) == 1 else _ANY_NAMESPACE if names else None
             queue.watch(watch)
             try:
                 late = self._run_in_order(cycles, watch)
@@ -680,7 +683,8 @@ class Host:
         deferred: set[object | None] = set()
         queue.watch(watch)
         try:
-            queue.admit(heaps, late, watch)
+            if late:
+                queue.admit(heaps, late, watch)
             while True:
                 queue.hold_due(heaps, cycles, watch.joined)
                 order = self._round_order(heaps)

@@ -218,24 +218,29 @@ class HostTimerQueue:
         """Whether the ordered list holds an entry due by `cycles`."""
         return bool(self._list) and self._list[0][0] <= cycles
 
-    def due_domains(self, cycles: int) -> list[object]:
-        """The distinct namespaces (at most two: enough to know) owning entries due by `cycles`.
+    def due_groups(self, cycles: int) -> tuple[bool, list[object]]:
+        """(whether strict order would be unfair, the namespaces) for the entries due by
+        `cycles`.
 
-        One due entry costs O(1); otherwise the due prefix is scanned until a second
-        namespace shows up.  Host entries (domain None) do not count.
+        Strict order is fair unless two namespaces are due and some group (a namespace, or
+        the host entries) has two entries due: with one entry per group the first round of
+        the round-robin is the strict order.  The due prefix is scanned until that is known.
         """
         lst = self._list
-        if len(lst) < 2 or lst[1][0] > cycles:
-            domain = lst[0][2].domain if lst and lst[0][0] <= cycles else None
-            return [] if domain is None else [domain]
-        found: list[object] = []
+        seen: set[object | None] = set()
+        names: list[object] = []
+        repeat = False
         for item in lst.islice(0, lst.bisect_left((cycles + 1,))):
             domain = item[2].domain
-            if domain is not None and (not found or domain is not found[0]):
-                found.append(domain)
-                if len(found) == 2:
-                    break
-        return found
+            if domain in seen:
+                repeat = True
+            else:
+                seen.add(domain)
+                if domain is not None:
+                    names.append(domain)
+            if repeat and len(names) > 1:
+                return True, names
+        return False, names
 
     def watch(self, watch: PassWatch) -> None:
         """Watch additions for one pass (see `PassWatch`)."""
