@@ -659,8 +659,12 @@ class Host:
         """Entries of namespaces new to the pass that came due since it began (model, not
         kernel: the kernel runs them in the next pass, after this one's)."""
         key = watch.next_key
-        if key is None or not watch.joined or key > (now := self.cycles_now()):
+        if key is None or not watch.joined:
             return []  # a pass of host entries only stays strict: no namespace to be fair to
+        if watch.next_t is None:
+            watch.next_t = self.clocksource.time_of_cycles(key + self._lost)
+        if self._now < watch.next_t or key > (now := self.cycles_now()):
+            return []
         return self.queue.late_window(watch, now)
 
     def _run_fair(self, watch: PassWatch, late: list[Item]) -> None:

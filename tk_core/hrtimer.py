@@ -24,6 +24,8 @@ from sortedcontainers import SortedList
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from gmpy2 import mpq
+
 
 class ClockOwner(Protocol):
     """What a clock-based entry needs from its namespace."""
@@ -113,10 +115,11 @@ class PassWatch:
     one namespace a strict-order pass is running (`tripped` turns True when another's entry
     is queued due by `cycles`); `joined`: the namespaces that have had entries in the pass;
     `cursor`: how far past `cycles` the list has been looked at for namespaces new to the
-    pass that came due while it ran; `next_key`: the earliest listed key beyond `cursor`.
+    pass that came due while it ran; `next_key`: the earliest listed key beyond `cursor`,
+    and `next_t` the true time the counter reaches it (None: to be worked out again).
     """
 
-    __slots__ = ("cursor", "cycles", "domain", "joined", "next_key", "tripped")
+    __slots__ = ("cursor", "cycles", "domain", "joined", "next_key", "next_t", "tripped")
 
     def __init__(self, cycles: int) -> None:
         self.cycles = cycles
@@ -124,6 +127,7 @@ class PassWatch:
         self.joined: set[object] = set()
         self.cursor = cycles
         self.next_key: int | None = None
+        self.next_t: mpq | None = None
         self.tripped = False
 
 
@@ -172,6 +176,7 @@ class HostTimerQueue:
                     watch.tripped = True
             elif key > watch.cursor and (watch.next_key is None or key < watch.next_key):
                 watch.next_key = key
+                watch.next_t = None
 
     def remove(self, entry: HostEntry) -> bool:
         """Dequeue `entry`; False if it was not queued."""
@@ -246,6 +251,7 @@ class HostTimerQueue:
         """Watch additions for one pass (see `PassWatch`)."""
         self._watch = watch
         watch.next_key = self.first_key_after(watch.cursor)
+        watch.next_t = None
 
     def unwatch(self) -> None:
         self._watch = None
@@ -269,6 +275,7 @@ class HostTimerQueue:
         new = {d for item in window if (d := item[2].domain) is not None and d not in joined}
         watch.cursor = now
         watch.next_key = lst[hi][0] if hi < len(lst) else None
+        watch.next_t = None
         return [item for item in window if item[2].domain in new] if new else []
 
     def admit(self, groups: dict[object | None, HeldGroup], items: list[Item],
