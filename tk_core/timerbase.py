@@ -356,6 +356,12 @@ class TimerEntry(ClockEntry):
         if TRACE.enabled:
             emit("timer_arm", ns=self.ns.name, clockid=clockid, expires=expires, key=self.key)
 
+    @property
+    def domain(self) -> Namespace:
+        """The namespace whose timer this is (fair expiry's unit), not the timekeeper that
+        converts it: an offsets namespace's timers are converted by the root's."""
+        return self.ns
+
     def stop(self) -> None:
         """Disarm: off the queue and out of the index."""
         self.base.discard(self)

@@ -111,7 +111,8 @@ def _config(host: Host) -> dict[str, Any]:
 
 #: Optional Host constructor knobs (timer-queue and clockevent modelling), where they exist.
 _HOST_OPTIONS = (
-    "irq_cost_ns", "expiry_cost_ns", "requeue_on_adjust", "rekey_slack_ns", "aux_clocks"
+    "irq_cost_ns", "expiry_cost_ns", "requeue_on_adjust", "rekey_slack_ns", "aux_clocks",
+    "fair_expiry",
 )
 _CLOCKEVENT_OPTIONS = ("min_delta_ns", "max_delta_ns", "program_latency_ns")
 
@@ -130,7 +131,7 @@ def _options(host: Host) -> dict[str, Any]:
 MAX_WANDER_STEPS = 1 << 24
 
 #: Host options that are flags; the others are non-negative nanosecond counts.
-_BOOL_OPTIONS = ("requeue_on_adjust", "record_lateness", "aux_clocks")
+_BOOL_OPTIONS = ("requeue_on_adjust", "record_lateness", "aux_clocks", "fair_expiry")
 
 
 def _host_kwargs(options: dict[str, Any], hz: int) -> dict[str, Any]:

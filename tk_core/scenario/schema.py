@@ -48,6 +48,8 @@ MIN_DILATION = 1 / MAX_DILATION
 #: plausible counter (about ±50 % after a simulated week of 1 s steps), while an unbounded one
 #: would soon make the counter wrap every few ticks and the run crawl.
 MAX_WANDER_PPM = 1000
+#: the most true time `irq_cost` or `expiry_cost` may charge (a CPU slower is not modelled)
+MAX_IRQ_COST_NS = 1_000_000
 
 
 class ClocksourceSpec(Strict):
@@ -155,9 +157,32 @@ class HostSpec(Strict):
         description="How far a lazy timekeeper may differ from a periodic one before it "
         "catches up tick by tick.",
     )
+    irq_cost: NonNegDuration = Field(
+        0,
+        description="True time every timer interrupt takes on entry (at most 1 ms; 0: an "
+        "infinitely fast CPU).",
+    )
+    expiry_cost: NonNegDuration = Field(
+        0, description="True time each timer expiry takes inside the interrupt (at most 1 ms)."
+    )
+    fair_expiry: bool = Field(
+        True,
+        description="Run the timers due in one interrupt round-robin across namespaces; "
+        "false: strictly by expiry, as the kernel does.",
+    )
     clocksource: ClocksourceSpec = Field(
         ClocksourceSpec(), description="The counter (the `[host.clocksource]` table)."
     )
+
+    @field_validator("irq_cost", "expiry_cost")
+    @classmethod
+    def _at_most_a_millisecond(cls, v: int) -> int:
+        if v > MAX_IRQ_COST_NS:
+            raise fail(
+                f"expected at most {MAX_IRQ_COST_NS} ns (1 ms) of true time per interrupt or "
+                f"expiry, found {v}"
+            )
+        return v
 
 
 def _policy_table(value: Any, key: str) -> Any:
