@@ -30,10 +30,10 @@ import ntp.trace
 from .. import checkpoint
 from ..host import Host
 from . import staging
-from .programs import ProgramOutcome, require
 from .errors import ScenarioError, input_error
 from .loader import Loaded
 from .plots import write_plots
+from .programs import ProgramOutcome, require
 from .recorder import COLUMNS
 from .report import write_report
 from .runner import Progress, Runner, RunResult
