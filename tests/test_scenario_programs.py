@@ -330,3 +330,16 @@ def test_a_table_inside_an_array_item_is_located_at_its_own_line() -> None:
         load_text(text, "x.toml")
     line = text.splitlines().index('policy = "stpe"') + 1
     assert f"x.toml:{line}: namespaces[1].leap.policy" in info.value.render()
+
+
+def test_the_resolved_scenario_reads_back_with_the_same_programs() -> None:
+    from tk_core.scenario.results import resolved_toml
+
+    text = scenario(client('argv = ["date", "{address:server}"]\nstart = "5s"\n'
+                           'files = { "a.conf" = "x" }\n'), "\n[network]\ndelay = \"1ms\"\n")
+    loaded = load_text(text, "x.toml")
+    again = load_text(resolved_toml(loaded), "resolved.toml")
+    assert [p.spec for p in again.resolved.programs] == [p.spec for p in loaded.resolved.programs]
+    assert again.scenario.network == loaded.scenario.network
+    plain = resolved_toml(load_text(HEAD + '[[namespaces]]\nname = "a"\n', "plain.toml"))
+    assert "[network]" not in plain and "programs" not in plain.replace('"programs"', "")

@@ -60,10 +60,18 @@ def resolved_toml(loaded: Loaded) -> str:
     """The scenario with every default explicit (and overrides applied), as TOML."""
     r = loaded.resolved
     data = r.scenario.model_dump(mode="json", exclude_none=True)
-    for ns in data["namespaces"]:
+    for ns, spec in zip(data["namespaces"], r.scenario.namespaces, strict=True):
+        # a program keeps only the keys that differ from their defaults: its rules refuse
+        # client keys on a server, daemon keys beside argv, even at their default values
+        ns["programs"] = [p.model_dump(mode="json", exclude_defaults=True)
+                          for p in spec.programs]
         if ns["model"] == "offsets":
             for key in ("update", "dilation", "leap", "ntp"):
                 ns.pop(key, None)
+        if not ns.get("programs"):
+            ns.pop("programs", None)
+    if not r.programs:
+        data.pop("network", None)  # the network only carries programs' packets
     data["scenario"]["sample_every"] = format_duration(r.sample_every_ns)
     if "until" not in data["scenario"]:
         data["scenario"]["duration"] = format_duration(r.duration_ns)
