@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shim_support import START_NS, needs_cc
+from shim_support import START_NS, bin_dir, compile_c, needs_cc  # noqa: F401
 
 from tk_core.cli import main
 from tk_core.host import Host
@@ -297,6 +297,25 @@ def test_run_until_pauses_a_sleeping_program_and_goes_on() -> None:
         assert prog.returncode == 0 and prog.error is None, prog.diagnostics
 
 
+@needs_cc
+def test_run_until_waits_out_a_block_nothing_can_end(bin_dir: Path) -> None:  # noqa: F811
+    """`run` calls it a deadlock; `run_until` waits at its horizon, where a caller may act."""
+    import tk_shim
+
+    source = bin_dir / "pauser.c"
+    source.write_text("#include <unistd.h>\nint main(void) { pause(); return 0; }\n")
+    pauser = compile_c(source, bin_dir)
+    host = Host(realtime_ns=START_NS)
+    ns = host.create_namespace("t")
+    with tk_shim.Simulation(host) as sim:
+        prog = sim.attach(ns, [str(pauser)], stdout=tk_shim.CAPTURE, stderr=tk_shim.CAPTURE)
+        assert sim.run_until(5 * 10**9) is True
+        assert host.true_ns == 5 * 10**9
+        assert prog.returncode is None and prog.error is None, prog.diagnostics
+        sim.run(until_ns=6 * 10**9)
+    assert prog.error is not None and "deadlock" in prog.error
+
+
 CHRONYD = find_daemon("chronyd")
 
 
@@ -321,6 +340,33 @@ def test_shipped_chrony_real_converges_the_client(tmp_path: Path) -> None:
     log = (out / "programs" / "client" / "chronyd" / "output.log").read_text()
     assert "Selected source 10.0.0.1" in log
     assert (out / "programs" / "client" / "chronyd" / "measurements.log").exists()
+
+
+def _docs_example() -> str:
+    """The `argv` example of docs/scenarios.md, as a client of a chronyd server."""
+    page = (ROOT / "docs" / "scenarios.md").read_text("utf-8")
+    section = page.split("## Real programs in a scenario", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```toml\n")[1:]]
+    example = next(b for b in blocks if "argv" in b)
+    return HEAD.replace('"100s"', '"60s"') + SERVER + (
+        '\n[[namespaces]]\nname = "client"\n\n' + example)
+
+
+def test_the_docs_argv_example_validates() -> None:
+    loaded = load_text(_docs_example(), "docs.toml")
+    (started,) = [p for p in loaded.resolved.programs if p.namespace == "client"]
+    assert started.start_ns == 10 * 10**9 and started.spec.argv is not None
+
+
+@needs_cc
+@pytest.mark.skipif(CHRONYD is None, reason=skip_message("chronyd"))
+def test_the_docs_argv_example_runs_a_client_that_starts_late(tmp_path: Path) -> None:
+    # the server waits alone (blocked with nothing to wake it) until the client starts
+    out = tmp_path / "out"
+    result = execute(load_text(_docs_example(), "docs.toml"), out)
+    assert result.failures == [], result.failures
+    log = (out / "programs" / "client" / "chronyd" / "output.log").read_text()
+    assert "Selected source 10.0.0.1" in log
 
 
 def test_a_table_inside_an_array_item_is_located_at_its_own_line() -> None:

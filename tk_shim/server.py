@@ -247,7 +247,9 @@ class Simulation:
                 if self._all_blocked():
                     if self.host.true_ns >= true_ns:
                         return True
-                    self._advance(true_ns, stop_at_limit=False)
+                    if not self._advance(true_ns, stop_at_limit=False) and (
+                            self.host.true_ns < true_ns):
+                        self._serve()  # the programs were stopped: see them go
                     continue
                 if self._held:
                     return True
@@ -447,7 +449,9 @@ class Simulation:
         """Every process is blocked: run the host to the first completion; False to stop.
 
         At `until_ns` every program is stopped, unless `stop_at_limit` is False (`run_until`:
-        they wait there for the next run).
+        they wait there for the next run).  Nor is a deadlock then: programs blocked with
+        nothing to wake them wait for the limit, where the caller may wake them (a program
+        started later sends one a packet).
         """
         blocks = [c.block for c in self._conns if c.block is not None]
 
@@ -456,7 +460,7 @@ class Simulation:
 
         if busy():
             in_flight = self.network is not None and self.network.in_flight() > 0
-            if all(b.indefinite for b in blocks) and not in_flight and not any(
+            if stop_at_limit and all(b.indefinite for b in blocks) and not in_flight and not any(
                 c.calls is not None and c.calls.armed() for c in self._conns
             ):
                 self._stop_all("deadlock: every program is blocked with nothing to wake it")
