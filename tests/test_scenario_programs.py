@@ -389,3 +389,13 @@ def test_the_resolved_scenario_reads_back_with_the_same_programs() -> None:
     assert again.scenario.network == loaded.scenario.network
     plain = resolved_toml(load_text(HEAD + '[[namespaces]]\nname = "a"\n', "plain.toml"))
     assert "[network]" not in plain and "programs" not in plain.replace('"programs"', "")
+
+
+def test_a_name_from_argv0_is_always_a_safe_folder_name() -> None:
+    names = {}
+    for argv0 in ("/usr/bin/date", "/x/..", "{workdir}/run me", "./a.out"):
+        body = f'argv = ["{argv0}"]\n'
+        (planned,) = load_text(HEAD + client(body), "x.toml").resolved.programs
+        names[argv0] = planned.name
+    assert names == {"/usr/bin/date": "date", "/x/..": "program", "{workdir}/run me": "program",
+                     "./a.out": "a.out"}

@@ -9,6 +9,7 @@ scenario never silently skips what it asks for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Annotated, Any, Literal
@@ -479,7 +480,8 @@ class ProgramSpec(Strict):
         if self.daemon is not None:
             return self.daemon
         assert self.argv is not None
-        return self.argv[0].rsplit("/", 1)[-1] or "program"
+        base = self.argv[0].rsplit("/", 1)[-1]
+        return base if re.fullmatch(NAME_PATTERN, base) else "program"
 
 
 class NetworkSpec(Strict):
