@@ -137,11 +137,6 @@ def backend() -> ProgramBackend:
     return found
 
 
-def planned(resolved: Resolved) -> list[PlannedProgram]:
-    """Every program of `resolved`, in start order."""
-    return list(resolved.programs)
-
-
 def require(resolved: Resolved) -> None:
     """ProgramsUnavailable unless `resolved`'s programs (if any) can run on this machine."""
     if not resolved.programs:
