@@ -534,9 +534,10 @@ class PtpComparison:
                                                   for c in self.capabilities.values()))
         lines.append("")
         for model, c in self.cost.items():
-            lines.append(f"{model:<12} {c['bytes_per_timekeeper']:>10.0f} B/timekeeper "
-                         f"{c['wall_ms_per_sim_s']:>8.2f} ms per simulated s "
-                         f"({c['timekeepers']:.0f} timekeepers)")
+            lines.append(f"{model:<12} {c['bytes_per_timekeeper']:>8.0f} B per timekeeper, "
+                         f"{c['wall_ms_per_sim_s']:.2f} ms per simulated s with "
+                         f"{c['timekeepers']:.0f}, "
+                         f"{c['wall_ms_per_sim_s_per_extra_timekeeper']:.2f} per extra one")
         return "\n".join(lines)
 
 
@@ -597,16 +598,18 @@ def _readable(task: Task, clockids: list[int]) -> int:
     return sum(1 for c in clockids if _try(lambda c=c: task.clock_gettime_ns(c)) == "ok")
 
 
-def _bytes_of(build: Any) -> int:
+def _bytes_of(build: Any, copies: int = 8) -> int:
+    """Bytes still allocated (tracemalloc) after `copies` calls of `build`, per call."""
+    build()  # warm-up: first-use caches and imports are not the model's cost
     gc.collect()
     tracemalloc.start()
-    before = tracemalloc.take_snapshot()
-    keep = build()
+    start = tracemalloc.get_traced_memory()[0]
+    keep = [build() for _ in range(copies)]
     gc.collect()
-    after = tracemalloc.take_snapshot()
+    size = tracemalloc.get_traced_memory()[0] - start
     tracemalloc.stop()
     del keep
-    return sum(s.size_diff for s in after.compare_to(before, "filename"))
+    return size // copies
 
 
 def measure_cost(timekeepers: int = 3, sim_s: int = 60,
@@ -625,21 +628,29 @@ def measure_cost(timekeepers: int = 3, sim_s: int = 60,
         for n in range(timekeepers):
             if model == "aux":
                 task.aux_clock_enable_write(n, "1")
-            else:
+            elif model == "namespaces":
                 host.create_namespace(f"ns{n}")
         return host
 
-    gms = tuple(Grandmaster(f"gm{n}", mpq(5 * n - 7)) for n in range(timekeepers))
     out = {}
+    base = min(_bytes_of(lambda: build("none")) for _ in range(2))
     for model in MODELS:
-        size = _bytes_of(lambda m=model: build(m)) - _bytes_of(lambda: build("none"))
-        start = time.perf_counter()
-        follow_grandmasters(gms, model=model, duration_s=sim_s, core_ntp=False)
-        wall = time.perf_counter() - start
+        size = min(_bytes_of(lambda m=model: build(m)) for _ in range(2)) - base
+        walls = {n: _wall_ms_per_sim_s(model, n, sim_s) for n in sorted({1, timekeepers})}
+        marginal = ((walls[timekeepers] - walls[1]) / (timekeepers - 1) if timekeepers > 1
+                    else walls[1])
         out[model] = {"timekeepers": float(timekeepers),
                       "bytes_per_timekeeper": size / timekeepers,
-                      "wall_ms_per_sim_s": 1000 * wall / sim_s}
+                      "wall_ms_per_sim_s": walls[timekeepers],
+                      "wall_ms_per_sim_s_per_extra_timekeeper": marginal}
     return out
+
+
+def _wall_ms_per_sim_s(model: str, timekeepers: int, sim_s: int) -> float:
+    gms = tuple(Grandmaster(f"gm{n}", mpq(5 * n - 7)) for n in range(timekeepers))
+    start = time.perf_counter()
+    follow_grandmasters(gms, model=model, duration_s=sim_s, core_ntp=False)
+    return 1000 * (time.perf_counter() - start) / sim_s
 
 
 # -- figures and the command line ----------------------------------------------------------
