@@ -688,9 +688,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=300, help="simulated seconds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jitter-ns", type=int, default=0, help="path-delay jitter per leg")
+    parser.add_argument("--cost-s", type=int, default=60,
+                        help="simulated seconds of each timed run for the cost figures")
     args = parser.parse_args(argv)
     comparison = compare_models(duration_s=args.duration, seed=args.seed,
-                                servo=ServoConfig(jitter_ns=args.jitter_ns))
+                                servo=ServoConfig(jitter_ns=args.jitter_ns), cost_s=args.cost_s)
     print(comparison.table())
     for run in comparison.runs.values():
         for path in plot_offsets(run, args.out):
