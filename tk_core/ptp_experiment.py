@@ -330,6 +330,7 @@ class PtpRun:
     series: dict[str, list[tuple[float, float]]]  # name → (true s, true offset ns)
     realtime_ns: list[int]  # the core namespace's REALTIME at every whole second
     core: dict[str, Any]
+    freq_series: dict[str, list[tuple[float, float]]]  # name → (true s, ppm set)
 
     def table(self) -> str:
         """A plain-text summary, one row per grandmaster."""
@@ -385,8 +386,10 @@ def follow_grandmasters(
     counter_hz = cs.frequency_at(host.true_time)
     results = {p.gm.name: _metrics(p, counter_hz, cs.error_ppm, converge_ns) for p in ports}
     series = {p.gm.name: [(float(t), float(o)) for t, o in p.true_offsets] for p in ports}
+    freqs = {p.gm.name: [(float(t), float(f)) for t, f in p.servo.freqs] if p.servo else []
+             for p in ports}
     return PtpRun(model, seed, duration_s, gms, results, series, realtime,
-                  _core_metrics(realtime))
+                  _core_metrics(realtime), freqs)
 
 
 def _check_args(grandmasters: Sequence[Grandmaster], model: str, duration_s: int, seed: int,
@@ -657,19 +660,27 @@ def _wall_ms_per_sim_s(model: str, timekeepers: int, sim_s: int) -> float:
 
 
 def plot_offsets(run: PtpRun, out_dir: Path) -> list[Path]:
-    """Offset to its grandmaster vs time, one line per grandmaster: PNG and SVG in `out_dir`."""
+    """Offset to its grandmaster and the frequency set vs time, one line per grandmaster,
+    as PNG and SVG in `out_dir`.  The offsets before the first lock (the clock still far
+    from the grandmaster's epoch) are left out of the upper panel."""
     from .figures import subplots
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    fig, ax = subplots(figsize=(8, 4.5))
+    fig, (top, bottom) = subplots(2, 1, figsize=(8, 6.5), sharex=True)
     for name, points in run.series.items():
-        ax.plot([t for t, _ in points], [o for _, o in points], label=name, lw=1)
-    ax.set_yscale("symlog", linthresh=100)
-    ax.set_xlabel("true time (s)")
-    ax.set_ylabel("clock − grandmaster (ns)")
-    ax.set_title(f"PTP servos, model '{run.model}'")
-    ax.legend()
-    ax.grid(True, alpha=0.3)
+        locked = run.results[name]["steps"][0][0] if run.results[name]["steps"] else 0.0
+        shown = [(t, o) for t, o in points if t > locked]
+        top.plot([t for t, _ in shown], [o for _, o in shown], label=name, lw=1)
+        freqs = run.freq_series[name]
+        bottom.step([t for t, _ in freqs], [f for _, f in freqs], where="post", label=name, lw=1)
+    top.set_yscale("symlog", linthresh=10)
+    top.set_ylabel("clock − grandmaster (ns)")
+    top.set_title(f"PI servos following grandmasters, model '{run.model}'")
+    bottom.set_ylabel("ADJ_FREQUENCY set (ppm)")
+    bottom.set_xlabel("true time (s)")
+    for ax in (top, bottom):
+        ax.legend(fontsize="small")
+        ax.grid(True, alpha=0.3)
     fig.tight_layout()
     paths = [out_dir / f"ptp-offsets-{run.model}.{ext}" for ext in ("png", "svg")]
     for path in paths:
