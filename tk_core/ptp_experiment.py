@@ -659,13 +659,12 @@ def _wall_ms_per_sim_s(model: str, timekeepers: int, sim_s: int) -> float:
 # -- figures and the command line ----------------------------------------------------------
 
 
-def plot_offsets(run: PtpRun, out_dir: Path) -> list[Path]:
-    """Offset to its grandmaster and the frequency set vs time, one line per grandmaster,
-    as PNG and SVG in `out_dir`.  The offsets before the first lock (the clock still far
-    from the grandmaster's epoch) are left out of the upper panel."""
+def offsets_figure(run: PtpRun) -> Any:
+    """A matplotlib figure: offset to its grandmaster (upper panel) and the frequency set
+    (lower panel) vs time, one line per grandmaster.  The offsets before the first lock (the
+    clock still far from the grandmaster's epoch) are left out of the upper panel."""
     from .figures import subplots
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     fig, (top, bottom) = subplots(2, 1, figsize=(8, 6.5), sharex=True)
     for name, points in run.series.items():
         locked = run.results[name]["steps"][0][0] if run.results[name]["steps"] else 0.0
@@ -682,6 +681,13 @@ def plot_offsets(run: PtpRun, out_dir: Path) -> list[Path]:
         ax.legend(fontsize="small")
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
+    return fig
+
+
+def plot_offsets(run: PtpRun, out_dir: Path) -> list[Path]:
+    """`offsets_figure` as PNG and SVG files in `out_dir` (made if missing); their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig = offsets_figure(run)
     paths = [out_dir / f"ptp-offsets-{run.model}.{ext}" for ext in ("png", "svg")]
     for path in paths:
         fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
@@ -725,6 +731,7 @@ __all__ = [
     "follow_grandmasters",
     "ideal_freq_ppm",
     "measure_cost",
+    "offsets_figure",
     "plot_offsets",
     "probe_capabilities",
 ]
