@@ -229,3 +229,30 @@ def test_main_prints_the_tables_and_writes_figures(tmp_path, capsys):
         for ext in ("png", "svg"):
             path = tmp_path / f"ptp-offsets-{model}.{ext}"
             assert path.stat().st_size > 1000
+
+
+@given(freq=st.integers(-400, 400), steps=st.lists(
+    st.tuples(st.integers(1, 100), st.integers(-10**6, 10**6), st.integers(-400, 400)),
+    max_size=3, unique_by=lambda s: s[0]), t=st.fractions(0, 120))
+@settings(max_examples=30, deadline=None)
+def test_grandmaster_time_runs_at_its_rate_and_jumps_only_at_its_steps(freq, steps, t):
+    events = tuple(GrandmasterStep(mpq(at), jump, mpq(f)) for at, jump, f in sorted(steps))
+    gm = Grandmaster("x", mpq(freq), events, origin_ns=0)
+    t = mpq(t.numerator, t.denominator)
+    dt = mpq(1, 1000)
+    inside = not any(t < e.at_s <= t + dt for e in events)
+    if inside:  # no step within (t, t + dt]: exactly the rate of that span
+        assert gm.time_ns(t + dt) - gm.time_ns(t) == dt * 10**9 * (1 + gm.freq_at(t) / 10**6)
+    for e in events:  # at a step: the jump, on top of the rate before it
+        before = gm.time_ns(e.at_s - dt)
+        rate = 1 + gm.freq_at(e.at_s - dt) / 10**6
+        assert gm.time_ns(e.at_s) - before == dt * 10**9 * rate + e.step_ns
+
+
+def test_figures_are_reproducible(tmp_path):
+    from tk_core.ptp_experiment import plot_offsets
+
+    run = follow_grandmasters(GMS[:1], duration_s=5, hz=100, core_ntp=False)
+    first = [p.read_bytes() for p in plot_offsets(run, tmp_path / "a") if p.suffix == ".svg"]
+    second = [p.read_bytes() for p in plot_offsets(run, tmp_path / "b") if p.suffix == ".svg"]
+    assert first == second

@@ -689,10 +689,11 @@ def plot_offsets(run: PtpRun, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     fig = offsets_figure(run)
     paths = [out_dir / f"ptp-offsets-{run.model}.{ext}" for ext in ("png", "svg")]
-    for path in paths:
-        fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
     import matplotlib.pyplot as plt
 
+    with plt.rc_context({"svg.hashsalt": "timekeepers"}):  # the same run, the same bytes
+        for path in paths:
+            fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else None)
     plt.close(fig)
     return paths
 
