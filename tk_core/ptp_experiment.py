@@ -382,7 +382,7 @@ def follow_grandmasters(
     rng = random.Random(seed)
     ports = [_attach(host, core, gm, n, model, config, rng, aux_servos, update)
              for n, gm in enumerate(gms)]
-    realtime = _run(host, core, ports, duration_s, config)
+    realtime = _run(host, core, duration_s)
     counter_hz = cs.frequency_at(host.true_time)
     results = {p.gm.name: _metrics(p, counter_hz, cs.error_ppm, converge_ns) for p in ports}
     series = {p.gm.name: [(float(t), float(o)) for t, o in p.true_offsets] for p in ports}
@@ -426,8 +426,8 @@ def _attach(host: Host, core: TimekeeperNamespace, gm: Grandmaster, index: int, 
     return port
 
 
-def _run(host: Host, core: TimekeeperNamespace, ports: list[PtpPort], duration_s: int,
-         config: ServoConfig) -> list[int]:
+def _run(host: Host, core: TimekeeperNamespace, duration_s: int) -> list[int]:
+    """Run `duration_s` true seconds; the core namespace's REALTIME at every whole second."""
     realtime = []
     for second in range(duration_s + 1):
         host.run_until(second * NSEC)
