@@ -256,3 +256,16 @@ def test_figures_are_reproducible(tmp_path):
     first = [p.read_bytes() for p in plot_offsets(run, tmp_path / "a") if p.suffix == ".svg"]
     second = [p.read_bytes() for p in plot_offsets(run, tmp_path / "b") if p.suffix == ".svg"]
     assert first == second
+
+
+def test_a_servo_without_cap_sys_time_is_refused():
+    from tk_core import Host
+    from tk_core.ptp_experiment import PiServo
+
+    ns = Host(kernel_version="7.3", aux_clocks=True).create_namespace("x")
+    ns.spawn({"CAP_SYS_TIME"}).aux_clock_enable_write(0, "1")
+    servo = PiServo(ns.spawn(), 16, ServoConfig())
+    servo.sample(mpq(1), 10**9, mpq(5))
+    with pytest.raises(OSError) as info:
+        servo.sample(mpq(2), 2 * 10**9, mpq(7))  # the second sample sets the frequency
+    assert info.value.errno == errno.EPERM
