@@ -126,8 +126,8 @@ def test_engine_modules_do_not_import_the_shim() -> None:
     ('daemon = "chronyd"\nrole = "server"\nserver = "server"\n', "namespaces[1].programs[0]",
      "server apply to role = 'client' only"),
     ('daemon = "chronyd"\nserver = "nowhere"\n', "namespaces[1].programs[0].server",
-     "a namespace that runs a program (one with [[namespaces.programs]]: client, server), "
-     "found 'nowhere'"),
+     "a namespace that runs a program (one with [[namespaces.programs]] or ntp_server = true: "
+     "client, server), found 'nowhere'"),
     ('daemon = "chronyd"\nserver = "client"\n', "namespaces[1].programs[0].server",
      "found its own ('client')"),
     ('argv = ["date"]\nstart = "200s"\n', "namespaces[1].programs[0].start",

@@ -43,7 +43,7 @@ from tk_core.host import Host
 from .daemon_config import Smoothtime, chrony_client_conf, chrony_server_conf, chronyd_command
 from .daemons import find_daemon
 from .netsim import Network
-from .ntp_server import NtpServer
+from .ntp_server import serve_ntp
 from .server import CAPTURE, Simulation
 
 NSEC = 1_000_000_000
@@ -199,7 +199,7 @@ def _simulate(spec: RunSpec, mode: str,
     """One host, the model NTP server, the programs `attach` starts, sampling, the run."""
     host = Host(realtime_ns=spec.start_unix * NSEC)
     net = Network(host, seed=spec.seed, default_path=spec.path)
-    server = NtpServer(net.add_node(SERVER, _server_namespace(host)))
+    server = serve_ntp(net, SERVER, _server_namespace(host))
     trace = LeapTrace(mode, LEAP_2016)
     d = _workdir()
     try:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gmpy2 import mpq
 
@@ -57,7 +57,7 @@ from .ntp_packet import (
 if TYPE_CHECKING:
     from tk_core.namespace import Namespace
 
-    from .netsim import Address, Datagram, Node, UdpSocket
+    from .netsim import Address, Datagram, Network, Node, UdpSocket
 
 NSEC = 1_000_000_000
 NTP_PORT = 123
@@ -161,6 +161,15 @@ class NtpServer:
         )
         self.socket.sendto(reply.to_bytes(), client)
         self.answered += 1
+
+
+def serve_ntp(network: Network, address: str, ns: Namespace, **options: Any) -> NtpServer:
+    """`ns` joins `network` at `address` and serves NTP there (`NtpServer(node, **options)`).
+
+    Its leap indicator follows `ns`'s own kernel (`leap_indicator`): arm the leap in `ns`
+    (STA_INS by adjtimex, a scenario's leap table) and it is announced until inserted.
+    """
+    return NtpServer(network.add_node(address, ns), **options)
 
 
 @dataclass(frozen=True)

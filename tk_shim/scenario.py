@@ -2,7 +2,9 @@
 
 `BACKEND.driver(host, resolved)` builds one `Simulation` for the run, with a `netsim.Network`
 seeded by the scenario's seed, its path from `[network]`, and each namespace that runs a
-program at the address the scenario's checks gave it.  `start` writes a program's files into
+program at the address the scenario's checks gave it; a namespace with `ntp_server = true`
+joins it too, served by `tk_shim.ntp_server.NtpServer` (its leap indicator from that
+namespace's kernel, so a leap the scenario arms there is announced until inserted).  `start` writes a program's files into
 a fresh working directory, fills in the placeholders and attaches it; `advance` is
 `Simulation.run_until`, so the scenario's samples and events happen while every program is
 paused, and simulated time moves only while every program is blocked.  `finish` ends the
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING
 from gmpy2 import mpq
 
 from ntp.discipline import PathModel
+from tk_core.scenario.program_checks import ntp_servers
 from tk_core.scenario.programs import (
     FETCH_HINT,
     PlannedProgram,
@@ -45,6 +48,7 @@ from .daemon_config import (
 from .daemons import DAEMONS, find_daemon, missing_libraries
 from .launch import LaunchError, resolve_program
 from .netsim import Network
+from .ntp_server import serve_ntp
 from .server import CAPTURE, AttachedProgram, Simulation
 
 if TYPE_CHECKING:
@@ -123,6 +127,10 @@ class ShimDriver:
         except ShimBuildError as err:
             raise ProgramsUnavailable(f"the preload shim cannot be built: {err}") from None
         self.started: list[_Started] = []
+        self.ntp_servers = [
+            serve_ntp(self.network, resolved.addresses[name], host.namespaces[name])
+            for name in ntp_servers(resolved.namespaces)
+        ]
 
     def start(self, planned: PlannedProgram) -> None:
         """Write its files, fill in the placeholders, attach it (it runs at the next advance)."""
@@ -192,6 +200,8 @@ class ShimDriver:
         """End the programs still running; each one's outcome, output and files."""
         running = [s.program is not None and s.program.returncode is None
                    and s.program.error is None for s in self.started]
+        for server in self.ntp_servers:
+            server.close()
         try:
             self.sim.stop("the scenario ended")
             return [_outcome(s, alive) for s, alive in zip(self.started, running, strict=True)]

@@ -3,9 +3,10 @@
 Each program's start lies within the run, its name is unique in its namespace, a daemon
 client's `server` and every `{address:NAME}` placeholder name a namespace (an expanded name
 of a `count = N` entry) that runs a program, and every placeholder is one the programs
-module fills in.  Nothing here needs the shim or a daemon binary: `validate` works without
-either.  Addresses on the simulated network go to the namespaces that run programs, in file
-order: 10.0.0.1, 10.0.0.2, …
+module fills in.  A namespace with `ntp_server = true` counts as one that runs a program
+(it serves NTP on the network), but only when some namespace runs a real one.  Nothing here needs the shim or a daemon binary: `validate` works without
+either.  Addresses on the simulated network go to the namespaces that run programs or serve NTP, in
+file order: 10.0.0.1, 10.0.0.2, …
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .programs import PlannedProgram, placeholders
 if TYPE_CHECKING:
     from .checks import Checker
     from .errors import Loc
-    from .schema import ProgramSpec
+    from .schema import NamespaceSpec, ProgramSpec
     from .timescale import Timescale
 
 FIRST_ADDRESS = ipaddress.IPv4Address("10.0.0.1")
@@ -27,9 +28,19 @@ MAX_ADDRESSES = 2**24 - 2
 
 
 def addresses(checker: Checker) -> dict[str, str]:
-    """Each namespace that runs a program → its IPv4 address (file order)."""
-    names = [n for spec in checker.scn.namespaces if spec.programs for n in spec.names()]
+    """Each namespace that runs a program or serves NTP → its IPv4 address (file order)."""
+    names = [n for spec in checker.scn.namespaces if on_network(spec) for n in spec.names()]
     return {n: str(FIRST_ADDRESS + k) for k, n in enumerate(names[:MAX_ADDRESSES])}
+
+
+def on_network(spec: NamespaceSpec) -> bool:
+    """Whether `spec`'s namespaces join the simulated network (programs, or ntp_server)."""
+    return bool(spec.programs) or spec.ntp_server
+
+
+def ntp_servers(namespaces: list[tuple[str, NamespaceSpec]]) -> list[str]:
+    """The namespaces that serve NTP with the model server (`ntp_server = true`)."""
+    return [name for name, spec in namespaces if spec.ntp_server]
 
 
 def check_programs(
@@ -37,6 +48,7 @@ def check_programs(
 ) -> list[PlannedProgram]:
     """Every program entry checked; the programs to start, in start order."""
     out: list[PlannedProgram] = []
+    _servers_have_clients(checker)
     for i, spec in enumerate(checker.scn.namespaces):
         seen: set[str] = set()
         for j, prog in enumerate(spec.programs):
@@ -51,6 +63,17 @@ def check_programs(
             if true is not None:
                 out += [PlannedProgram(true, n, j, prog) for n in spec.names()]
     return sorted(out, key=lambda p: p.start_ns)
+
+
+def _servers_have_clients(checker: Checker) -> None:
+    if any(spec.programs for spec in checker.scn.namespaces):
+        return
+    for i, spec in enumerate(checker.scn.namespaces):
+        if spec.ntp_server:
+            checker.add(("namespaces", i, "ntp_server"), "ntp_server = true serves the "
+                        "scenario's real programs, and no namespace runs one: expected "
+                        "[[namespaces.programs]] somewhere (a chronyd with server = "
+                        f"{spec.name!r}, say)")
 
 
 def _references(
@@ -82,4 +105,4 @@ def _names_a_node(
     elif name not in nodes:
         known = ", ".join(sorted(nodes)) or "none"
         checker.add(loc, f"expected a namespace that runs a program (one with "
-                    f"[[namespaces.programs]]: {known}), found {name!r}")
+                    f"[[namespaces.programs]] or ntp_server = true: {known}), found {name!r}")

@@ -119,7 +119,10 @@ class Runner:
         The kernel steps only when told (STA_INS/STA_DEL); on a real system a leap-aware NTP
         daemon tells it on the leap day.  Every leap of the table inside the run is announced
         to each `step` namespace that has no NTP daemon of its own (a daemon's `leapsecmode`
-        decides there) and is not named by an explicit `leap` event for that day.
+        decides there), runs no real program (a real chronyd learns the leap from its server
+        and arms the kernel, or not, as its `leapsecmode` says) and is not named by an
+        explicit `leap` event for that day.  An `ntp_server = true` namespace is armed like
+        any other, and so announces the leap to its clients until its kernel inserts it.
         """
         explicit: dict[object, set[str] | None] = {}
         for _, _, ev in self.r.events:
@@ -131,7 +134,7 @@ class Runner:
         steppers += [
             name for name, spec in self.r.namespaces
             if spec.model == "timekeeper" and spec.leap.policy == "step"
-            and spec.ntp.model == "none"
+            and spec.ntp.model == "none" and not spec.programs
         ]
         end_utc = self.ts.start_utc_ns + self.r.duration_ns
         for leap in self.ts.table.events:

@@ -592,6 +592,12 @@ class NamespaceSpec(Strict):
         default_factory=list,
         description="Real programs run on this namespace (`[[namespaces.programs]]`).",
     )
+    ntp_server: bool = Field(
+        False,
+        description="Serve NTP to the programs on the simulated network with the model "
+        "server (tk_shim.ntp_server.NtpServer): stratum 1 from this namespace's clock, its "
+        "leap indicator from this namespace's kernel leap state (no programs of its own).",
+    )
     group: Name | None = Field(
         None,
         description="The count = N entry this namespace is a copy of (written when a key "
@@ -608,6 +614,18 @@ class NamespaceSpec(Strict):
         if v < MIN_DILATION:
             raise fail(f"expected a dilation of at least {MIN_DILATION}, found {v}")
         return v
+
+    @model_validator(mode="after")
+    def _ntp_server(self) -> NamespaceSpec:
+        if not self.ntp_server:
+            return self
+        if self.model != "timekeeper":
+            raise fail("ntp_server = true needs model = 'timekeeper' (it announces leaps from "
+                       f"the namespace's own kernel state), found model = {self.model!r}")
+        if self.programs:
+            raise fail("a namespace with ntp_server = true serves NTP itself (port 123 of its "
+                       "address): expected no [[namespaces.programs]] in it")
+        return self
 
     @property
     def group_name(self) -> str:
