@@ -8,6 +8,7 @@ with the standard message where chronyd or a C compiler is missing.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -221,7 +222,7 @@ def test_slew_mode_slews_the_second_out_in_about_twelve_seconds(real_run: Any) -
     early = [o for t, o, _, _ in rows if 0.1 <= t <= 1.0]
     assert early and all(900 * 10**6 < o < 10**9 for o in early), early  # still ~1 s ahead
     falling = [o for t, o, _, _ in rows if 1.0 <= t <= 10.0]
-    assert all(b < a for a, b in zip(falling, falling[1:], strict=False))
+    assert all(b < a for a, b in itertools.pairwise(falling))
     assert max(_after(rows, 15.0)) < 1_000_000  # within 1 ms 15 s after midnight
     above = result.summary["namespaces"]["slew"]["offset_utc_ns"]["time_above_ns"]["1ms"]
     assert 11 * 10**9 < above < 14 * 10**9  # 1 s at 83333 ppm: 12 s

@@ -4,10 +4,11 @@
 seeded by the scenario's seed, its path from `[network]`, and each namespace that runs a
 program at the address the scenario's checks gave it; a namespace with `ntp_server = true`
 joins it too, served by `tk_shim.ntp_server.NtpServer` (its leap indicator from that
-namespace's kernel, so a leap the scenario arms there is announced until inserted).  `start` writes a program's files into
-a fresh working directory, fills in the placeholders and attaches it; `advance` is
-`Simulation.run_until`, so the scenario's samples and events happen while every program is
-paused, and simulated time moves only while every program is blocked.  `finish` ends the
+namespace's kernel, so a leap the scenario arms there is announced until inserted).
+`start` writes a program's files into a fresh working directory, fills in the placeholders
+and attaches it; `advance` is `Simulation.run_until`, so the scenario's samples and events
+happen while every program is paused, and simulated time moves only while every program is
+blocked.  `finish` ends the
 programs still running and returns what became of each, with its output and the files it
 left in its working directory (chronyd's measurements.log, say).
 

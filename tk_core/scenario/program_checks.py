@@ -4,9 +4,10 @@ Each program's start lies within the run, its name is unique in its namespace, a
 client's `server` and every `{address:NAME}` placeholder name a namespace (an expanded name
 of a `count = N` entry) that runs a program, and every placeholder is one the programs
 module fills in.  A namespace with `ntp_server = true` counts as one that runs a program
-(it serves NTP on the network), but only when some namespace runs a real one.  Nothing here needs the shim or a daemon binary: `validate` works without
-either.  Addresses on the simulated network go to the namespaces that run programs or serve NTP, in
-file order: 10.0.0.1, 10.0.0.2, …
+(it serves NTP on the network), but only when some namespace runs a real one.  Nothing
+here needs the shim or a daemon binary: `validate` works without either.  Addresses on the
+simulated network go to the namespaces that run programs or serve NTP, in file order:
+10.0.0.1, 10.0.0.2, …
 """
 
 from __future__ import annotations
