@@ -106,7 +106,7 @@ def test_every_shipped_scenario_runs_and_shows_outside_the_tree(
     # the installed copy looks for fetched daemons beside itself: point it at ours
     monkeypatch.setenv(ENV_CACHE, os.environ.get(ENV_CACHE) or str(cache_dir()))
     for name in shipped:
-        if name == "chrony-real" and find_daemon("chronyd") is None:
+        if name.startswith("chrony-real") and find_daemon("chronyd") is None:
             continue  # real chronyd: scripts/fetch-daemons.sh (its own test skips likewise)
         out = tmp_path / name
         ran = _cli(installed, tmp_path, "run", name, "--until", "2min", "--out", str(out), "-q")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from shim_support import needs_cc
 
+from tk_core.cli import main
 from tk_core.scenario import ScenarioError, load_scenario, load_text
 from tk_core.scenario.programs import ProgramOutcome, register_backend
 from tk_core.scenario.results import execute
@@ -76,6 +77,17 @@ def test_the_shipped_scenario_validates_with_its_servers_and_clients() -> None:
     modes = {p.namespace: p.spec.leapsecmode for p in r.programs}
     assert modes["system"] == "system" and modes["step"] == "step" and modes["slew"] == "slew"
     assert r.duration_ns <= 150 * 10**9
+
+
+def test_it_is_listed_and_validates_by_name_without_any_daemon(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIMEKEEPERS_DAEMONS_DIR", str(tmp_path))
+    monkeypatch.setenv("CC", "no-such-cc")
+    assert main(["list"]) == 0
+    assert "chrony-real-leap" in capsys.readouterr().out
+    assert main(["validate", "chrony-real-leap"]) == 0
+    assert "chrony-real-leap.toml: ok (10 namespaces" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("table", "path", "words"), [
