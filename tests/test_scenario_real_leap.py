@@ -168,6 +168,7 @@ def test_the_leap_table_arms_the_server_and_not_the_real_programs_namespaces() -
 # -- the real run ------------------------------------------------------------------------------
 
 CHRONYD = find_daemon("chronyd")
+LEAP_UNIX_NS = 1_483_228_800 * 10**9  # 2017-01-01T00:00:00Z
 LEAD_S = 30  # the test's run starts 30 s before midnight and lasts 45 s
 
 
@@ -184,6 +185,12 @@ def _run(tmp_path: Path) -> tuple[dict[str, list[tuple[float, int, str, str]]], 
             series.setdefault(r["namespace"], []).append(
                 (t, int(r["offset_utc_ns"]), r["ntp_state"], r["ntp_status"]))
     return series, result, out
+
+
+def _realtimes(out: Path, namespace: str) -> list[tuple[float, int]]:
+    with (out / "samples.csv").open() as f:
+        return [(int(r["true_ns"]) / 1e9 - LEAD_S, int(r["realtime_ns"]))
+                for r in csv.DictReader(f) if r["namespace"] == namespace]
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +227,10 @@ def test_step_mode_steps_the_clock_back_itself(real_run: Any) -> None:
     # off the inserted 23:59:60 label, then on UTC from 00:00:00
     inserted = [o for t, o, _, _ in rows if 0.1 <= t <= 0.9]
     assert inserted and all(abs(o + 10**9) < 100_000 for o in inserted), inserted
+    # ... and yet its REALTIME is the kernel's stepped UTC then, as `system`'s is
+    real = dict(_realtimes(out, "step"))
+    stepped = {t: LEAP_UNIX_NS - 10**9 + round(t * 10**9) for t in real if 0.1 <= t <= 0.9}
+    assert stepped and all(abs(real[t] - v) < 100_000 for t, v in stepped.items())
     assert max(_after(rows, 1.1)) < 100_000
     assert result.summary["namespaces"]["step"]["realtime_backward_steps"] == 1
     log = (out / "programs" / "step" / "chronyd" / "output.log").read_text()
