@@ -165,6 +165,54 @@ def test_the_leap_table_arms_the_server_and_not_the_real_programs_namespaces() -
     assert {s for ns, s in states if ns == "client"} == {"TIME_OK"}  # chronyd decides there
 
 
+class _Probing:
+    """The shim backend, with a model NTP client asking 10.0.0.1 at `times` (true ns)."""
+
+    def __init__(self, times: list[int]) -> None:
+        self.times = times
+        self.probe: Any = None
+        self.inner: Any = None
+
+    def unavailable(self, resolved: Any) -> str | None:
+        return None
+
+    def driver(self, host: Any, resolved: Any) -> Any:
+        from tk_shim.ntp_server import NtpClientModel
+        from tk_shim.scenario import BACKEND
+
+        self.inner = BACKEND.driver(host, resolved)
+        node = self.inner.network.add_node("10.0.0.9", host.namespaces["client"])
+        self.probe = NtpClientModel(node, ("10.0.0.1", 123))
+        return self
+
+    def start(self, program: Any) -> None:
+        pass  # the client's chronyd is not needed: the probe asks instead
+
+    def advance(self, true_ns: int) -> None:
+        while self.times and self.times[0] <= true_ns:
+            self.inner.advance(self.times.pop(0))
+            self.probe.request()
+        self.inner.advance(true_ns)
+
+    def finish(self) -> list[ProgramOutcome]:
+        self.inner.finish()
+        return []
+
+
+@needs_cc
+def test_the_shim_driver_serves_the_leap_from_the_server_namespaces_kernel() -> None:
+    seconds = (30, 59, 60, 61, 62, 63, 90)  # true midnight (23:59:60 begins) is at 60 s
+    backend = _Probing([s * 10**9 + 500_000_000 for s in seconds])
+    register_backend(backend)
+    try:
+        Runner(load_text(HEAD + LEAP_SERVER + CLIENT, "x.toml")).run()
+    finally:
+        register_backend(None)
+    # LI = 1 until the kernel has inserted the second (TIME_WAIT from 00:00:00 on)
+    assert [x.leap for x in backend.probe.samples] == [1, 1, 1, 0, 0, 0, 0]
+    assert backend.inner.ntp_servers[0].answered == 7
+
+
 # -- the real run ------------------------------------------------------------------------------
 
 CHRONYD = find_daemon("chronyd")
