@@ -113,6 +113,19 @@ def test_realtime_after_settime_then_adjtime_within_bound():
     assert abs(diff) <= host.lazy_error_bound >> 32
 
 
+def test_realtime_after_an_offset_that_moves_the_tick_length_within_bound():
+    """Once a divergence: REALTIME differed by 333 ns (bound 100).  ADJ_OFFSET changes NTP's
+    tick length at once (its frequency term) without a TK_ADV_FREQ advance; a periodic twin
+    caches the new length at its next tick, the lazy one only at its next hook, so a second of
+    intervals was booked in ntp_error against the old length and the dither never saw the
+    drift.  A lazy namespace now accumulates at the next tick whenever the lengths differ."""
+    host, (lazy, per) = _twins_after(
+        [("offset", 0, 24_098_196), ("offset", 325, 2_999_994_879), ("offset", 325, 2 * S)]
+    )
+    diff = lazy.clock_gettime_ns(CLOCK_REALTIME) - per.clock_gettime_ns(CLOCK_REALTIME)
+    assert abs(diff) <= host.lazy_error_bound >> 32
+
+
 @pytest.mark.xfail(strict=True, reason="lazy phase-offset readback differs after settime")
 def test_offset_readback_after_settime_then_offset():
     """Known divergence: the ADJ_OFFSET readback differs by 59 after these steps."""

@@ -562,12 +562,21 @@ class Timekeeper:
     def cycles_of_ntp_work(self) -> int | None:
         """Where a lazy namespace must next accumulate for NTP's sake, or None when quiet.
 
-        Not kernel code: the next second boundary while `second_overflow` has work, and in 7.3
+        Not kernel code: the next tick while the cached `ntp_tick` is not NTP's tick_length
+        (the tick at which a kernel's `timekeeping_adjust` takes it), the next second
+        boundary while `second_overflow` has work, and in 7.3
         also the tick before it (while a skew drains) and the next change of the per-interval
         drain (`cycles_of_drain_change`).  So no chunk of a lazy advance mixes intervals that a
         tick-by-tick timekeeper would drain differently.
         """
         key = self.cycles_of_next_second() if self.ntp.needs_per_second_hook() else None
+        if self.ntp_tick != self.ntp.tick_length:
+            # adjtimex moved NTP's tick length (ADJ_OFFSET re-runs ntp_update_frequency, but
+            # only ADJ_FREQUENCY and ADJ_TICK get the TK_ADV_FREQ advance): a kernel's next tick
+            # caches it in timekeeping_adjust, and every interval after that tick is booked in
+            # ntp_error against the new length.  Accumulate there too, or one long chunk books
+            # the stale length and ntp_error stops measuring the clock's real drift.
+            key = self.cycle_last + self.cycle_interval
         if self.drain:
             if key is not None and self.skew_delta and key - self.cycle_interval > self.cycle_last:
                 # second_overflow sees T and A as they were before its whole chunk: stop one
