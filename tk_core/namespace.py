@@ -284,6 +284,7 @@ class TimekeeperNamespace(Namespace):
             raise ValueError(f"update must be one of {UPDATE_POLICIES}, got {update!r}")
         self.tk = tk
         self.update = update
+        tk.lazy_keeps_error = update == "lazy"
         self.dilation = dilation
         freq_eff = mpq(host.clocksource.freq_hz) * dilation
         self.reference = Reference(tk, tk.cycle_last, freq_eff)
@@ -463,6 +464,8 @@ class TimekeeperNamespace(Namespace):
             raise einval(f"settime value {value_ns} ns outside 0..{TIME_SETTOD_SEC_MAX} s")
         self._require_time_cap(creds, "clock_settime")
         cycles = self.host.sample()
+        if self.update == "lazy":
+            self.catch_up_to_tick(cycles)
         with self._clock_change(cycles):
             self.tk.do_settimeofday64(cycles, sec, nsec)
 

@@ -433,10 +433,23 @@ class Timekeeper:
             # 7.3 books the ns taken off xtime_nsec as error again
             self.ntp_error += (offset * mult_adj) << self.ntp_error_shift
 
+    #: Set on a lazy namespace's timekeeper (not kernel): TK_CLEAR_NTP and resume keep
+    #: ntp_error instead of zeroing it.  A tick-by-tick kernel holds ntp_error within a
+    #: fraction of a ns of 0, so zeroing forgets nothing; a lazy one's may be up to the host's
+    #: `lazy_error_bound_ns` away, and forgetting it would leave the clock that far from where a
+    #: periodic twin's is with the dither steering from there: up to twice the bound apart.
+    lazy_keeps_error = False
+
+    def clear_ntp_error(self) -> None:
+        """The `ntp_error = 0` of `timekeeping_update` (TK_CLEAR_NTP) and `timekeeping_resume`;
+        a lazy timekeeper keeps its dither residue (`lazy_keeps_error`)."""
+        if not self.lazy_keeps_error:
+            self.ntp_error = 0
+
     def timekeeping_update(self, action: int) -> None:
         """`timekeeping_update`: clear NTP if asked, refresh leap state and readout bases."""
         if action & TK_CLEAR_NTP:
-            self.ntp_error = 0
+            self.clear_ntp_error()
             self.ntp.clear(self.cs_tick_adj if self.drain else None)
         self.tk_update_leap_state()
         self.tk_update_ktime_data()
@@ -534,7 +547,7 @@ class Timekeeper:
         self.tk_update_coarse_nsecs()
         self.tk_set_wall_to_mono(self.wall_to_monotonic_ns - sleep_ns)
         self.offs_boot += sleep_ns
-        self.ntp_error = 0
+        self.clear_ntp_error()
         self.timekeeping_update(TK_CLOCK_WAS_SET)
 
     # -- lazy-mode planning (not kernel code: when must a lazy namespace next accumulate?) --
