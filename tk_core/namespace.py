@@ -464,8 +464,6 @@ class TimekeeperNamespace(Namespace):
             raise einval(f"settime value {value_ns} ns outside 0..{TIME_SETTOD_SEC_MAX} s")
         self._require_time_cap(creds, "clock_settime")
         cycles = self.host.sample()
-        if self.update == "lazy":
-            self.catch_up_to_tick(cycles)
         with self._clock_change(cycles):
             self.tk.do_settimeofday64(cycles, sec, nsec)
 

@@ -460,10 +460,15 @@ class Timekeeper:
         """`timekeeping_forward_now`: fold the cycles since cycle_last into xtime (no NTP hook).
 
         The kernel splits long deltas into max_cycles pieces to stay within u64; the sum is
-        the same, and Python's integers need no split.  Whole seconds move into xtime_sec
+        the same, and Python's integers need no split.  A lazy timekeeper also books in
+        ntp_error the drift of the cycles folded (`lazy_keeps_error`).  Whole seconds move into xtime_sec
         without calling `second_overflow`, exactly as `tk_normalize_xtime` does.
         """
         delta = cycles - self.cycle_last
+        if self.lazy_keeps_error:
+            # not kernel: book the drift of the folded cycles, so the residue a clear keeps is
+            # the clock's own (a tick-by-tick kernel folds less than a tick's worth)
+            self.ntp_error += self._chunk_error(0) * delta // self.cycle_interval
         self.cycle_last = cycles
         self.xtime_nsec += delta * self.mult
         self.raw_xtime_nsec += delta * self.raw_mult
