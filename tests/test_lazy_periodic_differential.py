@@ -76,14 +76,35 @@ def second_ends_within(tk, bound: int) -> bool:
     return min(frac, S - frac) <= bound
 
 
+def clock_diffs(lazy, per) -> dict[int, int]:
+    """Lazy minus periodic, per clock, read at one instant."""
+    return {c: lazy.clock_gettime_ns(c) - per.clock_gettime_ns(c) for c in CLOCKS}
+
+
+def check_clocks(diffs: dict[int, int], lazy, per, bound: int) -> None:
+    """MONOTONIC and BOOTTIME within the bound; REALTIME too, but for the residue of a step.
+
+    A settime (or ADJ_SETOFFSET) sets REALTIME to the same value in both twins while MONOTONIC
+    stays continuous, so from then on the twins' REALTIME difference is their MONOTONIC one
+    minus the lazy twin's dither residue at the step (at most the bound): their
+    wall_to_monotonic offsets differ by exactly that.
+    """
+    residue = lazy.tk.wall_to_monotonic_ns - per.tk.wall_to_monotonic_ns
+    assert abs(residue) <= bound, residue
+    assert abs(diffs[CLOCK_MONOTONIC]) <= bound, diffs
+    assert abs(diffs[CLOCK_BOOTTIME]) <= bound, diffs
+    assert diffs[CLOCK_REALTIME] == diffs[CLOCK_MONOTONIC] - residue, diffs
+
+
 def check_twins(ops, hz: int = 1000, kernel_version: str | None = None) -> int:
     """Feed both twins `ops`; after each gap compare the clocks and the adjtimex readback.
 
     The readback catches the lazy twin up to the last tick, so both have accumulated the same
     intervals.  Only where a second ends within the dither drift of that tick may one twin have
     carried it and the other not yet (the documented inherent difference): the twins' seconds
-    then differ by one, and one tick later the readbacks are equal again.  The next input comes
-    after that tick.
+    then differ by one, and one tick later they are equal again.  The clocks and readbacks are
+    compared after that tick, and the next input comes then.  Returns how many such windows
+    were met.
     """
     host = Host(
         hz=hz, realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S, kernel_version=kernel_version
@@ -95,16 +116,16 @@ def check_twins(ops, hz: int = 1000, kernel_version: str | None = None) -> int:
     for kind, v, gap in ops:
         _apply((lazy, per), kind, v)
         host.run_for(gap)
-        for clockid in CLOCKS:
-            diff = lazy.clock_gettime_ns(clockid) - per.clock_gettime_ns(clockid)
-            assert abs(diff) <= bound, (clockid, diff)
+        diffs = clock_diffs(lazy, per)
         ra, rb = readbacks(lazy, per)
         if lazy.tk.xtime_sec != per.tk.xtime_sec:
             assert abs(lazy.tk.xtime_sec - per.tk.xtime_sec) == 1
             assert second_ends_within(per.tk, bound) and second_ends_within(lazy.tk, bound)
             host.run_for(host.tick_period)
+            diffs = clock_diffs(lazy, per)
             ra, rb = readbacks(lazy, per)
             windows += 1
+        check_clocks(diffs, lazy, per, bound)
         assert differing(ra, rb) == [], (ra, rb)
     return windows
 
