@@ -129,7 +129,7 @@ def test_lazy_leaps_on_the_tick_a_periodic_namespace_leaps_on() -> None:
 
 
 def test_insertion_repeats_235959_with_the_kernel_state_sequence(midnight: tuple) -> None:
-    update, h, rows = midnight
+    _, h, rows = midnight
     tick = NSEC // h.hz
     m = MIDNIGHT * NSEC
     assert dedupe([r["ins"].state for r in rows]) == [TIME_OK, TIME_INS, TIME_OOP, TIME_WAIT]
@@ -166,7 +166,7 @@ def test_insertion_repeats_235959_with_the_kernel_state_sequence(midnight: tuple
 
 
 def test_deletion_skips_235959(midnight: tuple) -> None:
-    update, h, rows = midnight
+    _, h, rows = midnight
     tick = NSEC // h.hz
     leap = (MIDNIGHT - 1) * NSEC  # 23:59:59, the second that is deleted
     assert dedupe([r["del"].state for r in rows]) == [TIME_OK, TIME_DEL, TIME_WAIT]

@@ -460,9 +460,9 @@ class Timekeeper:
         """`timekeeping_forward_now`: fold the cycles since cycle_last into xtime (no NTP hook).
 
         The kernel splits long deltas into max_cycles pieces to stay within u64; the sum is
-        the same, and Python's integers need no split.  A lazy timekeeper also books in
-        ntp_error the drift of the cycles folded (`lazy_keeps_error`).  Whole seconds move into xtime_sec
-        without calling `second_overflow`, exactly as `tk_normalize_xtime` does.
+        the same, and Python's integers need no split.  Whole seconds move into xtime_sec
+        without calling `second_overflow`, exactly as `tk_normalize_xtime` does.  A lazy
+        timekeeper also books in ntp_error the drift of the cycles folded (`lazy_keeps_error`).
         """
         delta = cycles - self.cycle_last
         if self.lazy_keeps_error:
