@@ -246,3 +246,10 @@ def test_offset_readback_differs_for_one_tick_where_a_second_ends_at_the_tick():
     ra, rb = readbacks(lazy, per)
     assert differing(ra, rb) == []
     assert ra[1].offset == 878
+
+
+def test_window_where_the_compensation_borrows_the_second_back():
+    """HZ 300: the periodic twin's tick carries the second by 39 ns, runs second_overflow, and
+    its mult compensation borrows the second back (skip_second_overflow); the lazy twin has not
+    carried it.  The window is met once, and the clocks part by the one tick of new slew."""
+    assert check_twins([("offset", 196, 1_003_233_194)], hz=300) == 1
