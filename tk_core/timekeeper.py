@@ -635,8 +635,11 @@ class Timekeeper:
 
         A kernel re-decides the dither on every tick.  A lazy namespace decides only when it
         accumulates, so between accumulations ntp_error drifts linearly.  This returns the
-        first tick boundary at which it would pass `bound` in the direction it is moving (the
-        accumulation there flips the dither), or None when it does not drift.
+        end of the last interval before it would pass `bound` in the direction it is moving
+        (the accumulation at the tick there flips the dither), or None when it does not drift.
+        The tick a hook lands on accumulates no interval ending after it, so |ntp_error| stays
+        within `bound` (the first interval past it would overshoot by up to one interval's
+        drift: 1.8 ns at HZ 100).
         """
         rate = self.ntp_error_rate()
         if rate == 0:
@@ -646,9 +649,9 @@ class Timekeeper:
             # dither corrects; a tick-by-tick kernel keeps the dither as it is, so no flip
             return None
         if rate > 0:
-            k = (bound - self.ntp_error) // rate + 1
+            k = (bound - self.ntp_error) // rate
         else:
-            k = (self.ntp_error + bound) // (-rate) + 1
+            k = (self.ntp_error + bound) // (-rate)
         return self.cycle_last + max(1, k) * self.cycle_interval
 
     # -- state ---------------------------------------------------------------------------
