@@ -209,8 +209,8 @@ def test_status_after_first_second_overflow_matches():
     assert a.status == b.status
 
 
-def _twins_after(ops):
-    host = Host(realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S)
+def _twins_after(ops, hz: int = 1000):
+    host = Host(hz=hz, realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S)
     twins = (host.create_namespace("lazy"), host.create_namespace("per", update="periodic"))
     for kind, v, gap in ops:
         _apply(twins, kind, v)
@@ -280,3 +280,18 @@ def test_window_where_the_compensation_borrows_the_second_back():
     its mult compensation borrows the second back (skip_second_overflow); the lazy twin has not
     carried it.  The window is met once, and the clocks part by the one tick of new slew."""
     assert check_twins([("offset", 196, 1_003_233_194)], hz=300) == 1
+
+
+def test_dither_flips_before_ntp_error_passes_the_bound():
+    """Once a divergence: at HZ 100 (1.8 ns of drift per interval) the lazy twin flipped its
+    dither on the first interval past the bound, and the twins read 102 ns apart (bound 100).
+    It now flips at the end of the last interval within it."""
+    host, (lazy, per) = _twins_after([("freq", 82, 0)], hz=100)
+    worst = 0
+    for _ in range(40):
+        host.run_for(15_409_624)
+        diff = lazy.clock_gettime_ns(CLOCK_MONOTONIC) - per.clock_gettime_ns(CLOCK_MONOTONIC)
+        worst = max(worst, abs(diff))
+        assert abs(lazy.tk.ntp_error) <= host.lazy_error_bound  # as of its last accumulation
+    # plus the periodic twin's own error against the ideal (under 2 ns)
+    assert 90 < worst <= (host.lazy_error_bound >> 32) + 1

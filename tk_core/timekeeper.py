@@ -648,10 +648,8 @@ class Timekeeper:
             # 7.3 only: a dry pool under a kept bias drives the error away from the side the
             # dither corrects; a tick-by-tick kernel keeps the dither as it is, so no flip
             return None
-        if rate > 0:
-            k = (bound - self.ntp_error) // rate
-        else:
-            k = (self.ntp_error + bound) // (-rate)
+        room = bound - self.ntp_error if rate > 0 else bound + self.ntp_error
+        k = room // abs(rate)
         return self.cycle_last + max(1, k) * self.cycle_interval
 
     # -- state ---------------------------------------------------------------------------
