@@ -86,7 +86,7 @@ def check_clocks(diffs: dict[int, int], lazy, per, bound: int) -> None:
 
     A settime (or ADJ_SETOFFSET) sets REALTIME to the same value in both twins while MONOTONIC
     stays continuous, so from then on the twins' REALTIME difference is their MONOTONIC one
-    minus the lazy twin's dither residue at the step (at most the bound): their
+    minus the lazy twin's dither residue at the step (within `bound`): their
     wall_to_monotonic offsets differ by exactly that.
     """
     residue = lazy.tk.wall_to_monotonic_ns - per.tk.wall_to_monotonic_ns
