@@ -3,6 +3,8 @@ host's `lazy_error_bound_ns`, and the same adjtimex readback."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -41,42 +43,158 @@ def _apply(twins, kind: str, v: int) -> None:
             ns.clock_settime_ns(CLOCK_REALTIME, 1_700_000_000 * S + 10**6 * op)
 
 
-@pytest.mark.xfail(strict=False, reason="divergences below are not fixed yet")
-@settings(max_examples=15, deadline=None)
-@given(
-    ops=st.lists(
-        st.tuples(
-            st.sampled_from(["offset", "freq", "tick", "const", "single", "leap", "settime"]),
-            st.integers(-500, 500),
-            st.integers(0, 3 * S),
-        ),
-        min_size=1,
-        max_size=6,
-    )
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["offset", "freq", "tick", "const", "single", "leap", "settime"]),
+        st.integers(-500, 500),
+        st.integers(0, 3 * S),
+    ),
+    min_size=1,
+    max_size=6,
 )
-def test_lazy_twin_reads_what_periodic_twin_reads(ops):
-    host = Host(realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S)
+
+
+#: Every readback field but `time` (REALTIME itself, within the bound like the clocks).
+FIELDS = [f.name for f in dataclasses.fields(Timex) if f.name not in ("time", "modes")]
+
+
+def readbacks(lazy, per) -> tuple[tuple[int, Timex], tuple[int, Timex]]:
+    """A modes-0 adjtimex in each twin: (returned clock state, the filled Timex)."""
+    a, b = Timex(), Timex()
+    return (lazy.adjtimex(a), a), (per.adjtimex(b), b)
+
+
+def differing(ra: tuple[int, Timex], rb: tuple[int, Timex]) -> list[str]:
+    """The readback fields (and "state") in which two readbacks differ."""
+    out = ["state"] if ra[0] != rb[0] else []
+    return out + [f for f in FIELDS if getattr(ra[1], f) != getattr(rb[1], f)]
+
+
+def seconds_carried(tk) -> int:
+    """The seconds second_overflow has run for: xtime_sec, plus one when the mult compensation
+    borrowed the last one back (`skip_second_overflow`: it has run already)."""
+    return tk.xtime_sec + tk.skip_second_overflow
+
+
+def clock_diffs(lazy, per) -> dict[int, int]:
+    """Lazy minus periodic, per clock, read at one instant."""
+    return {c: lazy.clock_gettime_ns(c) - per.clock_gettime_ns(c) for c in CLOCKS}
+
+
+def check_clocks(diffs: dict[int, int], lazy, per, bound: int) -> None:
+    """MONOTONIC and BOOTTIME within `bound`; REALTIME too, but for the residue of a step.
+
+    A settime (or ADJ_SETOFFSET) sets REALTIME to the same value in both twins while MONOTONIC
+    stays continuous, so from then on the twins' REALTIME difference is their MONOTONIC one
+    minus the lazy twin's dither residue at the step (within `bound`): their
+    wall_to_monotonic offsets differ by exactly that.
+    """
+    residue = lazy.tk.wall_to_monotonic_ns - per.tk.wall_to_monotonic_ns
+    assert abs(residue) <= bound, residue
+    assert abs(diffs[CLOCK_MONOTONIC]) <= bound, diffs
+    assert abs(diffs[CLOCK_BOOTTIME]) <= bound, diffs
+    assert diffs[CLOCK_REALTIME] == diffs[CLOCK_MONOTONIC] - residue, diffs
+
+
+def log_seconds(ns) -> dict[tuple[int, int], tuple[int, int, int, int]]:
+    """Record each second_overflow: (second, how many times it ran before: a settime can bring
+    it back) → (cycle_last, tick length before, after, ns the carry went past the second)."""
+    log: dict[tuple[int, int], tuple[int, int, int, int]] = {}
+    times: dict[int, int] = {}
+    ntp, tk = ns.tk.ntp, ns.tk
+    run = ntp.second_overflow
+
+    def second_overflow(secs: int) -> int:
+        before, past = ntp.tick_length, tk.xtime_nsec >> tk.shift
+        leap = run(secs)
+        times[secs] = times.get(secs, -1) + 1
+        log[secs, times[secs]] = (tk.cycle_last, before, ntp.tick_length, past)
+        return leap
+
+    ntp.second_overflow = second_overflow
+    return log
+
+
+def parted(logs) -> int:
+    """How far the twins' clocks may have parted through seconds carried a tick apart.
+
+    NTP's tick length for such a second starts a tick apart, so the clocks part by its change
+    over that one tick (and stay parted: each twin steers to its own NTP history).
+    """
+    lazy, per = logs
+    total = 0
+    for key, (cycles, before, after, _) in per.items():
+        if key in lazy and lazy[key][0] != cycles:
+            total += (abs(after - before) >> 32) + 1
+    return total
+
+
+def check_twins(ops, hz: int = 1000, kernel_version: str | None = None) -> int:
+    """Feed both twins `ops`; after each gap compare the clocks and the adjtimex readback.
+
+    The readback catches the lazy twin up to the last tick, so both have accumulated the same
+    intervals.  Only where a second ends within the dither drift of that tick may one twin have
+    carried it and the other not yet (the documented inherent difference): the twins' seconds
+    then differ by one, and one tick later they are equal again.  The clocks and readbacks are
+    compared after that tick, and the next input comes then.  Returns how many such windows
+    were met.
+    """
+    host = Host(
+        hz=hz, realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S, kernel_version=kernel_version
+    )
     lazy = host.create_namespace("lazy", update="lazy")
     per = host.create_namespace("per", update="periodic")
     bound = (host.lazy_error_bound >> 32) + 1
+    windows = 0
+    logs = (log_seconds(lazy), log_seconds(per))
     for kind, v, gap in ops:
         _apply((lazy, per), kind, v)
         host.run_for(gap)
-        for clockid in CLOCKS:
-            diff = lazy.clock_gettime_ns(clockid) - per.clock_gettime_ns(clockid)
-            assert abs(diff) <= bound, (clockid, diff)
-        a, b = Timex(), Timex()
-        lazy.adjtimex(a)
-        per.adjtimex(b)
-        for field in ("freq", "status", "tick", "constant"):
-            assert getattr(a, field) == getattr(b, field), field
-        assert abs(a.offset - b.offset) <= 1
+        diffs = clock_diffs(lazy, per)
+        ra, rb = readbacks(lazy, per)
+        if seconds_carried(lazy.tk) != seconds_carried(per.tk):
+            assert abs(seconds_carried(lazy.tk) - seconds_carried(per.tk)) == 1
+            ahead = logs[0] if seconds_carried(lazy.tk) > seconds_carried(per.tk) else logs[1]
+            assert ahead[list(ahead)[-1]][3] <= bound  # it carried the second by a hair
+            host.run_for(host.tick_period)
+            diffs = clock_diffs(lazy, per)
+            ra, rb = readbacks(lazy, per)
+            windows += 1
+        check_clocks(diffs, lazy, per, bound + parted(logs))
+        assert differing(ra, rb) == [], (ra, rb)
+    return windows
 
 
-@pytest.mark.xfail(strict=True, reason="lazy readback runs second_overflow a tick early")
+@settings(max_examples=15, deadline=None)
+@given(ops=_OPS)
+def test_lazy_twin_reads_what_periodic_twin_reads(ops):
+    check_twins(ops)
+
+
+_LONG_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["offset", "freq", "tick", "const", "single", "leap", "settime"]),
+        st.integers(-500, 500),
+        st.one_of(st.integers(0, 3 * S), st.integers(0, 5_000_000)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@pytest.mark.soak
+@settings(max_examples=1000, deadline=None)
+@given(ops=_LONG_OPS, hz=st.sampled_from([100, 250, 300, 1000]))
+def test_lazy_twin_reads_what_periodic_twin_reads_soak(ops, hz):
+    """Longer input sequences, short gaps mixed in (reads near ticks), other HZ."""
+    check_twins(ops, hz)
+
+
 def test_status_after_first_second_overflow_matches():
-    """Known divergence: STA_UNSYNC (maxerror at its limit) shows in the lazy twin's readback
-    at 1001 ms true time, in the periodic twin's only at 1002 ms."""
+    """Once a divergence: STA_UNSYNC (maxerror at its limit) showed in the lazy twin's readback
+    at 1001 ms true time, in the periodic twin's only at 1002 ms: the lazy catch-up on adjtimex
+    ran the intervals past the last tick, and with them a second_overflow a tick early.  It
+    now accumulates only to the last tick boundary, as update_wall_time would have."""
     host = Host(realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S)
     lazy = host.create_namespace("lazy", update="lazy")
     per = host.create_namespace("per", update="periodic")
@@ -89,8 +207,8 @@ def test_status_after_first_second_overflow_matches():
     assert a.status == b.status
 
 
-def _twins_after(ops):
-    host = Host(realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S)
+def _twins_after(ops, hz: int = 1000):
+    host = Host(hz=hz, realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S)
     twins = (host.create_namespace("lazy"), host.create_namespace("per", update="periodic"))
     for kind, v, gap in ops:
         _apply(twins, kind, v)
@@ -106,11 +224,81 @@ def test_realtime_after_settime_then_adjtime_within_bound():
     assert abs(diff) <= host.lazy_error_bound >> 32
 
 
-@pytest.mark.xfail(strict=True, reason="lazy phase-offset readback differs after settime")
-def test_offset_readback_after_settime_then_offset():
-    """Known divergence: the ADJ_OFFSET readback differs by 59 after these steps."""
-    _, (lazy, per) = _twins_after([("settime", -1, 0), ("offset", 1, 1_001_000_060)])
-    a, b = Timex(), Timex()
-    lazy.adjtimex(a)
-    per.adjtimex(b)
-    assert abs(a.offset - b.offset) <= 1
+def test_realtime_after_an_offset_that_moves_the_tick_length_within_bound():
+    """Once a divergence: REALTIME differed by 333 ns (bound 100).  ADJ_OFFSET changes NTP's
+    tick length at once (its frequency term) without a TK_ADV_FREQ advance; a periodic twin
+    caches the new length at its next tick, the lazy one only at its next hook, so a second of
+    intervals was booked in ntp_error against the old length and the dither never saw the
+    drift.  A lazy namespace now accumulates at the next tick whenever the lengths differ."""
+    host, (lazy, per) = _twins_after(
+        [("offset", 0, 24_098_196), ("offset", 325, 2_999_994_879), ("offset", 325, 2 * S)]
+    )
+    diff = lazy.clock_gettime_ns(CLOCK_REALTIME) - per.clock_gettime_ns(CLOCK_REALTIME)
+    assert abs(diff) <= host.lazy_error_bound >> 32
+
+
+def test_monotonic_after_a_slew_then_settime_within_bound():
+    """Once a divergence: MONOTONIC differed by 104 ns (bound 100) after these steps at HZ 250.
+    The lazy twin was 95 ns ahead when the settime's TK_CLEAR_NTP zeroed its ntp_error, so its
+    dither then steered from there, not from where the periodic twin was.  A lazy timekeeper
+    now keeps that residue across the clear (`Timekeeper.lazy_keeps_error`)."""
+    host = Host(hz=250, realtime_ns=1_700_000_000 * S, monotonic_ns=1000 * S)
+    twins = (host.create_namespace("lazy"), host.create_namespace("per", update="periodic"))
+    for kind, v, gap in [("offset", 293, 2_999_998_495), ("settime", 5, 57_926_526)]:
+        _apply(twins, kind, v)
+        host.run_for(gap)
+    lazy, per = twins
+    diff = lazy.clock_gettime_ns(CLOCK_MONOTONIC) - per.clock_gettime_ns(CLOCK_MONOTONIC)
+    assert abs(diff) <= host.lazy_error_bound >> 32
+
+
+def test_offset_readback_differs_for_one_tick_where_a_second_ends_at_the_tick():
+    """The inherent difference (docs/timekeeping.md, lazy versus periodic), on the example that
+    found it.  After these steps the periodic twin's second ends 2 ns before the 1001 ms tick;
+    the lazy twin, 62 ns behind within its bound, ends it on the 1002 ms tick.  Read in
+    between, the lazy phase offset is one second's slew larger; one tick on, all is equal."""
+    host, (lazy, per) = _twins_after([("settime", -1, 0), ("offset", 1, 1_001_000_060)])
+    bound = host.lazy_error_bound >> 32
+    diff = lazy.clock_gettime_ns(CLOCK_REALTIME) - per.clock_gettime_ns(CLOCK_REALTIME)
+    assert -bound <= diff < 0
+    ra, rb = readbacks(lazy, per)
+    assert lazy.tk.cycle_last == per.tk.cycle_last  # the same intervals accumulated
+    assert seconds_carried(per.tk) == seconds_carried(lazy.tk) + 1  # only periodic has the second
+    assert per.tk.real_coarse_ns() % S <= bound  # because it ended within the bound of the tick
+    assert differing(ra, rb) == ["offset"]
+    assert (ra[1].offset, rb[1].offset) == (937, 878)
+    host.run_for(host.tick_period)
+    ra, rb = readbacks(lazy, per)
+    assert differing(ra, rb) == []
+    assert ra[1].offset == 878
+
+
+def test_window_where_the_compensation_borrows_the_second_back():
+    """HZ 300: the periodic twin's tick carries the second by 39 ns, runs second_overflow, and
+    its mult compensation borrows the second back (skip_second_overflow); the lazy twin has not
+    carried it.  The window is met once, and the clocks part by the one tick of new slew."""
+    assert check_twins([("offset", 196, 1_003_233_194)], hz=300) == 1
+
+
+def test_dither_flips_before_ntp_error_passes_the_bound():
+    """Once a divergence: at HZ 100 (1.8 ns of drift per interval) the lazy twin flipped its
+    dither on the first interval past the bound, and the twins read 102 ns apart (bound 100).
+    It now flips at the end of the last interval within it."""
+    host, (lazy, per) = _twins_after([("freq", 82, 0)], hz=100)
+    worst = 0
+    for _ in range(40):
+        host.run_for(15_409_624)
+        diff = lazy.clock_gettime_ns(CLOCK_MONOTONIC) - per.clock_gettime_ns(CLOCK_MONOTONIC)
+        worst = max(worst, abs(diff))
+        assert abs(lazy.tk.ntp_error) <= host.lazy_error_bound  # as of its last accumulation
+    # plus the periodic twin's own error against the ideal (under 2 ns)
+    assert 90 < worst <= (host.lazy_error_bound >> 32) + 1
+
+
+def test_adjtime_slew_window_and_its_parting_across_a_settime():
+    """HZ 300, an adjtime slew: the periodic twin's compensation borrows the carried second
+    back by 284 ns, so the window is judged by how far the carry went past the second (39 ns),
+    not by xtime; and the 334 ns parting of that window stays in the wall_to_monotonic residue
+    after a settime that brings the same second back."""
+    assert check_twins([("single", 1, 1_003_233_194)], hz=300) == 1
+    assert check_twins([("single", 1, 1_006_616_526), ("settime", 0, 1_003_283_193)], hz=300) == 0

@@ -152,9 +152,9 @@ def test_lazy_twin_bit_exact_readbacks(hz: int) -> None:
     """HZ dividing the adjtime cap: the lazy trackers equal the periodic ones exactly.
 
     On a 1 GHz counter the namespace's interval grid coincides with the host tick, so between
-    ticks both have accumulated the same intervals.  (On a grid that ends a few cycles after the
-    host tick, a lazy read includes the interval whose end has passed but whose tick has not
-    run: one interval's drain ahead, as the twin test above allows.)
+    ticks both have accumulated the same intervals.  (A lazy read accumulates only to the last
+    tick boundary, so on a grid that ends a few cycles after the host tick it does not include
+    the interval whose tick has not run either.)
     """
     host, lazy, periodic = twins(hz, 0, freq=NSEC)
     host.run_for(NSEC // hz // 2)

@@ -316,6 +316,7 @@ class TimekeeperNamespace(Namespace):
             raise ValueError(f"update must be one of {UPDATE_POLICIES}, got {update!r}")
         self.tk = tk
         self.update = update
+        tk.lazy_keeps_error = update == "lazy"
         self.dilation = dilation
         freq_eff = mpq(host.clocksource.freq_hz) * dilation
         self.reference = Reference(tk, tk.cycle_last, freq_eff)
@@ -435,6 +436,25 @@ class TimekeeperNamespace(Namespace):
         self.plan()
         return clock_set
 
+    def catch_up_to_tick(self, cycles: int) -> int:
+        """A lazy namespace brought to where a kernel's last tick would have left it.
+
+        Not kernel code: the kernel accumulates only in `update_wall_time`, from the tick, so
+        at a read between ticks its timekeeper holds the whole intervals up to the last tick
+        boundary ≤ now (`host.last_tick_cycles`), and `second_overflow` has run only for the
+        seconds those intervals carried.  Accumulating the intervals between that boundary and
+        now would run a second's NTP work (maxerror growth, STA_UNSYNC, the phase slew, a
+        leap) a tick early.  The mult is steered for continuity at `cycles` (`steer_at`), as a
+        timer expiry's catch-up does, so no clock steps back.
+        """
+        tk = self.tk
+        if cycles - tk.cycle_last < tk.cycle_interval:
+            return 0
+        tick = self.host.last_tick_cycles(cycles)
+        if tick - tk.cycle_last < tk.cycle_interval:
+            return 0
+        return self.advance_to(tick, steer_at=cycles)
+
     def reference_error_ns(self, clockid: int, ideal: str = "kernel") -> mpq:
         """Kernel-path reading minus the exact ideal (`tk_core.reference`), in ns (exact)."""
         cycles = self.host.cycles_now()
@@ -550,7 +570,7 @@ class TimekeeperNamespace(Namespace):
         cycles = self.host.sample()
         self.tk.ntp.validate_timex(tx, has_cap)  # reject before anything moves
         if self.update == "lazy":
-            self.advance_to(cycles)
+            self.catch_up_to_tick(cycles)
         with self._clock_change(cycles) as change:
             result, stepped, tai_or_leap = do_adjtimex_sets(self.tk, cycles, tx, has_cap)
             change.was_set = stepped or tai_or_leap

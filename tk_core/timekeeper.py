@@ -462,10 +462,23 @@ class Timekeeper:
             # 7.3 books the ns taken off xtime_nsec as error again
             self.ntp_error += (offset * mult_adj) << self.ntp_error_shift
 
+    #: Set on a lazy namespace's timekeeper (not kernel): TK_CLEAR_NTP and resume keep
+    #: ntp_error instead of zeroing it.  A tick-by-tick kernel holds ntp_error within a
+    #: fraction of a ns of 0, so zeroing forgets nothing; a lazy one's may be up to the host's
+    #: `lazy_error_bound_ns` away, and forgetting it would leave the clock that far from where a
+    #: periodic twin's is with the dither steering from there: up to twice the bound apart.
+    lazy_keeps_error = False
+
+    def clear_ntp_error(self) -> None:
+        """The `ntp_error = 0` of `timekeeping_update` (TK_CLEAR_NTP) and `timekeeping_resume`;
+        a lazy timekeeper keeps its dither residue (`lazy_keeps_error`)."""
+        if not self.lazy_keeps_error:
+            self.ntp_error = 0
+
     def timekeeping_update(self, action: int) -> None:
         """`timekeeping_update`: clear NTP if asked, refresh leap state and readout bases."""
         if action & TK_CLEAR_NTP:
-            self.ntp_error = 0
+            self.clear_ntp_error()
             self.ntp.clear(self.cs_tick_adj if self.drain else None)
         self.tk_update_leap_state()
         self.tk_update_ktime_data()
@@ -477,9 +490,14 @@ class Timekeeper:
 
         The kernel splits long deltas into max_cycles pieces to stay within u64; the sum is
         the same, and Python's integers need no split.  Whole seconds move into xtime_sec
-        without calling `second_overflow`, exactly as `tk_normalize_xtime` does.
+        without calling `second_overflow`, exactly as `tk_normalize_xtime` does.  A lazy
+        timekeeper also books in ntp_error the drift of the cycles folded (`lazy_keeps_error`).
         """
         delta = cycles - self.cycle_last
+        if self.lazy_keeps_error:
+            # not kernel: book the drift of the folded cycles, so the residue a clear keeps is
+            # the clock's own (a tick-by-tick kernel folds less than a tick's worth)
+            self.ntp_error += self._chunk_error(0) * delta // self.cycle_interval
         self.cycle_last = cycles
         self.xtime_nsec += delta * self.mult
         self.raw_xtime_nsec += delta * self.raw_mult
@@ -563,7 +581,7 @@ class Timekeeper:
         self.tk_update_coarse_nsecs()
         self.tk_set_wall_to_mono(self.wall_to_monotonic_ns - sleep_ns)
         self.offs_boot += sleep_ns
-        self.ntp_error = 0
+        self.clear_ntp_error()
         self.timekeeping_update(TK_CLOCK_WAS_SET)
 
     # -- lazy-mode planning (not kernel code: when must a lazy namespace next accumulate?) --
@@ -591,12 +609,21 @@ class Timekeeper:
     def cycles_of_ntp_work(self) -> int | None:
         """Where a lazy namespace must next accumulate for NTP's sake, or None when quiet.
 
-        Not kernel code: the next second boundary while `second_overflow` has work, and in 7.3
+        Not kernel code: the next tick while the cached `ntp_tick` is not NTP's tick_length
+        (the tick at which a kernel's `timekeeping_adjust` takes it), the next second
+        boundary while `second_overflow` has work, and in 7.3
         also the tick before it (while a skew drains) and the next change of the per-interval
         drain (`cycles_of_drain_change`).  So no chunk of a lazy advance mixes intervals that a
         tick-by-tick timekeeper would drain differently.
         """
         key = self.cycles_of_next_second() if self.ntp.needs_per_second_hook() else None
+        if self.ntp_tick != self.ntp.tick_length:
+            # adjtimex moved NTP's tick length (ADJ_OFFSET re-runs ntp_update_frequency, but
+            # only ADJ_FREQUENCY and ADJ_TICK get the TK_ADV_FREQ advance): a kernel's next tick
+            # caches it in timekeeping_adjust, and every interval after that tick is booked in
+            # ntp_error against the new length.  Accumulate there too, or one long chunk books
+            # the stale length and ntp_error stops measuring the clock's real drift.
+            key = self.cycle_last + self.cycle_interval
         if self.drain:
             if key is not None and self.skew_delta and key - self.cycle_interval > self.cycle_last:
                 # second_overflow sees T and A as they were before its whole chunk: stop one
@@ -637,8 +664,11 @@ class Timekeeper:
 
         A kernel re-decides the dither on every tick.  A lazy namespace decides only when it
         accumulates, so between accumulations ntp_error drifts linearly.  This returns the
-        first tick boundary at which it would pass `bound` in the direction it is moving (the
-        accumulation there flips the dither), or None when it does not drift.
+        end of the last interval before it would pass `bound` in the direction it is moving
+        (the accumulation at the tick there flips the dither), or None when it does not drift.
+        The tick a hook lands on accumulates no interval ending after it, so |ntp_error| stays
+        within `bound` (the first interval past it would overshoot by up to one interval's
+        drift: 1.8 ns at HZ 100).
         """
         rate = self.ntp_error_rate()
         if rate == 0:
@@ -647,10 +677,8 @@ class Timekeeper:
             # 7.3 only: a dry pool under a kept bias drives the error away from the side the
             # dither corrects; a tick-by-tick kernel keeps the dither as it is, so no flip
             return None
-        if rate > 0:
-            k = (bound - self.ntp_error) // rate + 1
-        else:
-            k = (self.ntp_error + bound) // (-rate) + 1
+        room = bound - self.ntp_error if rate > 0 else bound + self.ntp_error
+        k = room // abs(rate)
         return self.cycle_last + max(1, k) * self.cycle_interval
 
     # -- state ---------------------------------------------------------------------------
