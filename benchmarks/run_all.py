@@ -17,8 +17,8 @@ same run, so a loaded machine slows both sides alike and the ratio stays put:
 `--quick` shortens the long figures (10^4 instead of 10^5 simulated s for the NTP runs, the
 leap demo's first 6 h, fewer read rounds, scaling up to 1 000 namespaces) and finishes in
 well under a minute on 2 cores; the table says what was measured.
-Figures (`--only` takes these names): clock_gettime, new_instant, timers, ntp, leap_demo,
-memory, scaling, real_chronyd (skipped with a message where chronyd or a C compiler is
+Figures (`--only` takes these names): clock_gettime, new_instant, timers, timer_storm, ntp,
+leap_demo, memory, scaling, real_chronyd (skipped with a message where chronyd or a C compiler is
 missing; see benchmarks/bench_real_chronyd.py).
 """
 
@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import bench_real_chronyd
+import bench_timer_storm
 from bench_lazy_idle import timed as idle_host_run  # benchmarks/ is sys.path[0]
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -262,6 +263,29 @@ def fig_timers(ctx: Ctx) -> list[Figure]:
     )]
 
 
+def fig_timer_storm(ctx: Ctx) -> list[Figure]:
+    """`bench_timer_storm`: a victim's lateness beside n same-instant hostile timers, and the
+    storm's expiry rate, fair (the default) against strict expiry order."""
+    sizes = bench_timer_storm.QUICK_SIZES if ctx.quick else bench_timer_storm.SIZES
+    results, clock = bench_timer_storm.run(sizes)
+    by = {(r.n, r.fair): r for r in results}
+    bound = bench_timer_storm.IRQ_COST_NS + bench_timer_storm.EXPIRY_COST_NS
+    out = []
+    for n in sizes:
+        fair, strict = by[n, True], by[n, False]
+        out.append(Figure(
+            "timer_storm", f"victim lateness beside a {n:,}-timer storm", fair.victim_late_ns,
+            "ns", f"{fair.victim_late_ns:,} ns (strict order: {strict.victim_late_ns:,} ns)",
+            None, f"≤ {bound:,} ns (irq + 1 expiry)", goal_value=bound, clock_ns=clock))
+        out.append(Figure(
+            "timer_storm", f"storm expiries, {n:,} hostile + 1 victim, fair order",
+            fair.expiries_per_s, "expiries/s",
+            f"{fmt_si(fair.expiries_per_s)} expiries/s (strict order: "
+            f"{fmt_si(strict.expiries_per_s)}/s, {strict.wall_ns / strict.expiries / clock:,.0f}×)",
+            fair.wall_ns / fair.expiries / clock, "—", higher_is_better=True, clock_ns=clock))
+    return out
+
+
 NTP_SCENARIO = """
 [scenario]
 name = "bench-{model}-{clients}"
@@ -419,6 +443,7 @@ FIGURES: dict[str, Callable[[Ctx], list[Figure]]] = {
     "clock_gettime": fig_clock_gettime,
     "new_instant": fig_new_instant,
     "timers": fig_timers,
+    "timer_storm": fig_timer_storm,
     "ntp": fig_ntp,
     "leap_demo": fig_leap_demo,
     "memory": fig_memory,

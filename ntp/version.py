@@ -36,6 +36,28 @@ do_settimeofday64/timekeeping_inject_offset error paths; UNSURE where no release
   deadlines"; the mainline release is UNSURE, taken as v7.4): in ``timens_ktime_to_host`` an
   absolute namespace deadline whose conversion ``t - offset`` overflows s64 (a negative offset,
   t near KTIME_MAX) becomes KTIME_MAX.  Before, the wrapped negative expiry fired at once.
+* ``adjtimex_clock_was_set_wall`` — False from v5.15 ("hrtimer: Add bases argument to
+  clock_was_set()", timers/core for 5.15) to v6.10, True before and from v6.11 ("timekeeping: Fix
+  bogus clock_was_set() invocation in do_adjtimex()", upstream 5916be8a53de, August 2024, tagged
+  for stable): when ``do_adjtimex`` has set the clock (a successful ADJ_SETOFFSET, a new TAI
+  offset, a leap second applied by its TK_ADV_FREQ advance) it calls ``clock_was_set`` with the
+  mask CLOCK_SET_WALL, so the REALTIME and TAI hrtimer bases are re-evaluated at once.  The
+  broken call passed CLOCK_REALTIME, which is 0 as a mask: no base was re-evaluated, and queued
+  wall-clock timers saw the new offsets only at the next hrtimer interrupt
+  (``hrtimer_update_base``); ``timerfd_clock_was_set`` ran either way.  Before 5.15
+  ``clock_was_set`` took no mask and re-evaluated every base.
+* ``user_timer_expired_sync`` — 7.3 (read in 7.3.4; the first 7.x release is UNSURE): user timers
+  (POSIX timers, timerfd, nanosleep) are started through ``hrtimer_start_range_ns_user``, which
+  does not queue a timer whose expiry has already passed when it would be the CPU's first
+  timer; the caller handles the expiry before the syscall returns.  Older kernels queue it and
+  fire it from the next interrupt (UNSURE: the 6.1 code was not re-read).  As with
+  ``ntp_skew_drain``, ``"mainline"`` keeps the older behaviour: only ``"7.3"`` and later
+  release numbers get it.
+* ``timens_exec_switch`` — v6.2+ ("fs/exec: switch timens when a task gets a new mm", execve
+  pull for v6.2-rc1): `copy_process` no longer refuses CLONE_THREAD/CLONE_VM with EINVAL while
+  a task's time namespace differs from its time_ns_for_children (the refusal dates from 5.6),
+  and execve moves a task whose two differ into time_ns_for_children
+  (`exec_task_namespaces`).  Not a namespace-engine flag: the task model reads it.
 * ``clock_adjtime_other_clocks_errno`` — EOPNOTSUPP for every version modelled: clock_adjtime on
   a known clock without an adjust method (MONOTONIC, MONOTONIC_RAW, REALTIME_COARSE,
   MONOTONIC_COARSE, BOOTTIME, the ALARM clocks, TAI, CPU-time clocks) fails with it; an unknown
@@ -47,6 +69,10 @@ stable review postings show them in:
 
 * 6.1.105 (review series "6.1.105-rc1", 12 Aug 2024, patches 102/150 and 107/150): both clamps
   (upstream 87d571d6fb77 and the time_constant safeguard);
+* 6.1.105 also (same series, patch 108/150): the do_adjtimex ``clock_was_set`` mask fix
+  (upstream 5916be8a53de).  5.15.y and 6.6.y got it in August 2024 too, and 6.10.y (named in
+  Debian's changelog among the 6.10 stable updates); their patch levels are not listed here, so
+  those series model their X.Y release (unfixed);
 * 6.1.120 (review series "6.1.120-rc1", 12 Dec 2024, patch 563/772): the removal of the u32
   cast (upstream f5807b0606da, sent to stable as a one-line backport because the 6.13 code it
   was written against did not apply).
@@ -81,6 +107,10 @@ SETOFFSET_ERROR_RESTORES_SINCE = (6, 13)
 ADJ_TAI_ZERO_SINCE = (5, 2)
 NTP_SKEW_DRAIN_SINCE = (7, 3)
 TIMENS_DEADLINE_SATURATES_SINCE = (7, 4)
+ADJTIMEX_CWS_MASKED_SINCE = (5, 15)
+ADJTIMEX_CWS_WALL_SINCE = (6, 11)
+USER_TIMER_EXPIRED_SYNC_SINCE = (7, 3)
+TIMENS_EXEC_SWITCH_SINCE = (6, 2)
 
 #: Stable series -> {flag: first patch level that has the mainline behaviour of that flag}.
 #: Only backports confirmed in the stable review postings are listed (module docstring).
@@ -89,6 +119,7 @@ STABLE_BACKPORTS: dict[tuple[int, int], dict[str, int]] = {
         "timeconst_preclamp": 105,
         "maxerror_clamp": 105,
         "offset_readback_u32_cast": 120,
+        "adjtimex_clock_was_set_wall": 105,
     },
     (7, 3): {"timens_deadline_saturates": 4},
 }
@@ -131,14 +162,21 @@ def _backported(key: tuple[int, int], patch: int, flag: str) -> bool:
 
 #: Flags added after checkpoints were first written: a document without one takes it from
 #: its version string.
-LATER_FLAGS = frozenset({"ntp_skew_drain", "timens_deadline_saturates"})
+LATER_FLAGS = frozenset({
+    "ntp_skew_drain",
+    "timens_deadline_saturates",
+    "adjtimex_clock_was_set_wall",
+    "user_timer_expired_sync",
+    "timens_exec_switch",
+})
 
 
 @dataclass(frozen=True)
 class KernelBehaviour:
     """Version-dependent NTP behaviour; the defaults are mainline's (see the module docstring).
 
-    ``ntp_skew_drain`` is the one flag a release number can turn on beyond mainline: 7.3+.
+    ``ntp_skew_drain`` and ``user_timer_expired_sync`` are the flags a release number can turn
+    on beyond mainline: 7.3+.
     """
 
     version: str = "mainline"
@@ -149,6 +187,9 @@ class KernelBehaviour:
     adj_tai_zero_allowed: bool = True
     ntp_skew_drain: bool = False
     timens_deadline_saturates: bool = True
+    adjtimex_clock_was_set_wall: bool = True
+    user_timer_expired_sync: bool = False
+    timens_exec_switch: bool = True
     clock_adjtime_other_clocks_errno: int = errno.EOPNOTSUPP
 
     @classmethod
@@ -163,6 +204,7 @@ class KernelBehaviour:
         major, minor, patch = _parse_full(version)
         key = (major, minor)
         cast = OFFSET_U32_CAST_SINCE <= key < OFFSET_U32_CAST_UNTIL
+        masked_cws = ADJTIMEX_CWS_MASKED_SINCE <= key < ADJTIMEX_CWS_WALL_SINCE
         return cls(
             version=version.strip(),
             timeconst_preclamp=key >= TIMECONST_PRECLAMP_SINCE
@@ -176,6 +218,10 @@ class KernelBehaviour:
             ntp_skew_drain=key >= NTP_SKEW_DRAIN_SINCE,
             timens_deadline_saturates=key >= TIMENS_DEADLINE_SATURATES_SINCE
             or _backported(key, patch, "timens_deadline_saturates"),
+            adjtimex_clock_was_set_wall=not masked_cws
+            or _backported(key, patch, "adjtimex_clock_was_set_wall"),
+            user_timer_expired_sync=key >= USER_TIMER_EXPIRED_SYNC_SINCE,
+            timens_exec_switch=key >= TIMENS_EXEC_SWITCH_SINCE,
         )
 
     @property

@@ -3,6 +3,8 @@
 `--quick --only clock_gettime` measures the three same-instant read figures in a few seconds;
 the test checks the markdown table and the JSON agree, every figure is there once, and its
 ratio to time.clock_gettime_ns is a positive number — never how large it is.
+`--quick --only timer_storm` runs benchmarks/bench_timer_storm.py's 10^3 and 10^4 storms: the
+victim's lateness is simulated time, so its value is checked exactly; the rates only for shape.
 """
 
 from __future__ import annotations
@@ -70,3 +72,22 @@ def test_unknown_figure_is_refused(tmp_path: Path) -> None:
     )
     assert done.returncode == 2 and "invalid choice" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_timer_storm_only_quick(tmp_path: Path) -> None:
+    stdout, md, js = run_all(tmp_path, "--quick", "--only", "timer_storm")
+    assert md.read_text("utf-8") == stdout
+    rows = table_rows(stdout)
+    assert len(rows) == 4  # 10^3 and 10^4 hostile timers: lateness, then expiry rate
+    results = json.loads(js.read_text("utf-8"))
+    figures = results["figures"]
+    assert [f["group"] for f in figures] == ["timer_storm"] * 4
+    for late, rate, n in ((figures[0], figures[1], 1_000), (figures[2], figures[3], 10_000)):
+        assert f"{n:,}" in late["name"] and f"{n:,}" in rate["name"]
+        # lateness is simulated time, exact: fair within the bound, strict behind the storm
+        assert late["value"] == late["goal_value"] == 2_000 and late["met"] is True
+        strict = int(re.search(r"strict order: ([\d,]+) ns", late["detail"])[1].replace(",", ""))
+        assert strict >= n * 1_000
+        assert rate["value"] > 0 and rate["ratio"] > 0 and rate["met"] is None
+    for row, fig in zip(rows, figures, strict=True):
+        assert row[0] == fig["name"]

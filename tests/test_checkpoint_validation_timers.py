@@ -230,9 +230,10 @@ def test_every_host_attribute_is_carried_or_derived() -> None:
                "clockevent", "clocksource", "counter", "epoch_ns", "expiry_cost_ns",
                "hang_detected", "hz", "irq_cost_ns", "last_jiffies_update", "lateness",
                "lazy_error_bound",
-               "namespaces", "nohz", "queue", "rekey_slack_ns", "requeue_on_adjust", "stats",
+               "fair_expiry", "namespaces", "nohz", "queue", "rekey_slack_ns", "requeue_on_adjust",
+               "stats",
                "user_hz", "wrap_guard"}
     derived = {"_cache_cycles", "_cache_now", "_in_irq", "_touched", "behaviour",
                "guard_cycles", "kernel_version", "periodic", "root", "tick_period",
-               "_jiffy_tk"}
+               "_jiffy_tk", "stale_bases"}
     assert set(vars(Host())) == carried | derived

@@ -98,10 +98,16 @@ def test_version_and_code_come_from_the_installed_copy(installed: Path, tmp_path
 
 @pytest.mark.soak
 def test_every_shipped_scenario_runs_and_shows_outside_the_tree(
-    installed: Path, tmp_path: Path
+    installed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tk_shim.daemons import ENV_CACHE, cache_dir, find_daemon
+
     shipped = sorted(p.stem for p in (ROOT / "tk_core/scenario/shipped").glob("*.toml"))
+    # the installed copy looks for fetched daemons beside itself: point it at ours
+    monkeypatch.setenv(ENV_CACHE, os.environ.get(ENV_CACHE) or str(cache_dir()))
     for name in shipped:
+        if name == "chrony-real" and find_daemon("chronyd") is None:
+            continue  # real chronyd: scripts/fetch-daemons.sh (its own test skips likewise)
         out = tmp_path / name
         ran = _cli(installed, tmp_path, "run", name, "--until", "2min", "--out", str(out), "-q")
         assert ran.returncode == 0, (name, ran.stderr)

@@ -29,6 +29,7 @@ from .scenario import table as summary_table
 from .scenario.checks import Resolved
 from .scenario.errors import input_error
 from .scenario.paths import find_scenario, shipped_dir
+from .scenario.programs import ProgramsUnavailable
 from .scenario.results import execute, read_results
 from .scenario.runner import check_setup
 from .scenario.units import format_duration
@@ -103,6 +104,9 @@ def run(args: argparse.Namespace, err: Console) -> int:
     progress = None if args.quiet else RunProgress(err, name)
     try:
         result = execute(loaded, out, progress, trace=args.trace)
+    except ProgramsUnavailable as exc:
+        err.print(f"timekeepers run: {name}: {exc}", markup=False)
+        return EXIT_FAILED
     finally:
         if progress is not None:
             progress.close()

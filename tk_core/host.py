@@ -40,13 +40,23 @@ from .clockevent import HANG_PASSES, ClockEventDevice, hang_delay_ns
 from .clockids import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME
 from .clocksource import Clocksource, clocksource_update_freq
 from .counter import ExtendedCounter
-from .hrtimer import ClockEntry, HostEntry, HostTimerQueue, hrtimer_forward
+from .hrtimer import (
+    ClockEntry,
+    HeldGroup,
+    HostEntry,
+    HostTimerQueue,
+    Item,
+    PassWatch,
+    hrtimer_forward,
+)
 from .lateness import LatenessHistogram
 from .namespace import MODELS, Namespace, OffsetsNamespace, TimekeeperNamespace
 from .timekeeper import NSEC_PER_SEC, ClockInit, Timekeeper
-from .timerbase import TimerEntry
+from .timerbase import TimerBase, TimerEntry
 
 NS = mpq(1, NSEC_PER_SEC)
+#: the strict-order pass's watch domain when several namespaces are due (matches none)
+_ANY_NAMESPACE = object()
 
 
 @dataclass(eq=False)
@@ -130,7 +140,9 @@ class Host:
     takes), `requeue_on_adjust` (re-key a namespace's timers at every NTP rate change instead
     of re-checking them when they come due), `rekey_slack_ns` (how late a rate rise may make
     a queued key before its base re-keys), `record_lateness` (a `LatenessHistogram` of every
-    fire's lateness, measured when its callback runs, in `self.lateness`).  `check_never_early`
+    fire's lateness, measured when its callback runs, in `self.lateness`), `fair_expiry` (the
+    entries due in one interrupt pass run round-robin across namespaces, see `_run_due`;
+    False runs them strictly by expiry as the kernel does).  `check_never_early`
     (class default False; the tests set it) asserts on every fire that the namespace's own
     clock has reached the deadline.
     """
@@ -162,6 +174,7 @@ class Host:
         rekey_slack_ns: int = 1000,
         record_lateness: bool = False,
         aux_clocks: bool = False,
+        fair_expiry: bool = True,
     ) -> None:
         for name, value in (
             ("hz", hz),
@@ -205,10 +218,17 @@ class Host:
         self.rekey_slack_ns = rekey_slack_ns
         self.irq_cost_ns = irq_cost_ns
         self.expiry_cost_ns = expiry_cost_ns
+        if not isinstance(fair_expiry, bool):
+            raise TypeError(f"Host fair_expiry must be a bool, got {fair_expiry!r}")
+        #: run the entries due in one interrupt pass round-robin across namespaces
+        self.fair_expiry = fair_expiry
         self.lateness: LatenessHistogram | None = LatenessHistogram() if record_lateness else None
         self.hang_detected = False
         self._in_irq = False
         self._touched: dict[NamespaceStats, None] = {}
+        #: timer bases whose wall offsets changed under a clock_was_set that selected no
+        #: hrtimer base: re-keyed at the next interrupt (`TimerBase.update_base`)
+        self.stale_bases: dict[TimerBase, None] = {}
         self._want: int | None = None
         self._floor: mpq | None = None
         self._now = mpq(0)
@@ -260,13 +280,25 @@ class Host:
         return mpq(self.epoch_ns, NSEC_PER_SEC) + self._now
 
     def cycles_now(self) -> int:
-        """The extended counter now, without sampling (the kernel read path)."""
-        if self._cache_now is self._now:
+        """The extended counter now, without sampling (the kernel read path).
+
+        Computed once per true instant (per `_now` object) and kept until the instant moves
+        or `sample` moves the extension's reference point.
+        """
+        now = self._now
+        if self._cache_now is now:
             return self._cache_cycles
-        raw = self.clocksource.counter_at(self._now)
-        self._cache_cycles = self.counter.peek(raw)
-        self._cache_now = self._now
-        return self._cache_cycles
+        cs = self.clocksource
+        rate = cs.constant_rate
+        if rate is not None and type(now) is mpq:  # cycles_at's constant-rate case (now ≥ 0)
+            raw = (cs.start_cycles + int(now * rate)) & cs.mask
+        else:
+            raw = cs.cycles_at(now) & cs.mask
+        counter = self.counter  # ExtendedCounter.peek, inlined: this is every read's path
+        d = (raw - counter.last_raw) & counter.mask
+        self._cache_cycles = cycles = counter.last_ext + (0 if d > counter.max_delta else d)
+        self._cache_now = now
+        return cycles
 
     def sample(self) -> int:
         """Sample the counter: move the extension's reference point to now."""
@@ -508,6 +540,7 @@ class Host:
         self._in_irq = True
         try:
             self.update_jiffies(cycles)
+            self._update_bases()
             passes = 0
             while True:
                 self._run_due(cycles)
@@ -524,6 +557,14 @@ class Host:
             self._in_irq = False
         for st in touched:
             st.interrupts += 1
+
+    def _update_bases(self) -> None:
+        """`hrtimer_update_base` on interrupt entry: stale bases pick up their new offsets."""
+        if self.stale_bases:
+            stale = list(self.stale_bases)
+            self.stale_bases.clear()
+            for base in stale:
+                base.update_base()
 
     @property
     def jiffies(self) -> int:
@@ -581,12 +622,173 @@ class Host:
         return min(tk.cycles_for_mono(boundary), cycles)
 
     def _run_due(self, cycles: int) -> None:
+        """`__hrtimer_run_queues` for one pass at `cycles`, fair across namespaces.
+
+        While the entries due by `cycles` belong to one namespace (host entries — the tick,
+        lazy NTP hooks, daemon and network events — belong to none), or no group has two of
+        them, they run strictly by expiry, exactly as with `fair_expiry=False` (the order
+        is then the round-robin's too).  Otherwise — or once another entry is queued due, or
+        with expiry costs another namespace's entry comes due while the pass runs — the rest
+        of the pass is `_run_fair`'s round-robin.
+        """
+        queue = self.queue
+        if not self.fair_expiry:
+            self._run_in_order(cycles, None)
+            return
+        cost = self.expiry_cost_ns
+        while True:
+            entry = queue.pop_sole_due(cycles)  # the common case: one entry due
+            if entry is not None:
+                entry.expire(cycles)
+                if cost:
+                    self._spend(cost)
+                continue
+            if not queue.has_due(cycles):
+                return
+            unfair, names = queue.due_groups(cycles)
+            watch = PassWatch(cycles)
+            watch.joined.update(names)
+            if unfair:
+                self._run_fair(watch, [])
+                return
+            # one namespace: only another's due entry trips; several (one entry each): any
+            watch.domain = names[0] if len(names) == 1 else _ANY_NAMESPACE if names else None
+            queue.watch(watch)
+            try:
+                late = self._run_in_order(cycles, watch)
+            finally:
+                queue.unwatch()
+            if late:
+                self._run_fair(watch, late)
+                return
+            if not watch.tripped:
+                return
+
+    def _run_in_order(self, cycles: int, watch: PassWatch | None) -> list[Item]:
+        """Run due entries by expiry.  With a `watch`, stop when it trips, or return the
+        entries of another namespace that came due meanwhile (`_late`)."""
         cost = self.expiry_cost_ns
         queue = self.queue
         while (entry := queue.pop_due(cycles)) is not None:
             entry.expire(cycles)
             if cost:
                 self._spend(cost)
+                if watch is not None and (late := self._late(watch)):
+                    return late
+            if watch is not None and watch.tripped:
+                break
+        return []
+
+    def _late(self, watch: PassWatch) -> list[Item]:
+        """Entries of namespaces new to the pass that came due since it began (model, not
+        kernel: the kernel runs them in the next pass, after this one's)."""
+        key = watch.next_key
+        if key is None or not watch.joined:
+            return []  # a pass of host entries only stays strict: no namespace to be fair to
+        if watch.next_t is None:
+            watch.next_t = self.clocksource.time_of_cycles(key + self._lost)
+        if self._now < watch.next_t or key > (now := self.cycles_now()):
+            return []
+        return self.queue.late_window(watch, now)
+
+    def _run_fair(self, watch: PassWatch, late: list[Item]) -> None:
+        """Round-robin expiry: one entry per namespace per round, by expiry within each.
+
+        Every round runs, for each namespace with entries due by `cycles` when the round
+        starts (ordered by their earliest due entry; host entries form one more group), that
+        namespace's earliest due entry at its turn.  Entries queued due during the pass join
+        their namespace's turn (a new namespace joins the next round); entries cancelled or
+        re-armed after being taken for the pass are skipped.  So with k groups due, an
+        entry that is j-th in its namespace runs after at most k·j − 1 others in this pass.
+        A namespace with nothing in the pass whose entry comes due while it runs (the time
+        expiries cost) joins after the expiry in progress, with all of its entries due by
+        then; each namespace joins so once per pass, so a pass still ends.
+        """
+        queue = self.queue
+        cycles = watch.cycles
+        cost = self.expiry_cost_ns
+        heaps: dict[object | None, HeldGroup] = {}
+        deferred: set[object | None] = set()
+        queue.watch(watch)
+        try:
+            if late:
+                queue.admit(heaps, late, watch)
+            while True:
+                queue.hold_due(heaps, cycles, watch.joined)
+                order = self._round_order(heaps)
+                if len(order) < 2:
+                    if not order or not self._drain_held(heaps, order[0], watch):
+                        return
+                    continue
+                for domain in order:
+                    queue.hold_due(heaps, cycles, watch.joined)
+                    group = heaps[domain]
+                    entry = queue.take_held(group)
+                    if entry is None:
+                        continue
+                    entry.expire(group.cycles)
+                    if cost:
+                        self._spend(cost)
+                        if late := self._late(watch):
+                            queue.admit(heaps, late, watch)
+                if TRACE.enabled:
+                    self._trace_deferred(heaps, order, deferred)
+        finally:
+            queue.unwatch()
+            queue.release_held()
+
+    def _drain_held(
+        self, heaps: dict[object | None, HeldGroup], domain: object | None, watch: PassWatch
+    ) -> bool:
+        """Rounds of one group: its held entries by expiry until the list has one due again
+        or a namespace joins late (True: a new round must look at them) or the group is done
+        (False)."""
+        queue = self.queue
+        cost = self.expiry_cost_ns
+        heap = heaps[domain]
+        cycles = watch.cycles
+        while not queue.has_due(cycles):
+            entry = queue.take_held(heap)
+            if entry is None:
+                return False
+            entry.expire(heap.cycles)
+            if cost:
+                self._spend(cost)
+                if late := self._late(watch):
+                    queue.admit(heaps, late, watch)
+                    return True
+        return True
+
+    def _round_order(self, heaps: dict[object | None, HeldGroup]) -> list[object | None]:
+        """The groups that still hold due entries, earliest first (emptied ones are dropped)."""
+        heads = []
+        for domain, heap in list(heaps.items()):
+            head = self.queue.head_held(heap)
+            if head is None:
+                del heaps[domain]
+            else:
+                heads.append((head, domain))
+        heads.sort(key=lambda pair: pair[0][:2])
+        return [domain for _, domain in heads]
+
+    def _trace_deferred(
+        self,
+        heaps: dict[object | None, HeldGroup],
+        order: list[object | None],
+        deferred: set[object | None],
+    ) -> None:
+        """Trace, once per pass, each namespace a round left with due entries (it waits)."""
+        for domain in order:
+            heap = heaps.get(domain)
+            if domain in deferred or not heap or self.queue.head_held(heap) is None:
+                continue
+            deferred.add(domain)
+            emit(
+                "hrtimer_fair_defer",
+                ns=getattr(domain, "name", "host"),
+                waiting=len(heap),
+                groups=len(order),
+            )
 
     def _hang(self, entry_t: mpq, now: int) -> None:
         """Three passes could not catch up: force the next event a little later (≤ 100 ms)."""

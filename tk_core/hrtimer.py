@@ -15,6 +15,7 @@ cheap however many other timers are queued.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from typing import TYPE_CHECKING, Protocol
 
@@ -22,6 +23,8 @@ from sortedcontainers import SortedList
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from gmpy2 import mpq
 
 
 class ClockOwner(Protocol):
@@ -45,6 +48,11 @@ class HostEntry:
     def queued(self) -> bool:
         return self._item is not None
 
+    @property
+    def domain(self) -> object | None:
+        """The namespace whose timer this is, for fair expiry; None for the host's own work."""
+        return None
+
     def expire(self, cycles: int) -> None:
         """Called by the host with the interrupt's cycle count; may re-queue itself."""
         raise NotImplementedError
@@ -63,50 +71,282 @@ class CycleEntry(HostEntry):
         self.action(cycles)
 
 
-class HostTimerQueue:
-    """Entries ordered by (host cycles, arming order)."""
+Item = tuple[int, int, HostEntry]
 
-    __slots__ = ("_list", "_seq")
+
+class HeldGroup:
+    """One domain's entries held for a fair pass, earliest first.
+
+    `run` is what the pass took at once, in order (kept reversed: the earliest is popped off
+    the end in O(1)); `late` is a heap of the ones queued due while the pass ran.  `cycles`
+    is the count its entries expire at: the pass's, or for a namespace that joined the pass
+    late, the count when it joined.
+    """
+
+    __slots__ = ("cycles", "late", "run")
+
+    def __init__(self, items: list[Item], cycles: int) -> None:
+        items.reverse()
+        self.run = items
+        self.late: list[Item] = []
+        self.cycles = cycles
+
+    def __len__(self) -> int:
+        return len(self.run) + len(self.late)
+
+    def push(self, item: Item) -> None:
+        heapq.heappush(self.late, item)
+
+    def _late_first(self) -> bool:
+        late, run = self.late, self.run
+        return bool(late) and (not run or late[0][:2] < run[-1][:2])
+
+    def peek(self) -> Item:
+        return self.late[0] if self._late_first() else self.run[-1]
+
+    def pop(self) -> Item:
+        return heapq.heappop(self.late) if self._late_first() else self.run.pop()
+
+
+class PassWatch:
+    """What the host watches on the queue during one interrupt pass (`Host._run_due`).
+
+    `cycles`: the pass's cycle count (what is due by it runs in this pass); `domain`: the
+    one namespace a strict-order pass is running (`tripped` turns True when another's entry
+    is queued due by `cycles`); `joined`: the namespaces that have had entries in the pass;
+    `cursor`: how far past `cycles` the list has been looked at for namespaces new to the
+    pass that came due while it ran; `next_key`: the earliest listed key beyond `cursor`,
+    and `next_t` the true time the counter reaches it (None: to be worked out again).
+    """
+
+    __slots__ = ("cursor", "cycles", "domain", "joined", "next_key", "next_t", "tripped")
+
+    def __init__(self, cycles: int) -> None:
+        self.cycles = cycles
+        self.domain: object | None = None
+        self.joined: set[object] = set()
+        self.cursor = cycles
+        self.next_key: int | None = None
+        self.next_t: mpq | None = None
+        self.tripped = False
+
+
+class HostTimerQueue:
+    """Entries ordered by (host cycles, arming order).
+
+    During a fair expiry pass (`Host._run_due`) the entries due at the pass's cycle count are
+    *held*: taken off the ordered list into the host's per-namespace heaps, but still queued
+    as far as anyone else can tell (`queued`, `remove`, re-arming and snapshots see them).
+    Cancelling or re-arming a held entry takes it out of the hold, so the pass skips it.
+    `watch(PassWatch)` lets the host see, while a pass runs, an entry of another namespace
+    queued due by the pass's cycles (`tripped`) and the earliest key beyond its cursor.
+    """
+
+    __slots__ = ("_held", "_list", "_seq", "_watch")
 
     def __init__(self) -> None:
         self._list: SortedList = SortedList()
         self._seq = itertools.count()
+        self._held: dict[HostEntry, Item] = {}
+        self._watch: PassWatch | None = None
 
     def __len__(self) -> int:
-        return len(self._list)
+        return len(self._list) + len(self._held)
+
+    def _unlink(self, entry: HostEntry, item: Item) -> None:
+        held = self._held
+        if held and held.get(entry) is item:
+            del held[entry]
+        else:
+            self._list.remove(item)
 
     def add(self, entry: HostEntry, key: int) -> None:
         """Queue `entry` at `key` cycles (re-queues it if it was queued already)."""
         if entry._item is not None:
-            self._list.remove(entry._item)
+            self._unlink(entry, entry._item)
         item = (key, next(self._seq), entry)
         entry.key = key
         entry._item = item
         self._list.add(item)
+        watch = self._watch
+        if watch is not None:
+            if key <= watch.cycles:
+                domain = entry.domain
+                if domain is not None and domain is not watch.domain:
+                    watch.tripped = True
+            elif key > watch.cursor and (watch.next_key is None or key < watch.next_key):
+                watch.next_key = key
+                watch.next_t = None
 
     def remove(self, entry: HostEntry) -> bool:
         """Dequeue `entry`; False if it was not queued."""
         if entry._item is None:
             return False
-        self._list.remove(entry._item)
+        self._unlink(entry, entry._item)
         entry._item = None
         return True
 
     def entries(self) -> list[HostEntry]:
         """A snapshot of the queued entries, earliest first."""
-        return [item[2] for item in self._list]
+        items = list(self._list)
+        if self._held:
+            items = sorted([*items, *self._held.values()])
+        return [item[2] for item in items]
 
     def first_key(self) -> int | None:
-        return self._list[0][0] if self._list else None
+        key: int | None = self._list[0][0] if self._list else None
+        if self._held:
+            low = min(item[0] for item in self._held.values())
+            key = low if key is None or low < key else key
+        return key
 
     def pop_due(self, cycles: int) -> HostEntry | None:
         """Dequeue and return the earliest entry whose key ≤ `cycles`, or None."""
         if not self._list or self._list[0][0] > cycles:
             return None
-        item: tuple[int, int, HostEntry] = self._list.pop(0)
+        item: Item = self._list.pop(0)
         entry = item[2]
         entry._item = None
         return entry
+
+    def pop_sole_due(self, cycles: int) -> HostEntry | None:
+        """`pop_due` if exactly one listed entry is due by `cycles`; None otherwise."""
+        lst = self._list
+        if not lst or lst[0][0] > cycles or (len(lst) > 1 and lst[1][0] <= cycles):
+            return None
+        item: Item = lst.pop(0)
+        entry = item[2]
+        entry._item = None
+        return entry
+
+    def has_due(self, cycles: int) -> bool:
+        """Whether the ordered list holds an entry due by `cycles`."""
+        return bool(self._list) and self._list[0][0] <= cycles
+
+    def due_groups(self, cycles: int) -> tuple[bool, list[object]]:
+        """(whether strict order would be unfair, the namespaces) for the entries due by
+        `cycles`.
+
+        Strict order is fair unless two namespaces are due and some group (a namespace, or
+        the host entries) has two entries due: with one entry per group the first round of
+        the round-robin is the strict order.  The due prefix is scanned until that is known.
+        """
+        lst = self._list
+        seen: set[object | None] = set()
+        names: list[object] = []
+        repeat = False
+        for item in lst.islice(0, lst.bisect_left((cycles + 1,))):
+            domain = item[2].domain
+            if domain in seen:
+                repeat = True
+            else:
+                seen.add(domain)
+                if domain is not None:
+                    names.append(domain)
+            if repeat and len(names) > 1:
+                return True, names
+        return False, names
+
+    def watch(self, watch: PassWatch) -> None:
+        """Watch additions for one pass (see `PassWatch`)."""
+        self._watch = watch
+        watch.next_key = self.first_key_after(watch.cursor)
+        watch.next_t = None
+
+    def unwatch(self) -> None:
+        self._watch = None
+
+    def first_key_after(self, cycles: int) -> int | None:
+        """The earliest listed key > `cycles`, or None."""
+        lst = self._list
+        i = lst.bisect_left((cycles + 1,))
+        return lst[i][0] if i < len(lst) else None
+
+    def late_window(self, watch: PassWatch, now: int) -> list[Item]:
+        """The listed entries, due in (cursor, now], of namespaces not yet in the pass.
+
+        Left on the list (`admit` takes them); the cursor moves to `now` whatever is found.
+        """
+        lst = self._list
+        lo = lst.bisect_left((watch.cursor + 1,))
+        hi = lst.bisect_left((now + 1,))
+        joined = watch.joined
+        window: list[Item] = list(lst.islice(lo, hi))
+        new = {d for item in window if (d := item[2].domain) is not None and d not in joined}
+        watch.cursor = now
+        watch.next_key = lst[hi][0] if hi < len(lst) else None
+        watch.next_t = None
+        return [item for item in window if item[2].domain in new] if new else []
+
+    def admit(self, groups: dict[object | None, HeldGroup], items: list[Item],
+              watch: PassWatch) -> None:
+        """Hold `late_window`'s `items` for the pass: their namespaces join it."""
+        held = self._held
+        fresh: dict[object | None, list[Item]] = {}
+        for item in items:
+            self._list.remove(item)
+            entry = item[2]
+            held[entry] = item
+            fresh.setdefault(entry.domain, []).append(item)
+        for domain, run in fresh.items():
+            groups[domain] = HeldGroup(run, watch.cursor)
+            watch.joined.add(domain)
+
+    def hold_due(
+        self, groups: dict[object | None, HeldGroup], cycles: int, joined: set[object]
+    ) -> None:
+        """Move every listed entry due by `cycles` into `groups` (by domain, earliest first);
+        their namespaces go into `joined`."""
+        lst = self._list
+        if not lst or lst[0][0] > cycles:
+            return
+        count = lst.bisect_left((cycles + 1,))
+        items: list[Item] = list(lst.islice(0, count))
+        del lst[:count]
+        held = self._held
+        fresh: dict[object | None, list[Item]] = {}
+        for item in items:
+            entry = item[2]
+            held[entry] = item
+            domain = entry.domain
+            group = groups.get(domain)
+            if group is None:
+                fresh.setdefault(domain, []).append(item)
+            else:
+                group.push(item)
+        for domain, run in fresh.items():
+            groups[domain] = HeldGroup(run, cycles)
+            if domain is not None:
+                joined.add(domain)
+
+    def take_held(self, group: HeldGroup) -> HostEntry | None:
+        """Pop `group`'s earliest entry still held (cancelled or re-armed ones are dropped)."""
+        held = self._held
+        while group:
+            item = group.pop()
+            entry = item[2]
+            if held.get(entry) is item:
+                del held[entry]
+                entry._item = None
+                return entry
+        return None
+
+    def head_held(self, group: HeldGroup) -> Item | None:
+        """`group`'s earliest item still held, dropping stale ones; None when none is left."""
+        held = self._held
+        while group:
+            item = group.peek()
+            if held.get(item[2]) is item:
+                return item
+            group.pop()
+        return None
+
+    def release_held(self) -> None:
+        """End of a fair pass: whatever is still held goes back on the ordered list."""
+        held = self._held
+        if held:
+            self._list.update(held.values())
+            held.clear()
 
 
 class ClockEntry(HostEntry):

@@ -26,7 +26,7 @@ from gmpy2 import mpq
 
 from ntp.timex import ADJ_OFFSET_SINGLESHOT, ADJ_OFFSET_SS_READ, Timex
 
-from .adjtimex import do_adjtimex
+from .adjtimex import do_adjtimex_sets
 from .auxclock import AuxClocks, is_aux_clock, os_error
 from .clockids import (
     CLOCK_BOOTTIME,
@@ -78,6 +78,32 @@ def handle_alive(handle: PosixTimer | TimerFd | Sleeper) -> bool:
 MODELS = ("timekeeper", "offsets")
 
 
+def _read_real_coarse(tk: Timekeeper, cycles: int) -> int:
+    return tk.real_coarse_ns()
+
+
+def _read_mono_coarse(tk: Timekeeper, cycles: int) -> int:
+    return tk.mono_coarse_ns()
+
+
+#: How a timekeeper namespace reads each clock id it models: one table lookup instead of a
+#: chain of comparisons.  Aux clocks and invalid ids are not here (`read_clock_at`'s slow path).
+_TK_READERS: dict[int, Callable[[Timekeeper, int], int]] = {
+    CLOCK_REALTIME: Timekeeper.real_ns,
+    CLOCK_REALTIME_ALARM: Timekeeper.real_ns,
+    CLOCK_MONOTONIC: Timekeeper.mono_ns,
+    CLOCK_BOOTTIME: Timekeeper.boot_ns,
+    CLOCK_BOOTTIME_ALARM: Timekeeper.boot_ns,
+    CLOCK_TAI: Timekeeper.tai_ns,
+    CLOCK_MONOTONIC_RAW: Timekeeper.raw_ns,
+    CLOCK_REALTIME_COARSE: _read_real_coarse,
+    CLOCK_MONOTONIC_COARSE: _read_mono_coarse,
+}
+#: The clocks an offsets namespace moves by its MONOTONIC offset, and by its BOOTTIME offset.
+_MONO_OFFSET_CLOCKS = frozenset({CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE})
+_BOOT_OFFSET_CLOCKS = frozenset({CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM})
+
+
 def einval(msg: str) -> OSError:
     return OSError(errno.EINVAL, f"EINVAL: {msg}")
 
@@ -89,12 +115,18 @@ def _check_int(name: str, value: Any) -> int:
 
 
 class ClockChange:
-    """Filled in by a clock-setting call: did it set the clock (clock_was_set)?"""
+    """Filled in by a clock-setting call: did it set the clock (clock_was_set)?
 
-    __slots__ = ("was_set",)
+    `bases` is False when the call's clock_was_set selects no hrtimer base (do_adjtimex's
+    TAI or leap notification on 5.15–6.10): the wall timers see the change only at the next
+    host interrupt.
+    """
+
+    __slots__ = ("bases", "was_set")
 
     def __init__(self) -> None:
         self.was_set = True
+        self.bases = True
 
 
 class Namespace:
@@ -319,22 +351,45 @@ class TimekeeperNamespace(Namespace):
         """This namespace's NTP state (`ntp.kernel.NtpState`)."""
         return self.tk.ntp
 
-    def read_clock_at(self, clockid: int, cycles: int) -> int:
+    #: The read cache of `clock_gettime_ns`: the values read at extended count
+    #: `_read_cycles` (the host's object for the instant) under the timekeeper's `read_seq`.
+    _read_cycles: object = None
+    _read_seq = 0
+    _read_vals: dict[int, int]
+
+    def clock_gettime_ns(self, clockid: int) -> int:
+        """`clock_gettime`: the clock's value now, in int ns (EINVAL for an unknown clock).
+
+        The same value `read_clock_at(clockid, host.cycles_now())` gives.  Values are kept
+        while the instant (the host's cycles object) and the timekeeper's `read_seq` stay the
+        same; any accumulation, step, rate change, suspend or restore ends in a new read_seq.
+        Aux clocks are not kept (they have timekeepers of their own).
+        """
+        host = self.host
+        cycles = host._cache_cycles if host._cache_now is host._now else host.cycles_now()
         tk = self.tk
-        if clockid in (CLOCK_REALTIME, CLOCK_REALTIME_ALARM):
-            return tk.mono_ns(cycles) + tk.offs_real
-        if clockid == CLOCK_MONOTONIC:
-            return tk.mono_ns(cycles)
-        if clockid in (CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM):
-            return tk.mono_ns(cycles) + tk.offs_boot
-        if clockid == CLOCK_TAI:
-            return tk.mono_ns(cycles) + tk.offs_tai
-        if clockid == CLOCK_MONOTONIC_RAW:
-            return tk.raw_ns(cycles)
-        if clockid == CLOCK_REALTIME_COARSE:
-            return tk.real_coarse_ns()
-        if clockid == CLOCK_MONOTONIC_COARSE:
-            return tk.mono_coarse_ns()
+        seq = tk.read_seq
+        if cycles is self._read_cycles and seq == self._read_seq:
+            vals = self._read_vals
+            if clockid in vals:
+                return vals[clockid]
+            reader = _TK_READERS.get(clockid)
+            if reader is None:
+                return self.read_clock_at(clockid, cycles)
+            vals[clockid] = value = reader(tk, cycles)
+            return value
+        reader = _TK_READERS.get(clockid)
+        if reader is None:
+            return self.read_clock_at(clockid, cycles)
+        value = reader(tk, cycles)
+        self._read_cycles, self._read_seq, self._read_vals = cycles, seq, {clockid: value}
+        return value
+
+    def read_clock_at(self, clockid: int, cycles: int) -> int:
+        """The clock's value at extended count `cycles` (EINVAL for an unknown clock)."""
+        reader = _TK_READERS.get(clockid)
+        if reader is not None:
+            return reader(self.tk, cycles)
         if self.host.aux_clocks and is_aux_clock(clockid):
             return self.aux.clock(clockid).read(cycles)
         raise self._bad_clock(clockid)
@@ -437,11 +492,20 @@ class TimekeeperNamespace(Namespace):
         else:
             self.host.enqueue(self._hook, self.host.next_tick_cycles(key))
 
-    def clock_was_set(self) -> None:
-        """`clock_was_set` for this namespace only: tell its listeners (e.g. its timer index)."""
+    def clock_was_set(self, bases: bool = True) -> None:
+        """`clock_was_set` for this namespace only: tell its listeners (e.g. its timer index).
+
+        With `bases=False` (the empty mask of do_adjtimex on 5.15-6.10) the timer index only
+        tells its timerfds (`timerfd_clock_was_set` runs whatever the mask) and leaves its wall
+        timers to the next host interrupt (`TimerBase.clock_was_set_masked`).
+        """
         self.host.stats.clock_was_set += 1
+        own = self.timer_base.clock_was_set
         for listener in self.clock_was_set_listeners:
-            listener(self)
+            if not bases and listener == own:
+                self.timer_base.clock_was_set_masked()
+            else:
+                listener(self)
 
     # -- setting and steering -----------------------------------------------------------
 
@@ -485,14 +549,16 @@ class TimekeeperNamespace(Namespace):
             if self.tk.clock_was_set_seq != seq:
                 self._after_change(cycles, offs_real, was_set=True)
             raise
-        self._after_change(cycles, offs_real, was_set=change.was_set)
+        self._after_change(cycles, offs_real, was_set=change.was_set, bases=change.bases)
 
-    def _after_change(self, cycles: int, offs_real_before: int, *, was_set: bool) -> None:
+    def _after_change(
+        self, cycles: int, offs_real_before: int, *, was_set: bool, bases: bool = True
+    ) -> None:
         if self.observer is not None:
             self.observer(self, cycles, offs_real_before)
         self.reference.sync(self.tk, cycles)
         if was_set:
-            self.clock_was_set()
+            self.clock_was_set(bases=bases)
         self.timer_base.conversion_changed()
         self.plan()
 
@@ -506,7 +572,11 @@ class TimekeeperNamespace(Namespace):
         if self.update == "lazy":
             self.catch_up_to_tick(cycles)
         with self._clock_change(cycles) as change:
-            result, change.was_set = do_adjtimex(self.tk, cycles, tx, has_cap)
+            result, stepped, tai_or_leap = do_adjtimex_sets(self.tk, cycles, tx, has_cap)
+            change.was_set = stepped or tai_or_leap
+            # timekeeping_inject_offset notified CLOCK_SET_WALL itself before 7.x; do_adjtimex's
+            # own call for a TAI change or a leap had the empty mask on 5.15-6.10
+            change.bases = stepped or self.host.behaviour.adjtimex_clock_was_set_wall
         return result
 
     def follow(self, policy: Any, **kwargs: Any) -> Any:
@@ -558,10 +628,36 @@ class OffsetsNamespace(Namespace):
     model = "offsets"
     CRED_CALLS = Namespace.CRED_CALLS
 
+    #: The read cache of `clock_gettime_ns`, as a timekeeper namespace keeps its own, under
+    #: the root timekeeper's `read_seq`; a new offset empties it.
+    _read_cycles: object = None
+    _read_seq = 0
+    _read_vals: dict[int, int]
+
     def __init__(self, host: Host, name: str, monotonic_ns: int = 0, boottime_ns: int = 0) -> None:
         super().__init__(host, name)
         self.monotonic_offset = monotonic_ns
         self.boottime_offset = boottime_ns
+
+    @property
+    def monotonic_offset(self) -> int:
+        """The MONOTONIC (and RAW, COARSE) offset, ns."""
+        return self._monotonic_offset
+
+    @monotonic_offset.setter
+    def monotonic_offset(self, value: int) -> None:
+        self._monotonic_offset = value
+        self._read_cycles = None
+
+    @property
+    def boottime_offset(self) -> int:
+        """The BOOTTIME offset, ns."""
+        return self._boottime_offset
+
+    @boottime_offset.setter
+    def boottime_offset(self, value: int) -> None:
+        self._boottime_offset = value
+        self._read_cycles = None
 
     @property
     def _root(self) -> TimekeeperNamespace:
@@ -580,11 +676,32 @@ class OffsetsNamespace(Namespace):
             return self.boottime_offset
         return 0
 
+    def clock_gettime_ns(self, clockid: int) -> int:
+        """The host's reading (its root's; EINVAL there) plus the offset, kept per instant."""
+        host = self.host
+        cycles = host._cache_cycles if host._cache_now is host._now else host.cycles_now()
+        seq = host.root.tk.read_seq
+        if cycles is self._read_cycles and seq == self._read_seq:
+            vals = self._read_vals
+            if clockid in vals:
+                return vals[clockid]
+        else:
+            vals = {}
+        value = host.root.clock_gettime_ns(clockid)
+        if clockid in _MONO_OFFSET_CLOCKS:
+            value += self._monotonic_offset
+        elif clockid in _BOOT_OFFSET_CLOCKS:
+            value += self._boottime_offset
+        if not (host.aux_clocks and is_aux_clock(clockid)):
+            vals[clockid] = value
+            self._read_cycles, self._read_seq, self._read_vals = cycles, seq, vals
+        return value
+
     def read_clock_at(self, clockid: int, cycles: int) -> int:
         base = self._root.read_clock_at(clockid, cycles)
-        if clockid in (CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE):
+        if clockid in _MONO_OFFSET_CLOCKS:
             return base + self.monotonic_offset
-        if clockid in (CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM):
+        if clockid in _BOOT_OFFSET_CLOCKS:
             return base + self.boottime_offset
         return base
 

@@ -17,6 +17,12 @@ The rules are Linux's:
   callback and kept in `timer.overrun` is `timer_getoverrun`'s: the extra expirations missed
   (0 when on time), clamped to INT_MAX.  The signal is taken as delivered at once, so the
   re-arm (`common_hrtimer_rearm`) happens at the expiry.
+* a timer armed with an expiry already past: kernels before 7.3 queue it and fire it from the
+  next interrupt.  From 7.3 (`KernelBehaviour.user_timer_expired_sync`; the first 7.x release
+  is unsure) `hrtimer_start_range_ns_user` does not queue it when it would be the first timer
+  due, and the caller handles it at once (`start_user`): timer_settime counts the fire (the
+  signal is queued) before it returns, clock_nanosleep returns without sleeping, and a
+  periodic rearm whose forwarded expiry is already past fires again at once.
 """
 
 from __future__ import annotations
@@ -131,6 +137,31 @@ def resolve(ns: Namespace, clockid: int, value: int, absolute: bool) -> Arming:
     return Arming(base, expires, base, expires + ns.timer_offset(base))
 
 
+def start_user(entry: TimerEntry, arming: Arming) -> int | None:
+    """`hrtimer_start_range_ns_user`: arm `entry`, or report that it expired already.
+
+    On kernels with `user_timer_expired_sync`, an expiry at or before the base clock's now
+    is not queued when it would be the first entry due (no other queued entry is due yet):
+    `entry` takes the deadline but stays off the queue, and the base clock's now is returned
+    for the caller to handle the expiry at once; it counts as an expiry, not an interrupt.
+    Otherwise the entry is queued (`TimerEntry.start`) and None is returned.
+    """
+    host = entry.queue_host
+    if host.behaviour.user_timer_expired_sync:
+        cycles = host.cycles_now()
+        now = hrtimer_now(entry.owner.tk, arming.clockid, cycles)
+        first = host.queue.first_key()
+        if now >= arming.expires and (first is None or first > cycles):
+            entry.stop()
+            entry.clockid, entry.expires, entry.check_clockid, entry.check_expires = arming
+            entry.stepped = False
+            entry.stats.expiries += 1
+            host.stats.expiries += 1
+            return now
+    entry.start(*arming)
+    return None
+
+
 def remaining_ns(entry: TimerEntry) -> int:
     """Expiry minus the base clock's now (may be ≤ 0 when due but not yet run)."""
     dom = entry.owner
@@ -206,7 +237,9 @@ class PosixTimer:
             return old
         self.interval = interval
         self._armed = True
-        self._entry.start(*resolve(self.ns, self.clockid, value, absolute))
+        now = start_user(self._entry, resolve(self.ns, self.clockid, value, absolute))
+        if now is not None:  # common_timer_set: the signal is queued before returning
+            self._expired(self._entry, now)
         return old
 
     def gettime(self) -> tuple[int, int]:
@@ -229,7 +262,15 @@ class PosixTimer:
         if self.interval:
             orun = forward_entry(entry, now, self.interval)
             self.overrun = min(orun - 1, INT_MAX)
-            entry.start(entry.clockid, entry.expires, entry.check_clockid, entry.check_expires)
+            arming = Arming(entry.clockid, entry.expires, entry.check_clockid, entry.check_expires)
+            # common_hrtimer_rearm: time spent in this interrupt may have passed the forwarded
+            # expiry already; 7.3 then queues the signal again at once
+            again = start_user(entry, arming)
+            if again is not None:
+                if self.callback is not None:
+                    self.callback(self, self.overrun)
+                self._expired(entry, again)
+                return
         else:
             self.overrun = 0
             self._armed = False
@@ -281,7 +322,9 @@ class Sleeper:
         self.interrupted = False
         self.woke_ns: int | None = None
         self._entry = TimerEntry(ns.timer_domain.timer_base, ns, self._expired)
-        self._entry.start(*resolve(ns, clockid, value, absolute))
+        now = start_user(self._entry, resolve(ns, clockid, value, absolute))
+        if now is not None:  # hrtimer_nanosleep: an expired deadline returns without sleeping
+            self._expired(self._entry, now)
 
     @property
     def entry(self) -> TimerEntry:

@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 CAP_SYS_TIME = "CAP_SYS_TIME"
 CAP_SYS_ADMIN = "CAP_SYS_ADMIN"
 HOST_SUFFIX = ":host"
+#: clone(2) flags the task model understands (uapi/linux/sched.h).
+CLONE_VM = 0x00000100
+CLONE_SIGHAND = 0x00000800
+CLONE_VFORK = 0x00004000
+CLONE_THREAD = 0x00010000
+CLONE_FLAGS = CLONE_VM | CLONE_SIGHAND | CLONE_VFORK | CLONE_THREAD
 KNOWN_CAPS = frozenset(
     {CAP_SYS_TIME, CAP_SYS_ADMIN, CAP_SYS_TIME + HOST_SUFFIX, CAP_SYS_ADMIN + HOST_SUFFIX}
 )
@@ -68,10 +74,12 @@ class Task:
     boundary protects and what a Python object graph never can.
     """
 
-    __slots__ = ("_ns", "creds", "pid")
+    __slots__ = ("_children", "_ns", "creds", "pid")
 
     def __init__(self, namespace: Namespace, pid: int, caps: frozenset[str]) -> None:
         self._ns = namespace
+        #: time_ns_for_children: where a fork (and, from 6.2, an execve) takes the task
+        self._children = namespace
         self.pid = pid
         self.creds = Credentials(frozenset(caps))
 
@@ -79,6 +87,11 @@ class Task:
     def namespace_name(self) -> str:
         """The name of the namespace this task lives in."""
         return self._ns.name
+
+    @property
+    def children_namespace_name(self) -> str:
+        """`/proc/PID/ns/time_for_children`: the namespace a forked child enters."""
+        return self._children.name
 
     # -- clocks -----------------------------------------------------------------------
 
@@ -121,6 +134,8 @@ class Task:
 
     # -- /proc and /sys files ---------------------------------------------------------
 
+    # /proc/PID/timens_offsets names the task's time_ns_for_children (`timens_for_children_get`)
+
     def timens_offsets_read(self) -> str:
         return cast(str, self._call("timens_offsets_read"))
 
@@ -149,14 +164,81 @@ class Task:
                                                                over_host=c.endswith(HOST_SUFFIX))}
         if extra:
             raise eperm(f"a task cannot give its child capabilities it lacks: {sorted(extra)}")
-        return self._ns.spawn(wanted.caps)
+        return self._children.spawn(wanted.caps)
+
+    def unshare_time(self, name: str, model: str = "offsets") -> None:
+        """`unshare(CLONE_NEWTIME)`: a new time namespace for this task's future children.
+
+        Needs CAP_SYS_ADMIN (EPERM otherwise; `create_new_namespaces` → `copy_time_ns`).  The
+        new namespace (named `name`) copies the offsets of the current time_ns_for_children
+        and becomes the new one; the task itself stays where it is.  A fork enters it and
+        freezes its offsets; until then /proc/PID/timens_offsets (`timens_offsets_write`)
+        sets them.  `model="timekeeper"` makes an engine timekeeper namespace instead; an
+        `offsets` namespace sits on the host timekeeper, so it can only be made below the
+        root or another offsets namespace (EINVAL otherwise).
+        """
+        if not self.creds.has(CAP_SYS_ADMIN):
+            raise eperm("unshare(CLONE_NEWTIME) needs CAP_SYS_ADMIN")
+        parent = self._children
+        if model == "offsets" and parent.model == "timekeeper" and parent is not parent.host.root:
+            raise OSError(errno.EINVAL, "EINVAL: an offsets namespace cannot be made inside "
+                          f"the timekeeper namespace {parent.name!r} (it would read the host's "
+                          "clocks)")
+        self._children = parent.host.create_namespace(name, model, parent=parent)
+
+    def clone(self, flags: int) -> Task:
+        """`clone(2)` with CLONE_VM, CLONE_SIGHAND, CLONE_VFORK and/or CLONE_THREAD.
+
+        `copy_process`: CLONE_THREAD needs CLONE_SIGHAND, CLONE_SIGHAND needs CLONE_VM (EINVAL).
+        A child sharing the parent's memory (CLONE_VM) shares its nsproxy (`copy_namespaces`):
+        it lives in the parent's namespace with the same time_ns_for_children.  Before 6.2 such
+        a clone fails with EINVAL while the two namespaces differ (after `unshare_time`).  A
+        child without CLONE_VM is a fork: it enters time_ns_for_children (`timens_on_fork`).
+        The child has the parent's capabilities.
+        """
+        if not isinstance(flags, int) or isinstance(flags, bool):
+            raise TypeError(f"clone flags must be an int, got {type(flags).__name__}")
+        if flags & ~CLONE_FLAGS:
+            raise OSError(errno.EINVAL, f"EINVAL: clone flags {flags & ~CLONE_FLAGS:#x} are "
+                          "not modelled (known: CLONE_VM, CLONE_SIGHAND, CLONE_VFORK, "
+                          "CLONE_THREAD)")
+        if flags & CLONE_THREAD and not flags & CLONE_SIGHAND:
+            raise OSError(errno.EINVAL, "EINVAL: CLONE_THREAD needs CLONE_SIGHAND")
+        if flags & CLONE_SIGHAND and not flags & CLONE_VM:
+            raise OSError(errno.EINVAL, "EINVAL: CLONE_SIGHAND needs CLONE_VM")
+        if not flags & CLONE_VM:
+            return self._children.spawn(self.creds.caps)
+        if self._children is not self._ns and not self._ns.host.behaviour.timens_exec_switch:
+            raise OSError(errno.EINVAL, "EINVAL: a thread or CLONE_VM child cannot share the "
+                          "memory of a task whose children get another time namespace "
+                          "(kernels before 6.2)")
+        child = self._ns.spawn(self.creds.caps)
+        child._children = self._children
+        return child
+
+    def execve(self) -> None:
+        """`execve(2)`: from 6.2 a task whose time_ns_for_children differs enters it.
+
+        `exec_task_namespaces` switches the task into time_ns_for_children, which freezes that
+        namespace's offsets (`timens_commit`); before 6.2 execve leaves the namespaces alone.
+        The task keeps its capabilities (as a root task, or one whose capabilities are
+        ambient, would: the engine has no user ids or file capabilities) and its timers.
+        """
+        new = self._children
+        if new is self._ns or not new.host.behaviour.timens_exec_switch:
+            return
+        self._ns.tasks.remove(self)
+        new.tasks.append(self)
+        new.frozen = True
+        self._ns = new
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        method = getattr(type(self._ns), name, None)
+        ns = self._children
+        method = getattr(type(ns), name, None)
         if method is None:
             raise OSError(errno.EINVAL, f"EINVAL: {name} does not exist in a "
-                          f"{self._ns.model} namespace")
-        return method(self._ns, *args, **kwargs)
+                          f"{ns.model} namespace")
+        return method(ns, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"Task(pid={self.pid}, ns={self._ns.name!r}, caps={sorted(self.creds.caps)})"

@@ -25,6 +25,7 @@ kernel.  What differs, and why:
 from __future__ import annotations
 
 import errno
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,10 @@ TK_ADV_FREQ = 1
 # timekeeping_update actions
 TK_CLEAR_NTP = 1 << 0
 TK_CLOCK_WAS_SET = 1 << 2
+
+#: Source of `Timekeeper.read_seq`: unique over every timekeeper of the process, so a reader's
+#: cached value can never be taken for another timekeeper's, or for an older state of its own.
+_READ_SEQ = itertools.count(1)
 
 
 def ilog2(x: int) -> int:
@@ -155,9 +160,19 @@ class Timekeeper:
     # -- derived fields ----------------------------------------------------------------
 
     def tk_update_ktime_data(self) -> None:
-        """`tk_update_ktime_data`: the ktime bases readers add their fraction to."""
+        """`tk_update_ktime_data`: the ktime bases readers add their fraction to.
+
+        Every change of the readout ends here, as every kernel update ends in
+        `timekeeping_update` (which bumps the seqcount readers retry on): a new `read_seq`
+        tells the namespaces' read caches that their values are stale.
+        """
         self.base_mono = self.xtime_sec * NSEC_PER_SEC + self.wall_to_monotonic_ns
         self.base_raw = self.raw_sec * NSEC_PER_SEC
+        self.read_seq = next(_READ_SEQ)
+
+    def readout_changed(self) -> None:
+        """Mark the readout changed outside the kernel paths (a field written directly)."""
+        self.read_seq = next(_READ_SEQ)
 
     def tk_update_coarse_nsecs(self) -> None:
         """`tk_update_coarse_nsecs` (v6.15+): the coarse clocks' own copy of the ns fraction.
@@ -199,6 +214,20 @@ class Timekeeper:
         """`ktime_get`: base + ((delta × mult + xtime_nsec) >> shift)."""
         delta = cycles - self.cycle_last
         return self.base_mono + ((delta * self.mult + self.xtime_nsec) >> self.shift)
+
+    def real_ns(self, cycles: int) -> int:
+        """`ktime_get_real`: `mono_ns` plus offs_real (written out: the read path's hot call)."""
+        delta = cycles - self.cycle_last
+        return (self.base_mono + ((delta * self.mult + self.xtime_nsec) >> self.shift)
+                + self.offs_real)
+
+    def boot_ns(self, cycles: int) -> int:
+        """`ktime_get_boottime`: `mono_ns` plus offs_boot."""
+        return self.mono_ns(cycles) + self.offs_boot
+
+    def tai_ns(self, cycles: int) -> int:
+        """`ktime_get_clocktai`: `mono_ns` plus offs_tai."""
+        return self.mono_ns(cycles) + self.offs_tai
 
     def raw_ns(self, cycles: int) -> int:
         """`ktime_get_raw`: the unsteered clock, the clocksource's own mult."""
@@ -709,6 +738,7 @@ class Timekeeper:
             setattr(self, name, state.get(name, 0))
         self.ntp = NtpState.from_dict(state["ntp"])
         self.drain = self.ntp.behaviour.ntp_skew_drain
+        self.readout_changed()
 
     def __repr__(self) -> str:
         return (

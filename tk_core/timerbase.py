@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from .timekeeper import Timekeeper
 
 NSEC_PER_SEC = 1_000_000_000
+#: Re-key reasons after which an entry found due was made due by a clock step.
+STEP_REASONS = frozenset({"clock_was_set", "leap_state", "hrtimer_update_base"})
 
 
 def hrtimer_now(tk: Timekeeper, clockid: int, cycles: int) -> int:
@@ -216,7 +218,7 @@ class TimerBase:
             entry.rekeys += 1
             entry.stats.rekeys += 1
             entry.stats.rearms += 1
-            if key <= now and reason in ("clock_was_set", "leap_state"):
+            if key <= now and reason in STEP_REASONS:
                 entry.stepped = True  # the clock jumped past it: it fires at once
             count += 1
         host.stats.rekeys += count
@@ -252,9 +254,29 @@ class TimerBase:
 
     def clock_was_set(self, _ns: Any = None) -> None:
         """Listener for `clock_was_set`: re-key the wall-clock timers, tell the timerfds."""
+        self.host.stale_bases.pop(self, None)
         self._leap = self.ns.tk.next_leap_ktime
         if self.wall:
             self.rekey(self.wall, "clock_was_set")
+        self._tell_timerfds()
+
+    def clock_was_set_masked(self) -> None:
+        """`clock_was_set` with a mask that selects no base (do_adjtimex on 5.15-6.10).
+
+        No CPU is told to re-evaluate its REALTIME/TAI bases; the timerfds are told all the
+        same (`timerfd_clock_was_set` follows the IPIs unconditionally).  The new offsets reach
+        the queued wall timers at the next hrtimer interrupt (`update_base`).
+        """
+        self.host.stale_bases[self] = None
+        self._tell_timerfds()
+
+    def update_base(self) -> None:
+        """`hrtimer_update_base` at an interrupt: the wall timers follow the new offsets."""
+        self._leap = self.ns.tk.next_leap_ktime
+        if self.wall:
+            self.rekey(self.wall, "hrtimer_update_base")
+
+    def _tell_timerfds(self) -> None:
         for tfd in list(self.cancel_list):
             tfd.clock_was_set(self.ns.tk.offs_real)
 
@@ -333,6 +355,12 @@ class TimerEntry(ClockEntry):
         self.arm()
         if TRACE.enabled:
             emit("timer_arm", ns=self.ns.name, clockid=clockid, expires=expires, key=self.key)
+
+    @property
+    def domain(self) -> Namespace:
+        """The namespace whose timer this is (fair expiry's unit), not the timekeeper that
+        converts it: an offsets namespace's timers are converted by the root's."""
+        return self.ns
 
     def stop(self) -> None:
         """Disarm: off the queue and out of the index."""

@@ -16,6 +16,10 @@ What Linux does, and this reproduces:
   count; the timer itself stays armed.  Like the kernel, the offset compared against is the
   one at `timerfd_create` or at the last cancelled read.
 * `read` with nothing to report fails with EAGAIN (a non-blocking descriptor).
+* from 7.3 (`KernelBehaviour.user_timer_expired_sync`) `settime` with an expiry already past
+  counts that expiry before it returns instead of queueing the timer for the next interrupt
+  (`posix_timers.start_user`).  The restart of a periodic timerfd on read or gettime
+  forwards past the instant it re-arms at, so its expiry is always in the future there.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from .posix_timers import (
     os_error,
     remaining_ns,
     resolve,
+    start_user,
     timespec_to_ktime,
 )
 from .timekeeper import KTIME_MAX
@@ -139,7 +144,9 @@ class TimerFd:
         if value == 0:
             self._entry.expires = 0
             return old
-        self._entry.start(*resolve(self.ns, self.clockid, value, absolute))
+        now = start_user(self._entry, resolve(self.ns, self.clockid, value, absolute))
+        if now is not None:  # timerfd_setup: the expiry is counted before settime returns
+            self._expired(self._entry, now)
         return old
 
     def gettime(self) -> tuple[int, int]:

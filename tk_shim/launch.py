@@ -100,7 +100,11 @@ class RunDir:
 
     def workdir(self, index: int) -> Path:
         """A fresh working directory owned by the program's user."""
-        d = self.path / f"work-{index}"
+        return self.private_dir(f"work-{index}")
+
+    def private_dir(self, name: str) -> Path:
+        """A fresh folder `name` in the run folder, owned by the programs' user (0700)."""
+        d = self.path / name
         d.mkdir(mode=0o700)
         if os.geteuid() == 0:
             os.chown(d, self.uid, self.gid)

@@ -121,6 +121,11 @@ class Simulation:
         self._tasks: dict[int, Task] = {}
         self._captures: dict[int, tuple[AttachedProgram, str]] = {}
         self._closed = False
+        #: `run_until`'s target: no spin nudge carries time past it
+        self._horizon: int | None = None
+        #: a spinning process reached the horizon (time cannot move for it until the next run)
+        self._held = False
+        self._workdirs = 0
 
     # -- attaching ------------------------------------------------------------------------
 
@@ -176,6 +181,14 @@ class Simulation:
         self.programs.append(prog)
         return prog
 
+    def new_workdir(self) -> Path:
+        """A fresh private working directory owned by the user programs run as.
+
+        For a program whose files must be written before it starts: pass it as `cwd`.
+        """
+        self._workdirs += 1
+        return self._run.private_dir(f"files-{self._workdirs}")
+
     def _node(self, address: str | None, ns: Namespace) -> Node | None:
         if address is None:
             return None
@@ -215,13 +228,50 @@ class Simulation:
                     if not self._advance(until_ns):
                         break
                     continue
-                for key, _ in self._sel.select(timeout=0.05):
-                    self._event(key.data)
-                self._reap()
-                self._check_timeouts()
+                self._serve()
         finally:
             self._finish()
         return self.programs
+
+    def run_until(self, true_ns: int) -> bool:
+        """Run the programs to true time `true_ns` and pause there, every program kept.
+
+        Returns True with every process blocked (or spinning) at `true_ns`, so the caller can
+        read clocks or change the host before the next `run_until` (or `run`, or `stop`)
+        goes on from there.  Time never passes `true_ns`, spin nudges included.  Returns
+        False when no program is left: the host has then run to `true_ns` by itself.
+        """
+        self._horizon, self._held = true_ns, False
+        try:
+            while self._live():
+                if self._all_blocked():
+                    if self.host.true_ns >= true_ns:
+                        return True
+                    if not self._advance(true_ns, stop_at_limit=False) and (
+                            self.host.true_ns < true_ns):
+                        self._serve()  # the programs were stopped: see them go
+                    continue
+                if self._held:
+                    return True
+                self._serve()
+        finally:
+            self._horizon = None
+        if self.host.true_ns < true_ns:
+            self.host.run_until(true_ns)
+        return False
+
+    def stop(self, why: str = "the simulation stopped") -> list[AttachedProgram]:
+        """End every program still running (`error` says `why`); the programs, finished."""
+        self._stop_all(why)
+        self._finish()
+        return self.programs
+
+    def _serve(self) -> None:
+        """One round of the real side: messages, exits, handshake deadlines."""
+        for key, _ in self._sel.select(timeout=0.05):
+            self._event(key.data)
+        self._reap()
+        self._check_timeouts()
 
     def _live(self) -> bool:
         return any(p.returncode is None for p in self.programs) or bool(self._conns)
@@ -378,17 +428,31 @@ class Simulation:
         )
 
     def _nudge(self) -> None:
-        """A spinning process: SPIN_STEP_NS of true time pass (others' wake-ups included)."""
+        """A spinning process: SPIN_STEP_NS of true time pass (others' wake-ups included).
+
+        Never past `run_until`'s horizon: there the run pauses (`_held`) instead.
+        """
+        limit = self.host.true_ns + SPIN_STEP_NS
+        if self._horizon is not None:
+            if self.host.true_ns >= self._horizon:
+                self._held = True
+                return
+            limit = min(limit, self._horizon)
         blocks = [c.block for c in self._conns if c.block is not None]
-        self.host.run_while(lambda: not any(b.ready() for b in blocks),
-                            self.host.true_ns + SPIN_STEP_NS)
+        self.host.run_while(lambda: not any(b.ready() for b in blocks), limit)
         for other in self._conns:
             if other.block is not None and other.block.ready():
                 block, other.block = other.block, None
                 self._send(other, block.finish())
 
-    def _advance(self, until_ns: int | None) -> bool:
-        """Every process is blocked: run the host to the first completion; False to stop."""
+    def _advance(self, until_ns: int | None, stop_at_limit: bool = True) -> bool:
+        """Every process is blocked: run the host to the first completion; False to stop.
+
+        At `until_ns` every program is stopped, unless `stop_at_limit` is False (`run_until`:
+        they wait there for the next run).  Nor is a deadlock then: programs blocked with
+        nothing to wake them wait for the limit, where the caller may wake them (a program
+        started later sends one a packet).
+        """
         blocks = [c.block for c in self._conns if c.block is not None]
 
         def busy() -> bool:
@@ -396,14 +460,15 @@ class Simulation:
 
         if busy():
             in_flight = self.network is not None and self.network.in_flight() > 0
-            if all(b.indefinite for b in blocks) and not in_flight and not any(
+            if stop_at_limit and all(b.indefinite for b in blocks) and not in_flight and not any(
                 c.calls is not None and c.calls.armed() for c in self._conns
             ):
                 self._stop_all("deadlock: every program is blocked with nothing to wake it")
                 return False
             limit = until_ns if until_ns is not None else self.host.true_ns + 10**18
             if not self.host.run_while(busy, limit):
-                self._stop_all(f"time limit reached (true time {limit} ns)")
+                if stop_at_limit:
+                    self._stop_all(f"time limit reached (true time {limit} ns)")
                 return False
         for conn in list(self._conns):
             if conn.block is not None and conn.block.ready():

@@ -111,7 +111,8 @@ def _config(host: Host) -> dict[str, Any]:
 
 #: Optional Host constructor knobs (timer-queue and clockevent modelling), where they exist.
 _HOST_OPTIONS = (
-    "irq_cost_ns", "expiry_cost_ns", "requeue_on_adjust", "rekey_slack_ns", "aux_clocks"
+    "irq_cost_ns", "expiry_cost_ns", "requeue_on_adjust", "rekey_slack_ns", "aux_clocks",
+    "fair_expiry",
 )
 _CLOCKEVENT_OPTIONS = ("min_delta_ns", "max_delta_ns", "program_latency_ns")
 
@@ -130,7 +131,7 @@ def _options(host: Host) -> dict[str, Any]:
 MAX_WANDER_STEPS = 1 << 24
 
 #: Host options that are flags; the others are non-negative nanosecond counts.
-_BOOL_OPTIONS = ("requeue_on_adjust", "record_lateness", "aux_clocks")
+_BOOL_OPTIONS = ("requeue_on_adjust", "record_lateness", "aux_clocks", "fair_expiry")
 
 
 def _host_kwargs(options: dict[str, Any], hz: int) -> dict[str, Any]:
@@ -243,6 +244,7 @@ def _restore_host(state: dict[str, Any], version: int = VERSION) -> Host:
         check_namespace_state(host, ns_state, path, max_cycles=max_cycles, host_caps=True,
                               pids=pids)
         _restore_host_namespace(host, ns_state, path)
+    _restore_pending_namespaces(host, state)
     _restore_jiffies(host, state)
     _check_pids(state, pids)
     host.stats = _stats(_get(state, "stats", dict, "state"), names)
@@ -427,6 +429,21 @@ def _restore_host_namespace(host: Host, state: dict[str, Any], path: str) -> Non
         _restore_tk(ns, state, path)
         _restore_reference(ns, state, path)
     _restore_tasks(ns, state, path, fresh_pids=False)
+
+
+def _restore_pending_namespaces(host: Host, state: dict[str, Any]) -> None:
+    """Each task's time_ns_for_children (`unshare_time`), once every namespace exists."""
+    for i, ns_state in enumerate(state["namespaces"]):
+        ns = host.namespaces[ns_state["name"]]
+        for j, task_state in enumerate(ns_state["tasks"]):
+            name = task_state.get("for_children")
+            if name is None:
+                continue
+            target = host.namespaces.get(name)
+            if target is None or target is ns:
+                raise fail(f"state.namespaces[{i}].tasks[{j}].for_children",
+                           "another namespace of this checkpoint", name)
+            ns.tasks[j]._children = target
 
 
 def _restore_queue(host: Host, entries: list[Any], pending: _Pending) -> None:

@@ -52,6 +52,12 @@ def checkpoint_namespace(ns: Namespace) -> dict[str, Any]:
             f"cannot checkpoint namespace {ns.name!r}: it has {len(owned)} queued timer(s), "
             "which only a whole-host checkpoint carries (checkpoint_host)"
         )
+    pending = [t.pid for t in ns.tasks if t._children is not ns]
+    if pending:
+        raise CheckpointError(
+            f"cannot checkpoint namespace {ns.name!r}: task {pending[0]} has unshared a time "
+            "namespace for its children, which only a whole-host checkpoint carries"
+        )
     if ns.agents:
         raise CheckpointError(
             f"cannot checkpoint namespace {ns.name!r}: a daemon acts on it (a "
@@ -237,4 +243,5 @@ def _rebase(ns: TimekeeperNamespace, dump_cycles: int, down: int, boot_moves: bo
     tk.inject_sleeptime(cycles, sleep)
     if not boot_moves:
         tk.offs_boot -= sleep
+        tk.readout_changed()
     ns.reference = Reference(tk, cycles, mpq(ns.host.clocksource.freq_hz) * ns.dilation)

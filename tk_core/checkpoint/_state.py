@@ -35,7 +35,14 @@ MAX_OFFSET_NS = (KTIME_SEC_MAX + 2) * NSEC_PER_SEC - 1
 
 
 def _tasks(ns: Namespace) -> list[dict[str, Any]]:
-    return [{"pid": t.pid, "caps": sorted(t.creds.caps)} for t in ns.tasks]
+    return [_task(t) for t in ns.tasks]
+
+
+def _task(t: Task) -> dict[str, Any]:
+    out: dict[str, Any] = {"pid": t.pid, "caps": sorted(t.creds.caps)}
+    if t._children is not t._ns:  # after unshare_time: the pending time_ns_for_children
+        out["for_children"] = t._children.name
+    return out
 
 
 def namespace_state(ns: Namespace) -> dict[str, Any]:

@@ -100,6 +100,8 @@ def _base_state(refs: Refs, b: TimerBase) -> dict[str, Any]:
         "wall": [refs.of_entry(e) for e in b.wall],
         "cancel_list": [refs.of_entry(t._entry) for t in b.cancel_list],
         "leap": b._leap, "base_mult": b._base_mult,
+        # a clock_was_set that selected no base is still waiting for the next interrupt
+        "stale": b in b.host.stale_bases,
     }
 
 
@@ -328,6 +330,11 @@ def _restore_base(ns: TimekeeperNamespace, d: dict[str, Any], path: str,
     b.cancel_list = {h: None for h in cancel}
     b._leap = int_in(d, "leap", path, *S64)
     b._base_mult = int_in(d, "base_mult", path, *S64)
+    # written since do_adjtimex's clock_was_set mask is modelled; older documents lack it
+    if d.get("stale", False) is True:
+        b.host.stale_bases[b] = None
+    elif d.get("stale", False) is not False:
+        raise fail(f"{path}.stale", "true or false", d["stale"])
 
 
 def queue_timer(handles: list[Handle], e: dict[str, Any], path: str) -> TimerEntry:

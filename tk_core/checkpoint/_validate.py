@@ -349,6 +349,11 @@ def check_tasks(state: Any, path: str, host_caps: bool, pids: set[int] | None) -
             raise fail(where, "an object", type(task).__name__)
         pid = int_in(task, "pid", where, 1, S32[1], "a pid in 1..2^31-1")
         check_caps(task, where, host_caps)
+        if "for_children" in task:
+            if pids is None:
+                raise fail(f"{where}.for_children", "nothing (a namespace document cannot "
+                           "name another namespace)", task["for_children"])
+            _get(task, "for_children", str, where)
         if pids is not None:
             if pid in pids:
                 raise fail(f"{where}.pid", "a pid no other task has", pid)

@@ -47,6 +47,9 @@ def build_host(r: Resolved) -> Host:
         wrap_guard=spec.wrap_guard,
         root_update=spec.root_update,
         lazy_error_bound_ns=spec.lazy_error_bound,
+        irq_cost_ns=spec.irq_cost,
+        expiry_cost_ns=spec.expiry_cost,
+        fair_expiry=spec.fair_expiry,
     )
 
 

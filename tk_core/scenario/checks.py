@@ -18,6 +18,8 @@ from ntp.version import KernelBehaviour
 from .errors import Issue, Loc
 from .event_checks import check_event
 from .events import EventBase, LeapAnnouncement, SuspendEvent
+from .program_checks import addresses, check_programs
+from .programs import PlannedProgram
 from .schema import MAX_FREQ_HZ, NamespaceSpec, Scenario, TimerSpec
 from .timescale import Timescale, load_table, reference_names
 from .types import At
@@ -44,6 +46,10 @@ class Resolved:
     events: list[tuple[int, int, EventBase]] = field(default_factory=list)
     namespaces: list[tuple[str, NamespaceSpec]] = field(default_factory=list)
     timers: list[tuple[int, int, TimerSpec]] = field(default_factory=list)
+    #: Real programs to start, in start order (`programs.PlannedProgram`).
+    programs: list[PlannedProgram] = field(default_factory=list)
+    #: Each namespace that runs a program → its address on the simulated network.
+    addresses: dict[str, str] = field(default_factory=dict)
 
 
 class Checker:
@@ -68,6 +74,8 @@ class Checker:
         resolved.namespaces = [(n, s) for s in self.scn.namespaces for n in s.names()]
         resolved.events = self._events(ts, duration)
         resolved.timers = self._timers(ts, duration)
+        resolved.addresses = addresses(self)
+        resolved.programs = check_programs(self, ts, duration, resolved.addresses)
         self._suspensions(resolved)
         self._size(resolved)
         return None if self.issues else resolved

@@ -87,13 +87,22 @@ class TomlLocator:
                 self.lines.setdefault(loc, number)
 
     def _enter(self, header: re.Match[str], counts: dict[Loc, int], number: int) -> Loc:
+        """The loc of a table header; inside an array of tables, of its latest item.
+
+        `[[namespaces.programs]]` after the second `[[namespaces]]` is
+        ('namespaces', 1, 'programs', 0), and `[namespaces.leap]` there ('namespaces', 1,
+        'leap'), as TOML nests them.
+        """
         name = tuple(_split_key(header.group(2)))
+        loc: Loc = ()
+        for k, part in enumerate(name):
+            loc = (*loc, part)
+            if k < len(name) - 1 and loc in counts:
+                loc = (*loc, counts[loc])
         if header.group(1) == "[[":
-            index = counts.get(name, -1) + 1
-            counts[name] = index
-            loc: Loc = (*name, index)
-        else:
-            loc = name
+            index = counts.get(loc, -1) + 1
+            counts[loc] = index
+            loc = (*loc, index)
         self.lines.setdefault(loc, number)
         return loc
 

@@ -62,7 +62,7 @@ def _walk(model: type[BaseModel], path: str, _array: bool) -> Iterator[Table]:
         if sub is None or _is_choice(field.annotation):
             continue  # [[events]]: one table per action, listed after the others
         name = f"{path}.{key}" if path else key
-        heading = f"[[{name}]]" if array and not path else f"[{name}]"
+        heading = f"[[{name}]]" if array else f"[{name}]"
         yield Table(heading, name.replace(".", "-"), sub)
         yield from _walk(sub, name, array)
 
@@ -186,7 +186,7 @@ def _bounds(field: FieldInfo, kinds: list[Kind]) -> str:
     parts += [f"{symbols[k]} {_number(v)}" for k, v in found.items() if k in symbols]
     lengths = [found.get("min_length"), found.get("max_length")]
     if lengths != [None, None]:
-        unit = "items" if get_origin(field.annotation) is list else "characters"
+        unit = "items" if _is_list(field.annotation) else "characters"
         low, high = lengths
         parts.append(f"{low or 0} … {high} {unit}" if high else f"{low} or more {unit}")
     parts += [k.bounds for k in kinds if k.bounds]
@@ -194,6 +194,13 @@ def _bounds(field: FieldInfo, kinds: list[Kind]) -> str:
     if isinstance(extra, dict) and isinstance(extra.get("bounds"), str):
         parts.append(str(extra["bounds"]))
     return ", ".join(parts)
+
+
+def _is_list(annotation: Any) -> bool:
+    """A list, or an optional one (`list[str] | None`)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        return any(_is_list(a) for a in get_args(annotation))
+    return get_origin(annotation) is list
 
 
 def _number(value: object) -> str:

@@ -6,6 +6,8 @@ timing.json        wall-clock time and speed (kept apart because they vary)
 scenario.toml      the resolved input: every default explicit; re-running it reproduces
 *.png, report.html the plots, and one self-contained page with plots and tables
 checkpoints/       LABEL.json for each checkpoint event
+programs/          with [[namespaces.programs]]: programs.json, and per program NS/NAME/ its
+                   output (output.log) and the files it left in its working directory
 trace.jsonl        with --trace: one structlog JSON event per engine decision
 """
 
@@ -31,6 +33,7 @@ from . import staging
 from .errors import ScenarioError, input_error
 from .loader import Loaded
 from .plots import write_plots
+from .programs import ProgramOutcome, require
 from .recorder import COLUMNS
 from .report import write_report
 from .runner import Progress, Runner, RunResult
@@ -57,10 +60,18 @@ def resolved_toml(loaded: Loaded) -> str:
     """The scenario with every default explicit (and overrides applied), as TOML."""
     r = loaded.resolved
     data = r.scenario.model_dump(mode="json", exclude_none=True)
-    for ns in data["namespaces"]:
+    for ns, spec in zip(data["namespaces"], r.scenario.namespaces, strict=True):
+        # a program keeps only the keys that differ from their defaults: its rules refuse
+        # client keys on a server, daemon keys beside argv, even at their default values
+        ns["programs"] = [p.model_dump(mode="json", exclude_defaults=True)
+                          for p in spec.programs]
         if ns["model"] == "offsets":
             for key in ("update", "dilation", "leap", "ntp"):
                 ns.pop(key, None)
+        if not ns.get("programs"):
+            ns.pop("programs", None)
+    if not r.programs:
+        data.pop("network", None)  # the network only carries programs' packets
     data["scenario"]["sample_every"] = format_duration(r.sample_every_ns)
     if "until" not in data["scenario"]:
         data["scenario"]["duration"] = format_duration(r.duration_ns)
@@ -116,8 +127,10 @@ def execute(
     The files are written into a PARTIAL-marked sibling folder (see `staging`) and moved
     into place only when every one is complete; a run that fails or is interrupted leaves
     `out` as it was, and the sibling saying why.  Bad input (a ScenarioError, raised before
-    anything ran) leaves nothing behind.
+    anything ran) leaves nothing behind, nor do real programs that cannot run on this machine
+    (`programs.ProgramsUnavailable`, raised first).
     """
+    require(loaded.resolved)
     folder = _staging_for(out)
     try:
         result = _write_results(loaded, folder, progress, trace)
@@ -161,6 +174,7 @@ def _write_results(
     toml_text = resolved_toml(loaded)
     (out / "scenario.toml").write_text(toml_text, "utf-8")
     _write_checkpoints(out, result)
+    write_programs(out, result.programs)
     markers = _markers(loaded)
     plots = write_plots(out, result, loaded.resolved.timescale.reference, markers,
                         plot_windows(loaded, result, markers))
@@ -213,6 +227,25 @@ def plot_windows(
 def _event_label(event: Any) -> str:
     target = getattr(event, "namespace", None)
     return f"{event.action} {target}" if isinstance(target, str) else str(event.action)
+
+
+def write_programs(out: Path, outcomes: list[ProgramOutcome]) -> None:
+    """programs/programs.json, and each program's output and files under programs/NS/NAME/."""
+    if not outcomes:
+        return
+    folder = out / "programs"
+    folder.mkdir(exist_ok=True)
+    listing = []
+    for o in outcomes:
+        own = folder / o.label
+        own.mkdir(parents=True, exist_ok=True)
+        (own / "output.log").write_bytes(o.output)
+        for name, data in o.files.items():
+            (own / name).write_bytes(data)
+        listing.append({"program": o.label, "argv": o.argv, "returncode": o.returncode,
+                        "error": o.error, "running_at_end": o.running_at_end,
+                        "files": sorted(o.files)})
+    (folder / "programs.json").write_text(json.dumps(listing, indent=2) + "\n", "utf-8")
 
 
 def _write_checkpoints(out: Path, result: RunResult) -> None:

@@ -21,6 +21,7 @@ from ntp.trace import TRACE, emit
 from ..host import Host
 from ..namespace import Namespace
 from . import actions, features
+from . import programs as real_programs
 from .build import build_host, create_namespace
 from .checks import Resolved
 from .errors import Issue, ScenarioError
@@ -51,6 +52,8 @@ class RunResult:
     host: Host | None = None
     #: Each smear follower's window, (start, end) in true seconds from the run's start.
     smear_windows: dict[str, tuple[float, float]] = field(default_factory=dict)
+    #: What became of each real program (`[[namespaces.programs]]`), in start order.
+    programs: list[real_programs.ProgramOutcome] = field(default_factory=list)
 
 
 class Runner:
@@ -75,6 +78,10 @@ class Runner:
         self.followers: dict[str, Any] = {}
         self._queue: list[tuple[int, int, str, Callable[[], None]]] = []
         self._seq = itertools.count()
+        #: Runs the real programs, when the scenario has any (made by `run`, not here:
+        #: `check_setup` builds a Runner without starting anything).
+        self.driver: real_programs.ProgramDriver | None = None
+        self.outcomes: list[real_programs.ProgramOutcome] = []
         self.host = self._build()
 
     # -- setup ---------------------------------------------------------------------------
@@ -101,6 +108,8 @@ class Runner:
             self.schedule(true_ns, actions.describe(ev, i), self._event(ev, i))
         for true_ns, _, timer in self.r.timers:
             self.schedule(true_ns, f"arm timers on {timer.namespace}", self._arm(timer))
+        for planned in self.r.programs:
+            self.schedule(planned.start_ns, f"start {planned.label}", self._start(planned))
         self._announce_table_leaps()
         return host
 
@@ -183,6 +192,13 @@ class Runner:
 
         return arm
 
+    def _start(self, planned: real_programs.PlannedProgram) -> Callable[[], None]:
+        def start() -> None:
+            assert self.driver is not None
+            self.driver.start(planned)
+
+        return start
+
     def _timer_value(self, spec: TimerSpec) -> int:
         if spec.value.kind == "utc" and spec.clock == "CLOCK_TAI":
             return self.ts.tai_ns(self.ts.true_of_utc(spec.value.ns))
@@ -193,6 +209,19 @@ class Runner:
     def run(self) -> RunResult:
         """Run to the end; return the summary and what the edge needs to write results."""
         wall0 = time.perf_counter()
+        if self.r.programs:
+            real_programs.require(self.r)
+            self.driver = real_programs.backend().driver(self.host, self.r)
+        try:
+            self._loop()
+        finally:
+            if self.driver is not None:
+                self.outcomes = self.driver.finish()
+        self.failures.extend(p for o in self.outcomes if (p := o.problem()) is not None)
+        wall = time.perf_counter() - wall0
+        return self._result(wall)
+
+    def _loop(self) -> None:
         end, step = self.r.duration_ns, self.r.sample_every_ns
         next_sample: int | None = 0
         while next_sample is not None or self._queue:
@@ -205,17 +234,19 @@ class Runner:
             true_ns, _, _, action = heapq.heappop(self._queue)
             self._advance(true_ns)
             action()
-        wall = time.perf_counter() - wall0
-        return self._result(wall)
 
     def _advance(self, target: int) -> bool:
-        """Run the host to `target` in progress-sized chunks; False if already past it."""
+        """Run the host to `target` in progress-sized chunks; False if already past it.
+
+        With real programs their driver moves time (only while every program is blocked).
+        """
         host = self.host
         if host.true_ns > target:
             return False
         chunk = max(self.r.duration_ns // PROGRESS_STEPS, 1)
+        run_to = host.run_until if self.driver is None else self.driver.advance
         while host.true_ns < target:
-            host.run_until(min(target, host.true_ns + chunk))
+            run_to(min(target, host.true_ns + chunk))
             if self.progress is not None:
                 self.progress(host.true_ns, self.r.duration_ns)
         return True
@@ -235,7 +266,7 @@ class Runner:
         lateness = {n: t.lateness for n, t in self.recorder.tracks.items()}
         return RunResult(
             summary, timing, self.checkpoints, self.failures, series, lateness, self.host,
-            smear_windows(self.followers),
+            smear_windows(self.followers), self.outcomes,
         )
 
 
