@@ -99,6 +99,28 @@ _TK_READERS: dict[int, Callable[[Timekeeper, int], int]] = {
     CLOCK_REALTIME_COARSE: _read_real_coarse,
     CLOCK_MONOTONIC_COARSE: _read_mono_coarse,
 }
+def _lazy_readers(host: Host) -> dict[int, Callable[[Timekeeper, int], int]]:
+    """`_TK_READERS` for a lazy namespace: the coarse clocks read as of the host's last tick.
+
+    A kernel's coarse clocks hold what its last tick accumulated; a lazy timekeeper may not
+    have accumulated for seconds, so its coarse readings are computed, not read, from the
+    intervals up to `host.last_tick_cycles` (`Timekeeper.coarse_fraction_at_tick`).  Nothing
+    is accumulated: a read leaves the timekeeper as it was.
+    """
+    last_tick = host.last_tick_cycles
+
+    def real_coarse(tk: Timekeeper, cycles: int) -> int:
+        return tk.xtime_sec * NSEC_PER_SEC + tk.coarse_fraction_at_tick(last_tick(cycles))
+
+    def mono_coarse(tk: Timekeeper, cycles: int) -> int:
+        return tk.base_mono + tk.coarse_fraction_at_tick(last_tick(cycles))
+
+    readers = dict(_TK_READERS)
+    readers[CLOCK_REALTIME_COARSE] = real_coarse
+    readers[CLOCK_MONOTONIC_COARSE] = mono_coarse
+    return readers
+
+
 #: The clocks an offsets namespace moves by its MONOTONIC offset, and by its BOOTTIME offset.
 _MONO_OFFSET_CLOCKS = frozenset({CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE})
 _BOOT_OFFSET_CLOCKS = frozenset({CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM})
@@ -316,6 +338,9 @@ class TimekeeperNamespace(Namespace):
             raise ValueError(f"update must be one of {UPDATE_POLICIES}, got {update!r}")
         self.tk = tk
         self.update = update
+        #: how each modelled clock id is read (`_TK_READERS`; a lazy namespace's coarse clocks
+        #: are computed as of the last tick, `_lazy_readers`)
+        self._readers = _TK_READERS if update == "periodic" else _lazy_readers(host)
         tk.lazy_keeps_error = update == "lazy"
         self.dilation = dilation
         freq_eff = mpq(host.clocksource.freq_hz) * dilation
@@ -373,12 +398,12 @@ class TimekeeperNamespace(Namespace):
             vals = self._read_vals
             if clockid in vals:
                 return vals[clockid]
-            reader = _TK_READERS.get(clockid)
+            reader = self._readers.get(clockid)
             if reader is None:
                 return self.read_clock_at(clockid, cycles)
             vals[clockid] = value = reader(tk, cycles)
             return value
-        reader = _TK_READERS.get(clockid)
+        reader = self._readers.get(clockid)
         if reader is None:
             return self.read_clock_at(clockid, cycles)
         value = reader(tk, cycles)
@@ -387,7 +412,7 @@ class TimekeeperNamespace(Namespace):
 
     def read_clock_at(self, clockid: int, cycles: int) -> int:
         """The clock's value at extended count `cycles` (EINVAL for an unknown clock)."""
-        reader = _TK_READERS.get(clockid)
+        reader = self._readers.get(clockid)
         if reader is not None:
             return reader(self.tk, cycles)
         if self.host.aux_clocks and is_aux_clock(clockid):
