@@ -229,12 +229,16 @@ class AuxClocks:
 
     # -- accumulation -----------------------------------------------------------------
 
-    def advance(self, cycles: int) -> None:
-        """`tk_aux_advance`: a TK_ADV_TICK advance of every enabled aux timekeeper."""
+    def advance(self, cycles: int, steer_at: int | None = None) -> None:
+        """`tk_aux_advance`: a TK_ADV_TICK advance of every enabled aux timekeeper.
+
+        `cycles` is the core's tick (a lazy catch-up passes the later count it steers for
+        continuity at, `steer_at`, as the core's own advance does).
+        """
         for clock in self.clocks:
             tk = clock.tk
             if tk is not None and cycles - tk.cycle_last >= tk.cycle_interval:
-                tk.timekeeping_advance(cycles, TK_ADV_TICK)
+                tk.timekeeping_advance(cycles, TK_ADV_TICK, steer_at)
                 clock.first_tick_pending = False
 
     def next_key(self, bound: int) -> int | None:
@@ -266,7 +270,7 @@ class AuxClocks:
             raise os_error(errno.EPERM, "clock_settime on an aux clock needs CAP_SYS_TIME")
         clock = self.clock(clockid)
         tk = self._enabled_tk(clock)
-        cycles = self._now_accumulated(tk)
+        cycles = self._now_accumulated(clock, tk)
         tk.timekeeping_forward_now(cycles)
         tk.tk_update_ktime_data()
         clock.offs_aux = value_ns - tk.mono_ns(cycles)
@@ -279,7 +283,7 @@ class AuxClocks:
         clock.ntp.validate_timex(tx, has_cap)
         _validate_aux_modes(tx)
         tk = self._enabled_tk(clock)
-        cycles = self._now_accumulated(tk)
+        cycles = self._now_accumulated(clock, tk)
         ts_sec, ts_nsec = divmod(tk.mono_ns(cycles) + clock.offs_aux, NSEC_PER_SEC)
         if tx.modes & ADJ_SETOFFSET:
             _inject_offset(clock, tk, cycles, tx)
@@ -298,12 +302,23 @@ class AuxClocks:
             raise os_error(errno.ENODEV, f"CLOCK_AUX{clock.index} is not enabled")
         return clock.tk
 
-    def _now_accumulated(self, tk: Timekeeper) -> int:
-        """The counter now; a lazy namespace first catches up the ticks a kernel would have run."""
+    def _now_accumulated(self, clock: AuxClock, tk: Timekeeper) -> int:
+        """The counter now; a lazy namespace first catches up the ticks a kernel would have run.
+
+        Only to the last tick boundary at or before now (`host.last_tick_cycles`): a kernel's
+        aux timekeeper advances only from the core's tick (`tk_aux_advance`), so it holds the
+        whole intervals to that tick, and `second_overflow` has run for the seconds they
+        carried, no more.  The mult is steered for continuity now, as the core's catch-up
+        does (`TimekeeperNamespace.catch_up_to_tick`).  The core timekeeper is not touched.
+        """
         owner = self.owner
-        cycles = owner.host.sample()
-        if owner.update == "lazy":
-            tk.timekeeping_advance(cycles, TK_ADV_TICK)
+        host = owner.host
+        cycles = host.sample()
+        if owner.update == "lazy" and cycles - tk.cycle_last >= tk.cycle_interval:
+            tick = host.last_tick_cycles(cycles)
+            if tick - tk.cycle_last >= tk.cycle_interval:
+                tk.timekeeping_advance(tick, TK_ADV_TICK, steer_at=cycles)
+                clock.first_tick_pending = False
         return cycles
 
     # -- checkpoints ------------------------------------------------------------------

@@ -453,7 +453,7 @@ class TimekeeperNamespace(Namespace):
             # the new conversion joins the old one where the reading stays continuous
             self.observer(self, cycles if steer_at is None else steer_at, offs_real)
         if self._aux is not None:
-            self._aux.advance(cycles)
+            self._aux.advance(cycles, steer_at)
         self.reference.sync(self.tk, cycles)
         if clock_set:
             self.clock_was_set()
@@ -487,8 +487,30 @@ class TimekeeperNamespace(Namespace):
         return kernel - self.reference.ideal_ns(self.tk, clockid, cycles, ideal)
 
     def _on_hook(self, cycles: int) -> None:
+        """The planned accumulation: the core timekeeper's if its own key is due, else only
+        the aux clocks' (whose keys share this one queue entry).
+
+        The core's key is what `plan` found for it alone, and nothing changed the core since,
+        so the core accumulates on exactly the ticks it would without aux clocks: aux calls
+        and aux hooks never move the core's readings.
+        """
         self.host.stats.lazy_hooks += 1
-        self.advance_to(cycles)
+        key = self._core_key()
+        if key is not None and key <= cycles:
+            self.advance_to(cycles)
+            return
+        if self._aux is not None:
+            self._aux.advance(cycles)
+        self.plan()
+
+    def _core_key(self) -> int | None:
+        """Where the core timekeeper must next accumulate (before rounding to a tick)."""
+        tk = self.tk
+        key = tk.cycles_of_ntp_work()
+        flip = tk.cycles_of_dither_flip(self.host.lazy_error_bound)
+        if flip is not None and (key is None or flip < key):
+            key = flip
+        return key
 
     def plan(self) -> None:
         """Keep this lazy namespace's one queue entry where its next accumulation must be.
@@ -503,11 +525,7 @@ class TimekeeperNamespace(Namespace):
         """
         if self.update != "lazy":
             return
-        tk = self.tk
-        key = tk.cycles_of_ntp_work()
-        flip = tk.cycles_of_dither_flip(self.host.lazy_error_bound)
-        if flip is not None and (key is None or flip < key):
-            key = flip
+        key = self._core_key()
         if self._aux is not None:
             aux_key = self._aux.next_key(self.host.lazy_error_bound)
             if aux_key is not None and (key is None or aux_key < key):
