@@ -136,6 +136,9 @@ class AuxClock:
             behaviour_restore_on_error=True,
             separate_coarse_nsec=core.separate_coarse_nsec,
         )
+        # a lazy namespace's aux timekeepers keep their dither residue through a clear, as
+        # its core does (`Timekeeper.lazy_keeps_error`)
+        tk.lazy_keeps_error = core.lazy_keeps_error
         tk.timekeeping_update(TK_UPDATE_ALL)
         self.tk = tk
         self.offs_aux = 0
@@ -215,7 +218,7 @@ class AuxClocks:
                 clock.disable()
             if TRACE.enabled:
                 emit("aux_clock_enable", ns=owner.name, index=index, enabled=want)
-            owner.plan()
+            owner.plan_aux()
         return len(text)
 
     @staticmethod
@@ -275,7 +278,7 @@ class AuxClocks:
         tk.tk_update_ktime_data()
         clock.offs_aux = value_ns - tk.mono_ns(cycles)
         tk.timekeeping_update(TK_UPDATE_ALL)
-        self.owner.plan()
+        self.owner.plan_aux()
 
     def clock_adjtime(self, clockid: int, tx: Timex, has_cap: bool) -> int:
         """`aux_clock_adj` → `__do_adjtimex` for an aux timekeeper; fills `tx`, returns 0 or 5."""
@@ -294,7 +297,7 @@ class AuxClocks:
         if TRACE.enabled:
             emit("aux_adjtimex", ns=self.owner.name, clockid=clockid, modes=tx.modes,
                  result=result, mult=tk.mult)
-        self.owner.plan()
+        self.owner.plan_aux()
         return result
 
     def _enabled_tk(self, clock: AuxClock) -> Timekeeper:

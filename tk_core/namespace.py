@@ -501,7 +501,7 @@ class TimekeeperNamespace(Namespace):
             return
         if self._aux is not None:
             self._aux.advance(cycles)
-        self.plan()
+        self.plan_aux()
 
     def _core_key(self) -> int | None:
         """Where the core timekeeper must next accumulate (before rounding to a tick)."""
@@ -526,14 +526,35 @@ class TimekeeperNamespace(Namespace):
         if self.update != "lazy":
             return
         key = self._core_key()
+        self._core_tick = None if key is None else self.host.next_tick_cycles(key)
+        self._enqueue_hook(force=True)
+
+    def plan_aux(self) -> None:
+        """`plan` after a change of the aux clocks only: the core's tick is kept as planned.
+
+        Recomputing it would round the same key to a tick with the host's grid as it is now,
+        which can land a cycle or so apart; so aux calls leave the core's plan untouched, and
+        the one queue entry moves only if the aux clocks' own tick comes first.
+        """
+        if self.update == "lazy":
+            self._enqueue_hook(force=False)
+
+    #: where `plan` last put the core timekeeper's own next accumulation (a tick boundary)
+    _core_tick: int | None = None
+
+    def _enqueue_hook(self, *, force: bool) -> None:
+        host = self.host
+        at = self._core_tick
         if self._aux is not None:
-            aux_key = self._aux.next_key(self.host.lazy_error_bound)
-            if aux_key is not None and (key is None or aux_key < key):
-                key = aux_key
-        if key is None:
-            self.host.queue.remove(self._hook)
-        else:
-            self.host.enqueue(self._hook, self.host.next_tick_cycles(key))
+            aux_key = self._aux.next_key(host.lazy_error_bound)
+            if aux_key is not None:
+                tick = host.next_tick_cycles(aux_key)
+                at = tick if at is None else min(at, tick)
+        hook = self._hook
+        if at is None:
+            host.queue.remove(hook)
+        elif force or hook._item is None or hook._item[0] != at:
+            host.enqueue(hook, at)
 
     def clock_was_set(self, bases: bool = True) -> None:
         """`clock_was_set` for this namespace only: tell its listeners (e.g. its timer index).
