@@ -23,6 +23,11 @@ The per-interval accumulation runs on the namespace's tick: whenever the namespa
 timekeeper advances, every enabled aux timekeeper advances to the same counter value, as
 ``update_wall_time`` calls ``tk_aux_advance`` after the core.  An aux clock has its own
 ``cycle_last``, so its interval grid keeps the phase it had at enable.
+
+In a lazy namespace (not kernel code) an aux call first catches the clock up to the last tick
+boundary at or before it, as a kernel's tick would have left it, and the aux clocks' own next
+accumulations share the namespace's one queue entry (`TimekeeperNamespace.plan_aux`), which
+advances the core only when the core's own plan is due: aux calls never move the core.
 """
 
 from __future__ import annotations
