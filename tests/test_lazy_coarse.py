@@ -108,3 +108,27 @@ def test_time_and_offsets_namespace_follow_a_lazy_root():
     assert root.clock_gettime_ns(CLOCK_REALTIME_COARSE) > START + 10 * S - S // 100
     assert offs.clock_gettime_ns(CLOCK_MONOTONIC_COARSE) == root.clock_gettime_ns(
         CLOCK_MONOTONIC_COARSE) - 3 * S
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    hz=st.sampled_from([100, 250, 300, 1000]),
+    version=st.sampled_from(["6.17", "7.3"]),
+    freq=st.integers(-500, 500),
+    steps=st.lists(st.tuples(st.integers(1, 3 * 10**6), st.booleans()), min_size=50,
+                   max_size=300),
+)
+def test_lazy_coarse_never_steps_back_from_6_15(hz, version, freq, steps):
+    # an accumulation takes the mult compensation off xtime_nsec; the coarse reading already
+    # handed out (computed without it) is kept, so coarse_nsec never steps back
+    host = Host(hz=hz, realtime_ns=START, kernel_version=version)
+    ns = host.create_namespace("lazy", update="lazy")
+    ns.adjtimex(Timex(modes=ADJ_FREQUENCY, freq=freq * 65536))
+    last = ns.clock_gettime_ns(CLOCK_MONOTONIC_COARSE)
+    for gap, catch_up in steps:
+        host.run_for(gap)
+        if catch_up:
+            ns.adjtimex(Timex())  # a readback: the catch-up to the last tick
+        now = ns.clock_gettime_ns(CLOCK_MONOTONIC_COARSE)
+        assert last <= now <= ns.clock_gettime_ns(CLOCK_MONOTONIC)
+        last = now

@@ -448,7 +448,11 @@ class TimekeeperNamespace(Namespace):
         self.advance_calls += 1
         tk = self.tk
         mult, offs_real = tk.mult, tk.offs_real
+        floor = self._coarse_read_before(cycles if steer_at is None else steer_at)
         clock_set = tk.timekeeping_advance(cycles, TK_ADV_TICK, steer_at)
+        if floor is not None and tk.base_mono + tk.coarse_nsec < floor:
+            tk.coarse_nsec = floor - tk.base_mono
+            tk.readout_changed()
         if self.observer is not None and (clock_set or tk.mult != mult):
             # the new conversion joins the old one where the reading stays continuous
             self.observer(self, cycles if steer_at is None else steer_at, offs_real)
@@ -460,6 +464,21 @@ class TimekeeperNamespace(Namespace):
         self.timer_base.conversion_changed()
         self.plan()
         return clock_set
+
+    def _coarse_read_before(self, cycles: int) -> int | None:
+        """A lazy 6.15+ namespace: MONOTONIC_COARSE as read at `cycles` before it accumulates.
+
+        Not kernel code.  The computed reading (`_lazy_readers`) adds whole intervals without
+        the mult compensation a tick's `timekeeping_adjust` takes off xtime_nsec, so the
+        accumulation can leave coarse_nsec a few ns below what was already read; keeping it
+        at that reading (MONOTONIC, so a leap second applied on the way changes nothing)
+        means coarse never steps back, as 6.15's separate coarse_nsec promises.  It stays at
+        or below the fine clock, which the accumulation keeps continuous at `cycles`.
+        """
+        tk = self.tk
+        if self.update != "lazy" or not tk.separate_coarse_nsec:
+            return None
+        return tk.base_mono + tk.coarse_fraction_at_tick(self.host.last_tick_cycles(cycles))
 
     def catch_up_to_tick(self, cycles: int) -> int:
         """A lazy namespace brought to where a kernel's last tick would have left it.
