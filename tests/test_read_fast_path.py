@@ -73,11 +73,28 @@ def ref_cycles(host: Host) -> int:
     return c.last_ext + (0 if d > c.max_delta else d)
 
 
+def ref_last_tick(host: Host, cycles: int) -> int:
+    """The last tick boundary at or before `cycles`: the first count at which root MONOTONIC
+    (the jiffies grid) reads the last whole TICK_NSEC past `last_jiffies_update`."""
+    tk = host.root.tk
+    mono = tk.base_mono + (((cycles - tk.cycle_last) * tk.mult + tk.xtime_nsec) >> tk.shift)
+    period, last = host.tick_period, host.last_jiffies_update
+    boundary = last + (mono - last) // period * period
+    need = ((boundary - tk.base_mono) << tk.shift) - tk.xtime_nsec
+    at = tk.cycle_last if need <= 0 else tk.cycle_last + -(-need // tk.mult)
+    return min(at, cycles)
+
+
 def ref_tk_read(ns: TimekeeperNamespace, clockid: int, cycles: int) -> int:
     """The kernel read functions, written out over the timekeeper's fields."""
     tk = ns.tk
     mono = tk.base_mono + (((cycles - tk.cycle_last) * tk.mult + tk.xtime_nsec) >> tk.shift)
     frac = tk.coarse_nsec if tk.separate_coarse_nsec else tk.xtime_nsec >> tk.shift
+    if ns.update == "lazy":
+        # as of the host's last tick: the whole intervals up to it, each cycle_interval × mult
+        k = (ref_last_tick(ns.host, cycles) - tk.cycle_last) // tk.cycle_interval
+        if k > 0:
+            frac = (tk.xtime_nsec + k * tk.cycle_interval * tk.mult) >> tk.shift
     if clockid in (CLOCK_REALTIME, CLOCK_REALTIME_ALARM):
         return mono + tk.offs_real
     if clockid == CLOCK_MONOTONIC:
@@ -275,11 +292,14 @@ def test_reads_match_the_exact_formulas(kind, version, root_update, ops):
 
 def test_a_kept_value_goes_with_a_same_instant_accumulation():
     # COARSE moves when a lazy namespace catches up at the instant's own count: the value
-    # read just before must not be handed out again
+    # read just before must not be handed out again.  A lazy namespace's coarse clocks read
+    # as of the last tick, so the catch-up must cross an interval boundary after that tick:
+    # this one's intervals end half a tick (2 ms at HZ 250) after the host's ticks.
     host = make_host(0, "7.3", "lazy", aux=False)
-    ns = host.namespaces["lazy"]
+    host.run_for(2 * 10**6)
+    ns = host.create_namespace("late")
     assert isinstance(ns, TimekeeperNamespace)
-    host.run_for(5 * NSEC + 123_456)
+    host.run_for(5 * NSEC + 10**6)
     before = ns.clock_gettime_ns(CLOCK_MONOTONIC_COARSE)
     seq = ns.tk.read_seq
     ns.advance_to(host.cycles_now())

@@ -23,6 +23,11 @@ The per-interval accumulation runs on the namespace's tick: whenever the namespa
 timekeeper advances, every enabled aux timekeeper advances to the same counter value, as
 ``update_wall_time`` calls ``tk_aux_advance`` after the core.  An aux clock has its own
 ``cycle_last``, so its interval grid keeps the phase it had at enable.
+
+In a lazy namespace (not kernel code) an aux call first catches the clock up to the last tick
+boundary at or before it, as a kernel's tick would have left it, and the aux clocks' own next
+accumulations share the namespace's one queue entry (`TimekeeperNamespace.plan_aux`), which
+advances the core only when the core's own plan is due: aux calls never move the core.
 """
 
 from __future__ import annotations
@@ -136,6 +141,9 @@ class AuxClock:
             behaviour_restore_on_error=True,
             separate_coarse_nsec=core.separate_coarse_nsec,
         )
+        # a lazy namespace's aux timekeepers keep their dither residue through a clear, as
+        # its core does (`Timekeeper.lazy_keeps_error`)
+        tk.lazy_keeps_error = core.lazy_keeps_error
         tk.timekeeping_update(TK_UPDATE_ALL)
         self.tk = tk
         self.offs_aux = 0
@@ -215,7 +223,7 @@ class AuxClocks:
                 clock.disable()
             if TRACE.enabled:
                 emit("aux_clock_enable", ns=owner.name, index=index, enabled=want)
-            owner.plan()
+            owner.plan_aux()
         return len(text)
 
     @staticmethod
@@ -229,12 +237,16 @@ class AuxClocks:
 
     # -- accumulation -----------------------------------------------------------------
 
-    def advance(self, cycles: int) -> None:
-        """`tk_aux_advance`: a TK_ADV_TICK advance of every enabled aux timekeeper."""
+    def advance(self, cycles: int, steer_at: int | None = None) -> None:
+        """`tk_aux_advance`: a TK_ADV_TICK advance of every enabled aux timekeeper.
+
+        `cycles` is the core's tick (a lazy catch-up passes the later count it steers for
+        continuity at, `steer_at`, as the core's own advance does).
+        """
         for clock in self.clocks:
             tk = clock.tk
             if tk is not None and cycles - tk.cycle_last >= tk.cycle_interval:
-                tk.timekeeping_advance(cycles, TK_ADV_TICK)
+                tk.timekeeping_advance(cycles, TK_ADV_TICK, steer_at)
                 clock.first_tick_pending = False
 
     def next_key(self, bound: int) -> int | None:
@@ -266,12 +278,12 @@ class AuxClocks:
             raise os_error(errno.EPERM, "clock_settime on an aux clock needs CAP_SYS_TIME")
         clock = self.clock(clockid)
         tk = self._enabled_tk(clock)
-        cycles = self._now_accumulated(tk)
+        cycles = self._now_accumulated(clock, tk)
         tk.timekeeping_forward_now(cycles)
         tk.tk_update_ktime_data()
         clock.offs_aux = value_ns - tk.mono_ns(cycles)
         tk.timekeeping_update(TK_UPDATE_ALL)
-        self.owner.plan()
+        self.owner.plan_aux()
 
     def clock_adjtime(self, clockid: int, tx: Timex, has_cap: bool) -> int:
         """`aux_clock_adj` → `__do_adjtimex` for an aux timekeeper; fills `tx`, returns 0 or 5."""
@@ -279,7 +291,7 @@ class AuxClocks:
         clock.ntp.validate_timex(tx, has_cap)
         _validate_aux_modes(tx)
         tk = self._enabled_tk(clock)
-        cycles = self._now_accumulated(tk)
+        cycles = self._now_accumulated(clock, tk)
         ts_sec, ts_nsec = divmod(tk.mono_ns(cycles) + clock.offs_aux, NSEC_PER_SEC)
         if tx.modes & ADJ_SETOFFSET:
             _inject_offset(clock, tk, cycles, tx)
@@ -290,7 +302,7 @@ class AuxClocks:
         if TRACE.enabled:
             emit("aux_adjtimex", ns=self.owner.name, clockid=clockid, modes=tx.modes,
                  result=result, mult=tk.mult)
-        self.owner.plan()
+        self.owner.plan_aux()
         return result
 
     def _enabled_tk(self, clock: AuxClock) -> Timekeeper:
@@ -298,12 +310,23 @@ class AuxClocks:
             raise os_error(errno.ENODEV, f"CLOCK_AUX{clock.index} is not enabled")
         return clock.tk
 
-    def _now_accumulated(self, tk: Timekeeper) -> int:
-        """The counter now; a lazy namespace first catches up the ticks a kernel would have run."""
+    def _now_accumulated(self, clock: AuxClock, tk: Timekeeper) -> int:
+        """The counter now; a lazy namespace first catches up the ticks a kernel would have run.
+
+        Only to the last tick boundary at or before now (`host.last_tick_cycles`): a kernel's
+        aux timekeeper advances only from the core's tick (`tk_aux_advance`), so it holds the
+        whole intervals to that tick, and `second_overflow` has run for the seconds they
+        carried, no more.  The mult is steered for continuity now, as the core's catch-up
+        does (`TimekeeperNamespace.catch_up_to_tick`).  The core timekeeper is not touched.
+        """
         owner = self.owner
-        cycles = owner.host.sample()
-        if owner.update == "lazy":
-            tk.timekeeping_advance(cycles, TK_ADV_TICK)
+        host = owner.host
+        cycles = host.sample()
+        if owner.update == "lazy" and cycles - tk.cycle_last >= tk.cycle_interval:
+            tick = host.last_tick_cycles(cycles)
+            if tick - tk.cycle_last >= tk.cycle_interval:
+                tk.timekeeping_advance(tick, TK_ADV_TICK, steer_at=cycles)
+                clock.first_tick_pending = False
         return cycles
 
     # -- checkpoints ------------------------------------------------------------------

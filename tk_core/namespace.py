@@ -99,6 +99,28 @@ _TK_READERS: dict[int, Callable[[Timekeeper, int], int]] = {
     CLOCK_REALTIME_COARSE: _read_real_coarse,
     CLOCK_MONOTONIC_COARSE: _read_mono_coarse,
 }
+def _lazy_readers(host: Host) -> dict[int, Callable[[Timekeeper, int], int]]:
+    """`_TK_READERS` for a lazy namespace: the coarse clocks read as of the host's last tick.
+
+    A kernel's coarse clocks hold what its last tick accumulated; a lazy timekeeper may not
+    have accumulated for seconds, so its coarse readings are computed, not read, from the
+    intervals up to `host.last_tick_cycles` (`Timekeeper.coarse_fraction_at_tick`).  Nothing
+    is accumulated: a read leaves the timekeeper as it was.
+    """
+    last_tick = host.last_tick_cycles
+
+    def real_coarse(tk: Timekeeper, cycles: int) -> int:
+        return tk.xtime_sec * NSEC_PER_SEC + tk.coarse_fraction_at_tick(last_tick(cycles))
+
+    def mono_coarse(tk: Timekeeper, cycles: int) -> int:
+        return tk.base_mono + tk.coarse_fraction_at_tick(last_tick(cycles))
+
+    readers = dict(_TK_READERS)
+    readers[CLOCK_REALTIME_COARSE] = real_coarse
+    readers[CLOCK_MONOTONIC_COARSE] = mono_coarse
+    return readers
+
+
 #: The clocks an offsets namespace moves by its MONOTONIC offset, and by its BOOTTIME offset.
 _MONO_OFFSET_CLOCKS = frozenset({CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE})
 _BOOT_OFFSET_CLOCKS = frozenset({CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM})
@@ -316,6 +338,9 @@ class TimekeeperNamespace(Namespace):
             raise ValueError(f"update must be one of {UPDATE_POLICIES}, got {update!r}")
         self.tk = tk
         self.update = update
+        #: how each modelled clock id is read (`_TK_READERS`; a lazy namespace's coarse clocks
+        #: are computed as of the last tick, `_lazy_readers`)
+        self._readers = _TK_READERS if update == "periodic" else _lazy_readers(host)
         tk.lazy_keeps_error = update == "lazy"
         self.dilation = dilation
         freq_eff = mpq(host.clocksource.freq_hz) * dilation
@@ -373,12 +398,12 @@ class TimekeeperNamespace(Namespace):
             vals = self._read_vals
             if clockid in vals:
                 return vals[clockid]
-            reader = _TK_READERS.get(clockid)
+            reader = self._readers.get(clockid)
             if reader is None:
                 return self.read_clock_at(clockid, cycles)
             vals[clockid] = value = reader(tk, cycles)
             return value
-        reader = _TK_READERS.get(clockid)
+        reader = self._readers.get(clockid)
         if reader is None:
             return self.read_clock_at(clockid, cycles)
         value = reader(tk, cycles)
@@ -387,7 +412,7 @@ class TimekeeperNamespace(Namespace):
 
     def read_clock_at(self, clockid: int, cycles: int) -> int:
         """The clock's value at extended count `cycles` (EINVAL for an unknown clock)."""
-        reader = _TK_READERS.get(clockid)
+        reader = self._readers.get(clockid)
         if reader is not None:
             return reader(self.tk, cycles)
         if self.host.aux_clocks and is_aux_clock(clockid):
@@ -423,18 +448,37 @@ class TimekeeperNamespace(Namespace):
         self.advance_calls += 1
         tk = self.tk
         mult, offs_real = tk.mult, tk.offs_real
+        floor = self._coarse_read_before(cycles if steer_at is None else steer_at)
         clock_set = tk.timekeeping_advance(cycles, TK_ADV_TICK, steer_at)
+        if floor is not None and tk.base_mono + tk.coarse_nsec < floor:
+            tk.coarse_nsec = floor - tk.base_mono
+            tk.readout_changed()
         if self.observer is not None and (clock_set or tk.mult != mult):
             # the new conversion joins the old one where the reading stays continuous
             self.observer(self, cycles if steer_at is None else steer_at, offs_real)
         if self._aux is not None:
-            self._aux.advance(cycles)
+            self._aux.advance(cycles, steer_at)
         self.reference.sync(self.tk, cycles)
         if clock_set:
             self.clock_was_set()
         self.timer_base.conversion_changed()
         self.plan()
         return clock_set
+
+    def _coarse_read_before(self, cycles: int) -> int | None:
+        """A lazy 6.15+ namespace: MONOTONIC_COARSE as read at `cycles` before it accumulates.
+
+        Not kernel code.  The computed reading (`_lazy_readers`) adds whole intervals without
+        the mult compensation a tick's `timekeeping_adjust` takes off xtime_nsec, so the
+        accumulation can leave coarse_nsec a few ns below what was already read; keeping it
+        at that reading (MONOTONIC, so a leap second applied on the way changes nothing)
+        means coarse never steps back, as 6.15's separate coarse_nsec promises.  It stays at
+        or below the fine clock, which the accumulation keeps continuous at `cycles`.
+        """
+        tk = self.tk
+        if self.update != "lazy" or not tk.separate_coarse_nsec:
+            return None
+        return tk.base_mono + tk.coarse_fraction_at_tick(self.host.last_tick_cycles(cycles))
 
     def catch_up_to_tick(self, cycles: int) -> int:
         """A lazy namespace brought to where a kernel's last tick would have left it.
@@ -462,8 +506,30 @@ class TimekeeperNamespace(Namespace):
         return kernel - self.reference.ideal_ns(self.tk, clockid, cycles, ideal)
 
     def _on_hook(self, cycles: int) -> None:
+        """The planned accumulation: the core timekeeper's if its own key is due, else only
+        the aux clocks' (whose keys share this one queue entry).
+
+        The core's key is what `plan` found for it alone, and nothing changed the core since,
+        so the core accumulates on exactly the ticks it would without aux clocks: aux calls
+        and aux hooks never move the core's readings.
+        """
         self.host.stats.lazy_hooks += 1
-        self.advance_to(cycles)
+        key = self._core_key()
+        if key is not None and key <= cycles:
+            self.advance_to(cycles)
+            return
+        if self._aux is not None:
+            self._aux.advance(cycles)
+        self.plan_aux()
+
+    def _core_key(self) -> int | None:
+        """Where the core timekeeper must next accumulate (before rounding to a tick)."""
+        tk = self.tk
+        key = tk.cycles_of_ntp_work()
+        flip = tk.cycles_of_dither_flip(self.host.lazy_error_bound)
+        if flip is not None and (key is None or flip < key):
+            key = flip
+        return key
 
     def plan(self) -> None:
         """Keep this lazy namespace's one queue entry where its next accumulation must be.
@@ -478,19 +544,36 @@ class TimekeeperNamespace(Namespace):
         """
         if self.update != "lazy":
             return
-        tk = self.tk
-        key = tk.cycles_of_ntp_work()
-        flip = tk.cycles_of_dither_flip(self.host.lazy_error_bound)
-        if flip is not None and (key is None or flip < key):
-            key = flip
+        key = self._core_key()
+        self._core_tick = None if key is None else self.host.next_tick_cycles(key)
+        self._enqueue_hook(force=True)
+
+    def plan_aux(self) -> None:
+        """`plan` after a change of the aux clocks only: the core's tick is kept as planned.
+
+        Recomputing it would round the same key to a tick with the host's grid as it is now,
+        which can land a cycle or so apart; so aux calls leave the core's plan untouched, and
+        the one queue entry moves only if the aux clocks' own tick comes first.
+        """
+        if self.update == "lazy":
+            self._enqueue_hook(force=False)
+
+    #: where `plan` last put the core timekeeper's own next accumulation (a tick boundary)
+    _core_tick: int | None = None
+
+    def _enqueue_hook(self, *, force: bool) -> None:
+        host = self.host
+        at = self._core_tick
         if self._aux is not None:
-            aux_key = self._aux.next_key(self.host.lazy_error_bound)
-            if aux_key is not None and (key is None or aux_key < key):
-                key = aux_key
-        if key is None:
-            self.host.queue.remove(self._hook)
-        else:
-            self.host.enqueue(self._hook, self.host.next_tick_cycles(key))
+            aux_key = self._aux.next_key(host.lazy_error_bound)
+            if aux_key is not None:
+                tick = host.next_tick_cycles(aux_key)
+                at = tick if at is None else min(at, tick)
+        hook = self._hook
+        if at is None:
+            host.queue.remove(hook)
+        elif force or hook._item is None or hook._item[0] != at:
+            host.enqueue(hook, at)
 
     def clock_was_set(self, bases: bool = True) -> None:
         """`clock_was_set` for this namespace only: tell its listeners (e.g. its timer index).

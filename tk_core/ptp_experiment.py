@@ -359,6 +359,7 @@ def follow_grandmasters(
     hz: int = 250,
     update: str = "periodic",
     kernel_version: str = "7.3",
+    lazy_error_bound_ns: int = 100,
 ) -> PtpRun:
     """Follow every grandmaster with one servo each (see the module docstring).
 
@@ -367,6 +368,8 @@ def follow_grandmasters(
     grandmaster).  `aux_servos=False` keeps the measuring but no servo steers (the
     control run: the core clock must be the same).  `converge_ns`: the offset below which a
     clock counts as converged.  `error_ppm`: the counter's frequency error.
+    `lazy_error_bound_ns`: the host's bound for ``update="lazy"`` (its ±1 mult dither lets
+    each clock drift that far before it flips, and a servo sees that as noise).
     """
     gms = _check_args(grandmasters, model, duration_s, seed, converge_ns)
     config = servo if servo is not None else ServoConfig()
@@ -374,7 +377,8 @@ def follow_grandmasters(
         raise ValueError(f"servo must be a ServoConfig, got {config!r}")
     cs = Clocksource(3_000_000_000, 64, error_ppm=error_ppm, seed=seed, name="tsc")
     host = Host(clocksource=cs, hz=hz, realtime_ns=START_UNIX * NSEC,
-                tai_offset=TAI_MINUS_UTC, kernel_version=kernel_version, aux_clocks=True)
+                tai_offset=TAI_MINUS_UTC, kernel_version=kernel_version, aux_clocks=True,
+                lazy_error_bound_ns=lazy_error_bound_ns)
     core = host.create_namespace("ptp", update=update)
     if core_ntp:
         NtpDaemon(core, ChronyClient(poll_exp=4), ReferenceServer(), PathModel(),

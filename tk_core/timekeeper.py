@@ -247,6 +247,25 @@ class Timekeeper:
         """`ktime_get_coarse_real`: xtime_sec and the accumulated nanoseconds."""
         return self.xtime_sec * NSEC_PER_SEC + self._coarse_fraction()
 
+    def coarse_fraction_at_tick(self, tick_cycles: int) -> int:
+        """The coarse clocks' ns past xtime_sec once the whole intervals to `tick_cycles` are in.
+
+        Not a kernel function: what `ktime_get_coarse_real` would read after a kernel's tick at
+        extended count `tick_cycles` had accumulated the whole cycle_intervals since
+        cycle_last with today's mult (each adds xtime_interval), without accumulating them.
+        With no whole interval pending it is the coarse fraction held now (`coarse_nsec` from
+        v6.15, xtime_nsec before).  The result may pass 10^9 by the seconds those intervals
+        would carry; xtime_nsec accumulates nanoseconds·2^shift, so the sum is exact.  A lazy
+        namespace reads its coarse clocks through this (its plan accumulates at every second
+        boundary where NTP has work, and wherever the tick length or mult would change), so
+        they tick as a periodic twin's do; since the intervals end at or before the read, the
+        value never leads the fine clock's.
+        """
+        k = (tick_cycles - self.cycle_last) // self.cycle_interval
+        if k <= 0:
+            return self._coarse_fraction()
+        return (self.xtime_nsec + k * self.xtime_interval) >> self.shift
+
     def cycles_for_mono(self, target_ns: int) -> int:
         """The first extended cycle at which `mono_ns` reads ≥ `target_ns`, with today's mult.
 
