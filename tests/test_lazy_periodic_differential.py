@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ntp import ADJ_OFFSET, ADJ_STATUS, ADJ_TIMECONST, STA_PLL, Timex
-from ntp.timex import ADJ_FREQUENCY, ADJ_NANO, ADJ_OFFSET_SINGLESHOT, ADJ_TICK, STA_INS
+from ntp.timex import (
+    ADJ_FREQUENCY,
+    ADJ_NANO,
+    ADJ_OFFSET_SINGLESHOT,
+    ADJ_SETOFFSET,
+    ADJ_TICK,
+    STA_INS,
+)
 from tk_core import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, Host
 
 S = 10**9
@@ -302,3 +309,29 @@ def test_adjtime_slew_window_and_its_parting_across_a_settime():
     after a settime that brings the same second back."""
     assert check_twins([("single", 1, 1_003_233_194)], hz=300) == 1
     assert check_twins([("single", 1, 1_006_616_526), ("settime", 0, 1_003_283_193)], hz=300) == 0
+
+
+@pytest.mark.parametrize("freq_ppm", [-50, 50, 300])
+@pytest.mark.parametrize("version", [
+    "6.12",
+    pytest.param("7.3", marks=pytest.mark.xfail(
+        strict=True, reason="7.3: the step clears the periodic twin's ntp_error; the lazy twin "
+        "keeps its own (209 ns apart at HZ 100)")),
+])
+def test_monotonic_after_a_frequency_change_then_a_step_within_bound(version: str,
+                                                                     freq_ppm: int) -> None:
+    """ADJ_FREQUENCY, then ADJ_SETOFFSET: MONOTONIC of the twins stays within the bound."""
+    host = Host(hz=100, realtime_ns=1_700_000_000 * S, kernel_version=version)
+    twins = [host.create_namespace(u, update=u) for u in ("lazy", "periodic")]
+    host.run_for(1_300_000_000)
+    for ns in twins:
+        ns.adjtimex(Timex(modes=ADJ_FREQUENCY, freq=freq_ppm * 65536))
+    host.run_for(1_700_000_000)
+    for ns in twins:
+        ns.adjtimex(Timex(modes=ADJ_SETOFFSET | ADJ_NANO, time=(0, 200_000)))
+    worst = 0
+    for _ in range(40):
+        host.run_for(77_000_000)
+        lazy, periodic = (ns.clock_gettime_ns(CLOCK_MONOTONIC) for ns in twins)
+        worst = max(worst, abs(lazy - periodic))
+    assert worst <= 100
