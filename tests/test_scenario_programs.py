@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scenario_support import one_issue
 from shim_support import START_NS, bin_dir, compile_c, needs_cc  # noqa: F401
 
 from tk_core.cli import main
@@ -60,18 +61,6 @@ def scenario(*tables: str) -> str:
 
 def client(body: str = 'daemon = "chronyd"\nserver = "server"\n', extra: str = "") -> str:
     return f'\n[[namespaces]]\nname = "client"\n{extra}\n[[namespaces.programs]]\n{body}'
-
-
-def issues(text: str) -> list[tuple[str, str]]:
-    with pytest.raises(ScenarioError) as info:
-        load_text(text, "x.toml")
-    return [(i.path(), i.message) for i in info.value.issues]
-
-
-def one_issue(text: str) -> tuple[str, str]:
-    found = issues(text)
-    assert len(found) == 1, found
-    return found[0]
 
 
 # -- the schema and its rules ------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scenario_support import issues, one_issue
 from shim_support import needs_cc
 
 from tk_core.cli import main
@@ -44,18 +45,6 @@ name = "client"
 daemon = "chronyd"
 server = "leap-server"
 """
-
-
-def issues(text: str) -> list[tuple[str, str]]:
-    with pytest.raises(ScenarioError) as info:
-        load_text(text, "x.toml")
-    return [(i.path(), i.message) for i in info.value.issues]
-
-
-def one_issue(text: str) -> tuple[str, str]:
-    found = issues(text)
-    assert len(found) == 1, found
-    return found[0]
 
 
 # -- validation (no daemon, no shim) -------------------------------------------------------------

@@ -270,6 +270,13 @@ class LeapPolicy(Strict):
         return shapes.to_python(self.shape, self.params)
 
 
+def _loss_probability(v: Fraction) -> Fraction:
+    """A loss probability: in [0, 1) (1 would lose every exchange, and nothing would run)."""
+    if not 0 <= v < 1:
+        raise fail(f"loss must be a probability in [0, 1), found {v}")
+    return v
+
+
 class PathSpec(Strict):
     """The network path to the NTP server: one-way delay, jitter, asymmetry, loss."""
 
@@ -291,9 +298,7 @@ class PathSpec(Strict):
     @field_validator("loss")
     @classmethod
     def _loss(cls, v: Fraction) -> Fraction:
-        if not 0 <= v < 1:
-            raise fail(f"loss must be a probability in [0, 1), found {v}")
-        return v
+        return _loss_probability(v)
 
 
 class NtpSpec(Strict):
@@ -527,9 +532,7 @@ class NetworkSpec(Strict):
     @field_validator("loss")
     @classmethod
     def _loss(cls, v: Fraction) -> Fraction:
-        if not 0 <= v < 1:
-            raise fail(f"loss must be a probability in [0, 1), found {v}")
-        return v
+        return _loss_probability(v)
 
 
 class OffsetsSpec(Strict):
