@@ -127,6 +127,7 @@ class Timekeeper:
         self.xtime_remainder = ntpinterval - self.xtime_interval
         self.raw_interval = interval * self.clock_mult
         self.ntp_error = 0
+        self.twin_ntp_error = 0
         self.ntp_error_shift = NTP_SCALE_SHIFT - shift
         self.ntp_tick = ntpinterval << self.ntp_error_shift
         self.mult = self.clock_mult
@@ -306,6 +307,8 @@ class Timekeeper:
         shift = min(shift, maxshift)
         clock_set = 0
         chunks = 0
+        if self.lazy_keeps_error:
+            first, error_before = self.cycle_last, self.ntp_error
         while offset >= self.cycle_interval:
             repeats = offset // (self.cycle_interval << shift)
             if repeats > 1 and self.bulk_quiet and self._quiet_span():
@@ -317,6 +320,8 @@ class Timekeeper:
                 chunks += 1
             if offset < (self.cycle_interval << shift):
                 shift -= 1
+        if self.lazy_keeps_error and self.cycle_last != first:
+            self._follow_twin(first, error_before)
         sec_before = self.xtime_sec
         self.timekeeping_adjust(offset if steer_at is None else offset + steer_at - cycles)
         clock_set |= self.accumulate_nsecs_to_secs()
@@ -441,6 +446,10 @@ class Timekeeper:
             mult = ((tick_length >> self.ntp_error_shift) - self.xtime_remainder) // (
                 self.cycle_interval
             )
+        if self.drain and self.lazy_keeps_error:
+            # the twin books the same change of the base mult (its dither is its own)
+            self.twin_ntp_error += (offset * (mult - self.mult + self.ntp_err_mult)
+                                    ) << self.ntp_error_shift
         self.ntp_err_mult = 1 if self.ntp_error > 0 else 0
         mult += self.ntp_err_mult
         old = self.mult
@@ -488,11 +497,46 @@ class Timekeeper:
     #: periodic twin's is with the dither steering from there: up to twice the bound apart.
     lazy_keeps_error = False
 
+    #: Lazy only (not kernel): the ntp_error a tick-by-tick twin fed the same inputs would
+    #: hold, followed in closed form (`follow_dither`).  ntp_error plus the accumulated clock
+    #: (both in ns·2^32) is NTP's ideal in either twin, so ntp_error minus this is how far the
+    #: lazy clock trails the twin's.  That difference is what a clear keeps: 7.3 books a mult
+    #: change's continuity correction in ntp_error (up to 500 ns for 50 ppm at HZ 100) and the
+    #: twin, whose dither only pulls one way, may still hold most of it when a step zeroes it.
+    twin_ntp_error = 0
+
     def clear_ntp_error(self) -> None:
         """The `ntp_error = 0` of `timekeeping_update` (TK_CLEAR_NTP) and `timekeeping_resume`;
-        a lazy timekeeper keeps its dither residue (`lazy_keeps_error`)."""
-        if not self.lazy_keeps_error:
+        a lazy timekeeper keeps how far it trails its tick-by-tick twin (`lazy_keeps_error`,
+        `twin_ntp_error`)."""
+        if self.lazy_keeps_error:
+            self.ntp_error -= self.twin_ntp_error
+        else:
             self.ntp_error = 0
+        self.twin_ntp_error = 0
+
+    def _fold_twin(self, delta: int, drift: int) -> None:
+        """`timekeeping_forward_now` for the twin: its ticks over the whole intervals of
+        `delta`, then the fraction left at the dither it has reached.  `drift` is this
+        timekeeper's ntp_error growth per interval at its own dither."""
+        step = self.cycle_interval << self.ntp_error_shift
+        rate_off = drift + self.ntp_err_mult * step
+        intervals, rest = divmod(delta, self.cycle_interval)
+        twin = follow_dither(self.twin_ntp_error, intervals, rate_off, step)
+        rate = rate_off - step if twin > 0 else rate_off
+        self.twin_ntp_error = twin + rate * rest // self.cycle_interval
+
+    def _follow_twin(self, first: int, error_before: int) -> None:
+        """Move `twin_ntp_error` over the intervals just accumulated from cycle `first`.
+
+        Lazy planning keeps ntp_error linear between accumulations, so its growth per
+        interval with this timekeeper's own dither gives the twin's growth with the dither
+        off; one mult step is cycle_interval·2^es per interval.
+        """
+        intervals = (self.cycle_last - first) // self.cycle_interval
+        step = self.cycle_interval << self.ntp_error_shift
+        rate_off = (self.ntp_error - error_before) // intervals + self.ntp_err_mult * step
+        self.twin_ntp_error = follow_dither(self.twin_ntp_error, intervals, rate_off, step)
 
     def timekeeping_update(self, action: int) -> None:
         """`timekeeping_update`: clear NTP if asked, refresh leap state and readout bases."""
@@ -516,7 +560,9 @@ class Timekeeper:
         if self.lazy_keeps_error:
             # not kernel: book the drift of the folded cycles, so the residue a clear keeps is
             # the clock's own (a tick-by-tick kernel folds less than a tick's worth)
-            self.ntp_error += self._chunk_error(0) * delta // self.cycle_interval
+            drift = self._chunk_error(0)
+            self.ntp_error += drift * delta // self.cycle_interval
+            self._fold_twin(delta, drift)
         self.cycle_last = cycles
         self.xtime_nsec += delta * self.mult
         self.raw_xtime_nsec += delta * self.raw_mult
@@ -742,6 +788,8 @@ class Timekeeper:
         state: dict[str, Any] = {name: getattr(self, name) for name in self._FIELDS}
         if self.drain:
             state.update((name, getattr(self, name)) for name in self._DRAIN_FIELDS)
+        if self.twin_ntp_error:
+            state["twin_ntp_error"] = self.twin_ntp_error
         state["ntp"] = self.ntp.to_dict()
         return state
 
@@ -753,6 +801,7 @@ class Timekeeper:
             setattr(self, name, state[name])
         for name in self._DRAIN_FIELDS:
             setattr(self, name, state.get(name, 0))
+        self.twin_ntp_error = state.get("twin_ntp_error", 0)
         self.ntp = NtpState.from_dict(state["ntp"])
         self.drain = self.ntp.behaviour.ntp_skew_drain
         self.readout_changed()
@@ -762,3 +811,35 @@ class Timekeeper:
             f"Timekeeper(xtime_sec={self.xtime_sec}, mult={self.mult}, shift={self.shift}, "
             f"cycle_last={self.cycle_last}, ntp_error={self.ntp_error})"
         )
+
+
+def follow_dither(error: int, intervals: int, rate_off: int, step: int) -> int:
+    """ntp_error after `intervals` ticks of a tick-by-tick kernel's ±1 mult dither.
+
+    Not a kernel function: the closed form of what `timekeeping_adjust` does tick by tick.
+    Each interval adds `rate_off` with the dither off (ntp_error ≤ 0 at the last adjust) and
+    `rate_off - step` with it on.  Once the dither pulls the error back across 0 it stays in
+    (rate_off - step, rate_off], a band of width `step`, and each interval moves it by
+    rate_off modulo the band.  Continuity corrections of the flips (7.3) are left out: they
+    alternate in sign and stay below one step.
+    """
+    rate_on = rate_off - step
+    while intervals > 0:
+        if error <= 0:
+            if rate_off <= 0:
+                return error + intervals * rate_off
+            k = -error // rate_off + 1  # intervals until the error is above 0
+            if k >= intervals:
+                return error + intervals * rate_off
+            error += k * rate_off
+        else:
+            if rate_on >= 0:
+                return error + intervals * rate_on
+            k = -(-error // -rate_on)  # intervals until the error is at or below 0
+            if k >= intervals:
+                return error + intervals * rate_on
+            error += k * rate_on
+        intervals -= k
+        if rate_on < 0 < rate_off:
+            return rate_on + 1 + (error + intervals * rate_off - rate_on - 1) % step
+    return error
