@@ -380,7 +380,9 @@ class TimekeeperNamespace(Namespace):
     #: `_read_cycles` (the host's object for the instant) under the timekeeper's `read_seq`.
     _read_cycles: object = None
     _read_seq = 0
-    _read_vals: dict[int, int]
+    _read_id = -1
+    _read_value = 0
+    _read_vals: dict[int, int] | None = None
 
     def clock_gettime_ns(self, clockid: int) -> int:
         """`clock_gettime`: the clock's value now, in int ns (EINVAL for an unknown clock).
@@ -395,19 +397,28 @@ class TimekeeperNamespace(Namespace):
         tk = self.tk
         seq = tk.read_seq
         if cycles is self._read_cycles and seq == self._read_seq:
+            if clockid == self._read_id:
+                return self._read_value
             vals = self._read_vals
-            if clockid in vals:
+            if vals is not None and clockid in vals:
                 return vals[clockid]
             reader = self._readers.get(clockid)
             if reader is None:
                 return self.read_clock_at(clockid, cycles)
-            vals[clockid] = value = reader(tk, cycles)
+            value = reader(tk, cycles)
+            if vals is None:
+                self._read_vals = {clockid: value}
+            else:
+                vals[clockid] = value
             return value
         reader = self._readers.get(clockid)
         if reader is None:
             return self.read_clock_at(clockid, cycles)
         value = reader(tk, cycles)
-        self._read_cycles, self._read_seq, self._read_vals = cycles, seq, {clockid: value}
+        # the first clock read at an instant is kept as two scalars (no dict per instant)
+        self._read_cycles, self._read_seq, self._read_id, self._read_value = (
+            cycles, seq, clockid, value)
+        self._read_vals = None
         return value
 
     def read_clock_at(self, clockid: int, cycles: int) -> int:
