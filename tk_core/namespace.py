@@ -99,14 +99,25 @@ _TK_READERS: dict[int, Callable[[Timekeeper, int], int]] = {
     CLOCK_REALTIME_COARSE: _read_real_coarse,
     CLOCK_MONOTONIC_COARSE: _read_mono_coarse,
 }
+_LAZY_TABLE = "_lazy_reader_table"
+
+
 def _lazy_readers(host: Host) -> dict[int, Callable[[Timekeeper, int], int]]:
     """`_TK_READERS` for a lazy namespace: the coarse clocks read as of the host's last tick.
+
+    The table depends only on the host, so it is made once per host and kept on the host
+    (under `_LAZY_TABLE`, in its attribute dict: the closures refer to the host, so a table
+    kept anywhere else would keep the host alive).
 
     A kernel's coarse clocks hold what its last tick accumulated; a lazy timekeeper may not
     have accumulated for seconds, so its coarse readings are computed, not read, from the
     intervals up to `host.last_tick_cycles` (`Timekeeper.coarse_fraction_at_tick`).  Nothing
     is accumulated: a read leaves the timekeeper as it was.
     """
+    kept: dict[str, Any] = vars(host)
+    shared: dict[int, Callable[[Timekeeper, int], int]] | None = kept.get(_LAZY_TABLE)
+    if shared is not None:
+        return shared
     last_tick = host.last_tick_cycles
 
     def real_coarse(tk: Timekeeper, cycles: int) -> int:
@@ -118,6 +129,7 @@ def _lazy_readers(host: Host) -> dict[int, Callable[[Timekeeper, int], int]]:
     readers = dict(_TK_READERS)
     readers[CLOCK_REALTIME_COARSE] = real_coarse
     readers[CLOCK_MONOTONIC_COARSE] = mono_coarse
+    kept[_LAZY_TABLE] = readers
     return readers
 
 

@@ -82,6 +82,19 @@ class ClockInit:
 class Timekeeper:
     """Kernel `struct timekeeper` plus the functions of timekeeping.c that act on it."""
 
+    #: Every instance field, as slots: an idle namespace's timekeeper is a few hundred bytes
+    #: instead of a 1.6 KB attribute dict.  `__dict__` stays as a fallback for any attribute
+    #: not listed (it is only allocated if one is set).
+    __slots__ = (
+        "__dict__", "base_mono", "base_raw", "clock_mult", "clock_was_set_seq", "coarse_nsec",
+        "cs_tick_adj", "cycle_interval", "cycle_last", "drain", "hz", "lazy_keeps_error",
+        "maxadj", "mult", "mult_warned", "next_leap_ktime", "ntp", "ntp_err_mult", "ntp_error",
+        "ntp_error_shift", "ntp_tick", "offs_boot", "offs_real", "offs_tai", "raw_interval",
+        "raw_mult", "raw_sec", "raw_xtime_nsec", "read_seq", "restore_on_error",
+        "separate_coarse_nsec", "shift", "skew_delta", "skip_second_overflow", "tai_offset",
+        "wall_to_monotonic_ns", "xtime_interval", "xtime_nsec", "xtime_remainder", "xtime_sec",
+    )
+
     def __init__(
         self,
         clock_mult: int,
@@ -96,6 +109,7 @@ class Timekeeper:
     ) -> None:
         self.ntp = ntp
         self.hz = hz
+        self.lazy_keeps_error = False
         self.clock_mult = clock_mult  # the clocksource's (possibly dilated) mult: tkr_raw.mult
         self.maxadj = maxadj
         self.restore_on_error = behaviour_restore_on_error
@@ -481,12 +495,12 @@ class Timekeeper:
             # 7.3 books the ns taken off xtime_nsec as error again
             self.ntp_error += (offset * mult_adj) << self.ntp_error_shift
 
-    #: Set on a lazy namespace's timekeeper (not kernel): TK_CLEAR_NTP and resume keep
-    #: ntp_error instead of zeroing it.  A tick-by-tick kernel holds ntp_error within a
-    #: fraction of a ns of 0, so zeroing forgets nothing; a lazy one's may be up to the host's
-    #: `lazy_error_bound_ns` away, and forgetting it would leave the clock that far from where a
-    #: periodic twin's is with the dither steering from there: up to twice the bound apart.
-    lazy_keeps_error = False
+    # `lazy_keeps_error` (a slot, False from __init__) is set on a lazy namespace's timekeeper
+    # (not kernel): TK_CLEAR_NTP and resume keep ntp_error instead of zeroing it.  A
+    # tick-by-tick kernel holds ntp_error within a fraction of a ns of 0, so zeroing forgets
+    # nothing; a lazy one's may be up to the host's `lazy_error_bound_ns` away, and forgetting
+    # it would leave the clock that far from where a periodic twin's is with the dither
+    # steering from there: up to twice the bound apart.
 
     def clear_ntp_error(self) -> None:
         """The `ntp_error = 0` of `timekeeping_update` (TK_CLEAR_NTP) and `timekeeping_resume`;
