@@ -17,6 +17,7 @@ Two halves, kept apart on purpose:
 from __future__ import annotations
 
 import bisect
+import functools
 import random
 from dataclasses import dataclass
 
@@ -109,6 +110,10 @@ def clocksource_update_freq(freq_hz: int | mpq, mask: int) -> MultShift:
     max_idle_ns, max_cycles = clocks_calc_max_nsecs(mult, shift, maxadj, mask)
     max_raw_delta = (mask >> 1) + (mask >> 2) + (mask >> 3)
     return MultShift(mult, shift, maxadj, max_cycles, max_idle_ns, max_raw_delta)
+
+
+#: `clocksource_update_freq` kept per (freq, mask): namespaces of one counter share the result.
+shared_update_freq = functools.lru_cache(maxsize=256)(clocksource_update_freq)
 
 
 class Clocksource:

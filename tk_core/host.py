@@ -38,7 +38,7 @@ from ntp.version import KernelBehaviour
 from .auxclock import AUX_CLOCKS_SINCE
 from .clockevent import HANG_PASSES, ClockEventDevice, hang_delay_ns
 from .clockids import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME
-from .clocksource import Clocksource, clocksource_update_freq
+from .clocksource import Clocksource, shared_update_freq
 from .counter import ExtendedCounter
 from .hrtimer import (
     ClockEntry,
@@ -59,7 +59,7 @@ NS = mpq(1, NSEC_PER_SEC)
 _ANY_NAMESPACE = object()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class NamespaceStats:
     """Per-namespace timer counters (filled by the timer queue).
 
@@ -355,7 +355,7 @@ class Host:
         self, name: str, init: ClockInit, update: str, dilation: mpq
     ) -> TimekeeperNamespace:
         cs = self.clocksource
-        params = clocksource_update_freq(
+        params = shared_update_freq(
             cs.freq_hz * dilation if dilation != 1 else cs.freq_hz, cs.mask
         )
         ntp = NtpState(self.hz, self.user_hz, self.behaviour)
@@ -829,6 +829,8 @@ class Host:
             self._floor = None
             if type(true_ns) is int:
                 self._int_now, self._now_ns = target, true_ns
+            elif (whole := target * NSEC_PER_SEC).denominator == 1:  # an mpq of whole ns
+                self._int_now, self._now_ns = target, int(whole)
         else:
             self._floor = target
 

@@ -18,6 +18,7 @@ armed, as Linux does.
 from __future__ import annotations
 
 import errno
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -138,6 +139,12 @@ _MONO_OFFSET_CLOCKS = frozenset({CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MON
 _BOOT_OFFSET_CLOCKS = frozenset({CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM})
 
 
+@functools.lru_cache(maxsize=256)
+def _dilated(freq_hz: int, dilation: Any) -> tuple[Any, mpq]:
+    """(dilation, freq_hz × dilation) as objects shared by the namespaces that have them."""
+    return dilation, mpq(freq_hz) * dilation
+
+
 def einval(msg: str) -> OSError:
     return OSError(errno.EINVAL, f"EINVAL: {msg}")
 
@@ -174,15 +181,50 @@ class Namespace:
     def __init__(self, host: Host, name: str) -> None:
         self.host = host
         self.name = name
-        self.frozen = False
-        self.tasks: list[Task] = []
-        #: Live timer handles by id (`timer_create`'s timer_t; timerfds and sleeps too), in
-        #: creation order: what a checkpoint carries and what a restored host hands back.
-        self.timer_handles: dict[int, PosixTimer | TimerFd | Sleeper] = {}
-        self.next_timer_id = 0
-        self._prune_at = 64
-        #: Daemons acting on this namespace (NTP clients, leap followers), for checkpoints.
-        self.agents: list[Any] = []
+
+    # Class-level starting values: an instance holds its own only once it changes them.
+    frozen = False
+    next_timer_id = 0
+    _prune_at = 64
+
+    # The containers below are made on first use (an idle namespace has none of them).
+    _tasks: list[Task] | None = None
+    _timer_handles: dict[int, PosixTimer | TimerFd | Sleeper] | None = None
+    _agents: list[Any] | None = None
+
+    @property
+    def tasks(self) -> list[Task]:
+        """The tasks started in this namespace (`spawn`)."""
+        if self._tasks is None:
+            self._tasks = []
+        return self._tasks
+
+    @tasks.setter
+    def tasks(self, value: list[Task]) -> None:
+        self._tasks = value
+
+    @property
+    def timer_handles(self) -> dict[int, PosixTimer | TimerFd | Sleeper]:
+        """Live timer handles by id (`timer_create`'s timer_t; timerfds and sleeps too), in
+        creation order: what a checkpoint carries and what a restored host hands back."""
+        if self._timer_handles is None:
+            self._timer_handles = {}
+        return self._timer_handles
+
+    @timer_handles.setter
+    def timer_handles(self, value: dict[int, PosixTimer | TimerFd | Sleeper]) -> None:
+        self._timer_handles = value
+
+    @property
+    def agents(self) -> list[Any]:
+        """Daemons acting on this namespace (NTP clients, leap followers), for checkpoints."""
+        if self._agents is None:
+            self._agents = []
+        return self._agents
+
+    @agents.setter
+    def agents(self, value: list[Any]) -> None:
+        self._agents = value
 
     # -- tasks --------------------------------------------------------------------------
 
@@ -354,14 +396,45 @@ class TimekeeperNamespace(Namespace):
         #: are computed as of the last tick, `_lazy_readers`)
         self._readers = _TK_READERS if update == "periodic" else _lazy_readers(host)
         tk.lazy_keeps_error = update == "lazy"
-        self.dilation = dilation
-        freq_eff = mpq(host.clocksource.freq_hz) * dilation
+        self.dilation, freq_eff = _dilated(host.clocksource.freq_hz, dilation)
         self.reference = Reference(tk, tk.cycle_last, freq_eff)
-        self.advance_calls = 0
-        self._hook = CycleEntry(self._on_hook)
-        self.timer_base = TimerBase(self)
-        self.clock_was_set_listeners: list[Any] = [self.timer_base.clock_was_set]
-        self._aux: AuxClocks | None = None  # made on first use: idle namespaces stay small
+
+    advance_calls = 0
+    _aux: AuxClocks | None = None  # made on first use: idle namespaces stay small
+
+    # The timer base, the listener list and the planned accumulation's queue entry are made
+    # on first use too: an idle namespace has none of them.  An empty base holds nothing a
+    # later one would not start with (its leap and rate marks are refreshed at every change).
+    _timer_base: TimerBase | None = None
+    _listeners: list[Any] | None = None
+    _hook_entry: CycleEntry | None = None
+
+    @property
+    def timer_base(self) -> TimerBase:
+        """The index of the timers converted with this timekeeper (`TimerBase`)."""
+        base = self._timer_base
+        if base is None:
+            base = self._timer_base = TimerBase(self)
+        return base
+
+    @property
+    def clock_was_set_listeners(self) -> list[Any]:
+        """Called with this namespace at each `clock_was_set`; the timer base's comes first."""
+        if self._listeners is None:
+            self._listeners = [self.timer_base.clock_was_set]
+        return self._listeners
+
+    @clock_was_set_listeners.setter
+    def clock_was_set_listeners(self, value: list[Any]) -> None:
+        self._listeners = value
+
+    @property
+    def _hook(self) -> CycleEntry:
+        """The one host queue entry of this lazy namespace's planned accumulations."""
+        hook = self._hook_entry
+        if hook is None:
+            hook = self._hook_entry = CycleEntry(self._on_hook)
+        return hook
 
     @property
     def timer_domain(self) -> TimekeeperNamespace:
@@ -484,7 +557,8 @@ class TimekeeperNamespace(Namespace):
         self.reference.sync(self.tk, cycles)
         if clock_set:
             self.clock_was_set()
-        self.timer_base.conversion_changed()
+        if self._timer_base is not None:
+            self._timer_base.conversion_changed()
         self.plan()
         return clock_set
 
@@ -592,10 +666,12 @@ class TimekeeperNamespace(Namespace):
             if aux_key is not None:
                 tick = host.next_tick_cycles(aux_key)
                 at = tick if at is None else min(at, tick)
-        hook = self._hook
         if at is None:
-            host.queue.remove(hook)
-        elif force or hook._item is None or hook._item[0] != at:
+            if self._hook_entry is not None:
+                host.queue.remove(self._hook_entry)
+            return
+        hook = self._hook
+        if force or hook._item is None or hook._item[0] != at:
             host.enqueue(hook, at)
 
     def clock_was_set(self, bases: bool = True) -> None:
@@ -606,6 +682,13 @@ class TimekeeperNamespace(Namespace):
         timers to the next host interrupt (`TimerBase.clock_was_set_masked`).
         """
         self.host.stats.clock_was_set += 1
+        if self._listeners is None:  # nobody listens but the timer base, if there is one
+            base = self._timer_base
+            if base is not None and bases:
+                base.clock_was_set(self)
+            elif base is not None:
+                base.clock_was_set_masked()
+            return
         own = self.timer_base.clock_was_set
         for listener in self.clock_was_set_listeners:
             if not bases and listener == own:
@@ -665,7 +748,8 @@ class TimekeeperNamespace(Namespace):
         self.reference.sync(self.tk, cycles)
         if was_set:
             self.clock_was_set(bases=bases)
-        self.timer_base.conversion_changed()
+        if self._timer_base is not None:
+            self._timer_base.conversion_changed()
         self.plan()
 
     def adjtimex(self, tx: Timex, creds: Credentials = OWNER) -> int:

@@ -53,6 +53,17 @@ TK_CLOCK_WAS_SET = 1 << 2
 _READ_SEQ = itertools.count(1)
 
 
+#: Equal setup constants (intervals, ntp_tick) share one int object across timekeepers.
+_SHARED_INTS: dict[int, int] = {}
+
+
+def _shared(value: int) -> int:
+    """`value`, as the one object every timekeeper holds for it (bounded: memory only)."""
+    if len(_SHARED_INTS) < 4096:
+        return _SHARED_INTS.setdefault(value, value)
+    return _SHARED_INTS.get(value, value)
+
+
 def ilog2(x: int) -> int:
     """The kernel's `ilog2` for a u64 (−1 for 0, as `fls64(0) − 1`)."""
     return x.bit_length() - 1
@@ -136,13 +147,13 @@ class Timekeeper:
         interval = (ntpinterval + self.clock_mult // 2) // self.clock_mult
         if interval == 0:
             interval = 1
-        self.cycle_interval = interval
-        self.xtime_interval = interval * self.clock_mult
-        self.xtime_remainder = ntpinterval - self.xtime_interval
-        self.raw_interval = interval * self.clock_mult
+        self.cycle_interval = _shared(interval)
+        self.xtime_interval = _shared(interval * self.clock_mult)
+        self.xtime_remainder = _shared(ntpinterval - self.xtime_interval)
+        self.raw_interval = self.xtime_interval
         self.ntp_error = 0
         self.ntp_error_shift = NTP_SCALE_SHIFT - shift
-        self.ntp_tick = ntpinterval << self.ntp_error_shift
+        self.ntp_tick = _shared(ntpinterval << self.ntp_error_shift)
         self.mult = self.clock_mult
         self.raw_mult = self.clock_mult
         self.ntp_err_mult = 0
