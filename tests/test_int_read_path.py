@@ -122,3 +122,24 @@ def test_idle_namespaces_stay_small() -> None:
     per_ns = (tracemalloc.get_traced_memory()[0] - before) / 500
     tracemalloc.stop()
     assert per_ns < 2.5 * 1024
+
+
+def test_a_lazy_coarse_reading_is_not_kept_across_a_root_step() -> None:
+    """A lazy namespace's coarse clocks follow the host's tick grid (root MONOTONIC); a step of
+    the root at the same instant moves the grid without a new read_seq in the namespace, so
+    a kept coarse value would be stale."""
+    from tk_core import CLOCK_MONOTONIC_COARSE, CLOCK_REALTIME_COARSE
+
+    start = 1_700_000_000 * NSEC
+    host = Host(realtime_ns=start, monotonic_ns=7 * NSEC, tai_offset=37, kernel_version="6.6")
+    lazy = host.create_namespace("lazy")
+    host.create_namespace("periodic", update="periodic")
+    dilated = host.create_namespace("dilated", dilation=mpq(1_000_003, 1_000_000))
+    host.run_for(1_000_003)
+    for ns in (lazy, host.root):
+        for clk in (CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE):
+            dilated.clock_gettime_ns(clk)  # kept, if coarse values were kept
+        ns.clock_settime_ns(CLOCK_REALTIME, ns.clock_gettime_ns(CLOCK_REALTIME))
+        cycles = host.cycles_now()
+        for clk in (CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE):
+            assert dilated.clock_gettime_ns(clk) == dilated.read_clock_at(clk, cycles), clk

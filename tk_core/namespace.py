@@ -134,6 +134,7 @@ def _lazy_readers(host: Host) -> dict[int, Callable[[Timekeeper, int], int]]:
     return readers
 
 
+_COARSE_IDS = frozenset({CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE})
 #: The clocks an offsets namespace moves by its MONOTONIC offset, and by its BOOTTIME offset.
 _MONO_OFFSET_CLOCKS = frozenset({CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE})
 _BOOT_OFFSET_CLOCKS = frozenset({CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM})
@@ -478,9 +479,28 @@ class TimekeeperNamespace(Namespace):
         Aux clocks are not kept (they have timekeepers of their own).
         """
         host = self.host
-        cycles = host._cache_cycles if host._cache_now is host._now else host.cycles_now()
+        now = host._now
+        if host._cache_now is now:
+            cycles = host._cache_cycles
+        elif host._int_now is now and (read := host.clocksource.ns_read) is not None:
+            # `Host.cycles_now`'s integer path, inlined: a read at a new whole-ns instant
+            start, p, q, mask = read
+            counter = host.counter
+            d = (((start + host._now_ns * p // q) & mask) - counter.last_raw) & counter.mask
+            cycles = counter.last_ext + (0 if d > counter.max_delta else d)
+            host._cache_cycles, host._cache_now = cycles, now
+        else:
+            cycles = host.cycles_now()
         tk = self.tk
         seq = tk.read_seq
+        if clockid == CLOCK_REALTIME and cycles is not self._read_cycles:
+            # `Timekeeper.real_ns` written out: the commonest read at a new instant
+            value = (tk.base_mono + (((cycles - tk.cycle_last) * tk.mult + tk.xtime_nsec)
+                                     >> tk.shift) + tk.offs_real)
+            self._read_cycles, self._read_seq, self._read_id, self._read_value = (
+                cycles, seq, clockid, value)
+            self._read_vals = None
+            return value
         if cycles is self._read_cycles and seq == self._read_seq:
             if clockid == self._read_id:
                 return self._read_value
@@ -491,6 +511,8 @@ class TimekeeperNamespace(Namespace):
             if reader is None:
                 return self.read_clock_at(clockid, cycles)
             value = reader(tk, cycles)
+            if clockid in _COARSE_IDS and self._readers is not _TK_READERS:
+                return value  # a lazy namespace's coarse clocks: never kept (see below)
             if vals is None:
                 self._read_vals = {clockid: value}
             else:
@@ -500,6 +522,10 @@ class TimekeeperNamespace(Namespace):
         if reader is None:
             return self.read_clock_at(clockid, cycles)
         value = reader(tk, cycles)
+        if clockid in _COARSE_IDS and self._readers is not _TK_READERS:
+            # a lazy namespace's coarse clocks are computed from the host's tick grid (root
+            # MONOTONIC), which a change of the root moves without a new read_seq here
+            return value
         # the first clock read at an instant is kept as two scalars (no dict per instant)
         self._read_cycles, self._read_seq, self._read_id, self._read_value = (
             cycles, seq, clockid, value)
