@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
+import pytest
 from gmpy2 import mpq
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -58,10 +59,26 @@ def test_cycles_at_ns_is_cycles_at(n: int, cs: Clocksource) -> None:
     assert cs.cycles_at_ns(n) == cs.cycles_at(mpq(n, NSEC))
 
 
-@given(cs=COUNTERS, spans=st.lists(SPANS, min_size=1, max_size=12),
-       dilation=st.sampled_from([mpq(1), mpq(1_000_003, 1_000_000), mpq(7, 9)]))
+DILATIONS = st.sampled_from([mpq(1), mpq(1_000_003, 1_000_000), mpq(7, 9)])
+
+
+@given(cs=COUNTERS, spans=st.lists(SPANS, min_size=1, max_size=12), dilation=DILATIONS)
 @settings(max_examples=25, deadline=None)
 def test_integer_reads_equal_rational_reads(cs: Clocksource, spans: list, dilation: mpq) -> None:
+    check_integer_reads(cs, spans, dilation)
+
+
+@pytest.mark.soak
+@given(cs=COUNTERS, spans=st.lists(SPANS, min_size=1, max_size=30), dilation=DILATIONS)
+@settings(max_examples=500, deadline=None)
+def test_integer_reads_equal_rational_reads_soak(
+    cs: Clocksource, spans: list, dilation: mpq
+) -> None:
+    check_integer_reads(cs, spans, dilation)
+
+
+def check_integer_reads(cs: Clocksource, spans: list, dilation: mpq) -> None:
+    """After each span, the integer count and every fine reading equal the definition's."""
     host = Host(cs, realtime_ns=1_700_000_000 * NSEC)
     spaces = [host.root, host.create_namespace("lazy"),
               host.create_namespace("dil", dilation=dilation),
