@@ -235,7 +235,7 @@ class Host:
         self._cache_now: Any = None
         self._cache_cycles = 0
         #: `_now` as whole true ns, valid while `_now` is the object `_int_now` (set where
-        #: true time moves to a whole ns: `run_until` with an int); the read path's integers
+        #: `run_until` lands on a whole ns); the read path's integers (`cycles_now`)
         self._int_now: Any = self._now
         self._now_ns = 0
         cs = self.clocksource
