@@ -201,6 +201,15 @@ class NtpState:
     kernel's variable).
     """
 
+    #: The fields as slots (an idle namespace's NTP state stays small); `__dict__` is kept as
+    #: a fallback for any attribute not listed.
+    __slots__ = (
+        "__dict__", "behaviour", "cs_tick_adj", "hz", "max_tickadj_scaled", "ntp_next_leap_sec",
+        "ntp_tick_adj", "skew_delta", "tick_length", "tick_length_base", "tick_usec",
+        "time_adjust", "time_adjust_frac", "time_constant", "time_esterror", "time_freq",
+        "time_maxerror", "time_offset", "time_reftime", "time_state", "time_status", "user_hz",
+    )
+
     def __init__(
         self,
         hz: int,

@@ -17,6 +17,7 @@ Two halves, kept apart on purpose:
 from __future__ import annotations
 
 import bisect
+import functools
 import random
 from dataclasses import dataclass
 
@@ -111,6 +112,10 @@ def clocksource_update_freq(freq_hz: int | mpq, mask: int) -> MultShift:
     return MultShift(mult, shift, maxadj, max_cycles, max_idle_ns, max_raw_delta)
 
 
+#: `clocksource_update_freq` kept per (freq, mask): namespaces of one counter share the result.
+shared_update_freq = functools.lru_cache(maxsize=256)(clocksource_update_freq)
+
+
 class Clocksource:
     """A free-running counter of `bits` width at `freq_hz` nominal, with its own true error.
 
@@ -172,6 +177,13 @@ class Clocksource:
         self.constant_rate: mpq | None = (
             f0 if self._constant and type(start_cycles) is int else None
         )
+        #: What the integer read path needs (`cycles_at_ns`): (start_cycles, p, q, mask) with
+        #: p/q the constant rate per ns in Python ints; None when the rate is not constant.
+        self.ns_read: tuple[int, int, int, int] | None = None
+        if self.constant_rate is not None:
+            per_ns = self.constant_rate / NSEC_PER_SEC
+            self.ns_read = (start_cycles, int(per_ns.numerator), int(per_ns.denominator),
+                            self.mask)
 
     # -- physics -----------------------------------------------------------------------
 
@@ -214,6 +226,18 @@ class Clocksource:
                 raise ValueError("true time before 0 is outside the simulation")
             return self.start_cycles + int(t * rate)
         return floor_q(self.exact_cycles_at(t))
+
+    def cycles_at_ns(self, true_ns: int) -> int:
+        """`cycles_at(mpq(true_ns, 10**9))` for a whole number of true ns ≥ 0, in integers.
+
+        With a constant rate p/q per ns the count is start + floor(true_ns·p / q): one integer
+        product and one floor division, bit-identical to the rational path (the host's read
+        path uses it; `cycles_at` stays the definition).
+        """
+        read = self.ns_read
+        if read is None or true_ns < 0:
+            return self.cycles_at(mpq(true_ns, NSEC_PER_SEC))
+        return read[0] + true_ns * read[1] // read[2]
 
     def counter_at(self, t: mpq) -> int:
         """The raw register value at true time `t`: what `read()` returns, masked to `bits`."""

@@ -38,7 +38,7 @@ from ntp.version import KernelBehaviour
 from .auxclock import AUX_CLOCKS_SINCE
 from .clockevent import HANG_PASSES, ClockEventDevice, hang_delay_ns
 from .clockids import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME
-from .clocksource import Clocksource, clocksource_update_freq
+from .clocksource import Clocksource, shared_update_freq
 from .counter import ExtendedCounter
 from .hrtimer import (
     ClockEntry,
@@ -59,7 +59,7 @@ NS = mpq(1, NSEC_PER_SEC)
 _ANY_NAMESPACE = object()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class NamespaceStats:
     """Per-namespace timer counters (filled by the timer queue).
 
@@ -234,6 +234,10 @@ class Host:
         self._now = mpq(0)
         self._cache_now: Any = None
         self._cache_cycles = 0
+        #: `_now` as whole true ns, valid while `_now` is the object `_int_now` (set where
+        #: `run_until` lands on a whole ns); the read path's integers (`cycles_now`)
+        self._int_now: Any = self._now
+        self._now_ns = 0
         cs = self.clocksource
         if program_latency_ns > NSEC_PER_SEC // hz:
             raise ValueError("program_latency_ns beyond one jiffy: the device could never fire")
@@ -288,17 +292,24 @@ class Host:
         now = self._now
         if self._cache_now is now:
             return self._cache_cycles
-        cs = self.clocksource
-        rate = cs.constant_rate
-        if rate is not None and type(now) is mpq:  # cycles_at's constant-rate case (now ≥ 0)
-            raw = (cs.start_cycles + int(now * rate)) & cs.mask
+        if self._int_now is now and (read := self.clocksource.ns_read) is not None:
+            start, p, q, mask = read  # `Clocksource.cycles_at_ns`, inlined: no rationals
+            raw = (start + self._now_ns * p // q) & mask
         else:
-            raw = cs.cycles_at(now) & cs.mask
+            raw = self._raw_at(now)
         counter = self.counter  # ExtendedCounter.peek, inlined: this is every read's path
         d = (raw - counter.last_raw) & counter.mask
         self._cache_cycles = cycles = counter.last_ext + (0 if d > counter.max_delta else d)
         self._cache_now = now
         return cycles
+
+    def _raw_at(self, now: mpq) -> int:
+        """The masked counter at true time `now` by the rational path (`cycles_at`)."""
+        cs = self.clocksource
+        rate = cs.constant_rate
+        if rate is not None and type(now) is mpq:  # cycles_at's constant-rate case (now ≥ 0)
+            return (cs.start_cycles + int(now * rate)) & cs.mask
+        return cs.cycles_at(now) & cs.mask
 
     def sample(self) -> int:
         """Sample the counter: move the extension's reference point to now."""
@@ -344,7 +355,7 @@ class Host:
         self, name: str, init: ClockInit, update: str, dilation: mpq
     ) -> TimekeeperNamespace:
         cs = self.clocksource
-        params = clocksource_update_freq(
+        params = shared_update_freq(
             cs.freq_hz * dilation if dilation != 1 else cs.freq_hz, cs.mask
         )
         ntp = NtpState(self.hz, self.user_hz, self.behaviour)
@@ -816,6 +827,10 @@ class Host:
         if target >= self._now:
             self._now = target
             self._floor = None
+            if type(true_ns) is int:
+                self._int_now, self._now_ns = target, true_ns
+            elif (whole := target * NSEC_PER_SEC).denominator == 1:  # an mpq of whole ns
+                self._int_now, self._now_ns = target, int(whole)
         else:
             self._floor = target
 
@@ -839,7 +854,10 @@ class Host:
         """Advance true time by `duration_ns` (int ns ≥ 0)."""
         if duration_ns < 0:
             raise ValueError(f"run_for({duration_ns}): duration must be >= 0")
-        self.run_until(self._now * NSEC_PER_SEC + duration_ns)
+        if self._int_now is self._now and type(duration_ns) is int:  # whole ns: integers
+            self.run_until(self._now_ns + duration_ns)
+        else:
+            self.run_until(self._now * NSEC_PER_SEC + duration_ns)
 
     def suspend_for(self, duration_ns: int) -> None:
         """Suspend the whole host for `duration_ns` of true time, then resume.

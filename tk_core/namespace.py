@@ -18,6 +18,7 @@ armed, as Linux does.
 from __future__ import annotations
 
 import errno
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -99,14 +100,25 @@ _TK_READERS: dict[int, Callable[[Timekeeper, int], int]] = {
     CLOCK_REALTIME_COARSE: _read_real_coarse,
     CLOCK_MONOTONIC_COARSE: _read_mono_coarse,
 }
+_LAZY_TABLE = "_lazy_reader_table"
+
+
 def _lazy_readers(host: Host) -> dict[int, Callable[[Timekeeper, int], int]]:
     """`_TK_READERS` for a lazy namespace: the coarse clocks read as of the host's last tick.
+
+    The table depends only on the host, so it is made once per host and kept on the host
+    (under `_LAZY_TABLE`, in its attribute dict: the closures refer to the host, so a table
+    kept anywhere else would keep the host alive).
 
     A kernel's coarse clocks hold what its last tick accumulated; a lazy timekeeper may not
     have accumulated for seconds, so its coarse readings are computed, not read, from the
     intervals up to `host.last_tick_cycles` (`Timekeeper.coarse_fraction_at_tick`).  Nothing
     is accumulated: a read leaves the timekeeper as it was.
     """
+    kept: dict[str, Any] = vars(host)
+    shared: dict[int, Callable[[Timekeeper, int], int]] | None = kept.get(_LAZY_TABLE)
+    if shared is not None:
+        return shared
     last_tick = host.last_tick_cycles
 
     def real_coarse(tk: Timekeeper, cycles: int) -> int:
@@ -118,12 +130,20 @@ def _lazy_readers(host: Host) -> dict[int, Callable[[Timekeeper, int], int]]:
     readers = dict(_TK_READERS)
     readers[CLOCK_REALTIME_COARSE] = real_coarse
     readers[CLOCK_MONOTONIC_COARSE] = mono_coarse
+    kept[_LAZY_TABLE] = readers
     return readers
 
 
+_COARSE_IDS = frozenset({CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE})
 #: The clocks an offsets namespace moves by its MONOTONIC offset, and by its BOOTTIME offset.
 _MONO_OFFSET_CLOCKS = frozenset({CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_MONOTONIC_COARSE})
 _BOOT_OFFSET_CLOCKS = frozenset({CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM})
+
+
+@functools.lru_cache(maxsize=256)
+def _dilated(freq_hz: int, dilation: Any) -> tuple[Any, mpq]:
+    """(dilation, freq_hz × dilation) as objects shared by the namespaces that have them."""
+    return dilation, mpq(freq_hz) * dilation
 
 
 def einval(msg: str) -> OSError:
@@ -162,15 +182,50 @@ class Namespace:
     def __init__(self, host: Host, name: str) -> None:
         self.host = host
         self.name = name
-        self.frozen = False
-        self.tasks: list[Task] = []
-        #: Live timer handles by id (`timer_create`'s timer_t; timerfds and sleeps too), in
-        #: creation order: what a checkpoint carries and what a restored host hands back.
-        self.timer_handles: dict[int, PosixTimer | TimerFd | Sleeper] = {}
-        self.next_timer_id = 0
-        self._prune_at = 64
-        #: Daemons acting on this namespace (NTP clients, leap followers), for checkpoints.
-        self.agents: list[Any] = []
+
+    # Class-level starting values: an instance holds its own only once it changes them.
+    frozen = False
+    next_timer_id = 0
+    _prune_at = 64
+
+    # The containers below are made on first use (an idle namespace has none of them).
+    _tasks: list[Task] | None = None
+    _timer_handles: dict[int, PosixTimer | TimerFd | Sleeper] | None = None
+    _agents: list[Any] | None = None
+
+    @property
+    def tasks(self) -> list[Task]:
+        """The tasks started in this namespace (`spawn`)."""
+        if self._tasks is None:
+            self._tasks = []
+        return self._tasks
+
+    @tasks.setter
+    def tasks(self, value: list[Task]) -> None:
+        self._tasks = value
+
+    @property
+    def timer_handles(self) -> dict[int, PosixTimer | TimerFd | Sleeper]:
+        """Live timer handles by id (`timer_create`'s timer_t; timerfds and sleeps too), in
+        creation order: what a checkpoint carries and what a restored host hands back."""
+        if self._timer_handles is None:
+            self._timer_handles = {}
+        return self._timer_handles
+
+    @timer_handles.setter
+    def timer_handles(self, value: dict[int, PosixTimer | TimerFd | Sleeper]) -> None:
+        self._timer_handles = value
+
+    @property
+    def agents(self) -> list[Any]:
+        """Daemons acting on this namespace (NTP clients, leap followers), for checkpoints."""
+        if self._agents is None:
+            self._agents = []
+        return self._agents
+
+    @agents.setter
+    def agents(self, value: list[Any]) -> None:
+        self._agents = value
 
     # -- tasks --------------------------------------------------------------------------
 
@@ -342,14 +397,45 @@ class TimekeeperNamespace(Namespace):
         #: are computed as of the last tick, `_lazy_readers`)
         self._readers = _TK_READERS if update == "periodic" else _lazy_readers(host)
         tk.lazy_keeps_error = update == "lazy"
-        self.dilation = dilation
-        freq_eff = mpq(host.clocksource.freq_hz) * dilation
+        self.dilation, freq_eff = _dilated(host.clocksource.freq_hz, dilation)
         self.reference = Reference(tk, tk.cycle_last, freq_eff)
-        self.advance_calls = 0
-        self._hook = CycleEntry(self._on_hook)
-        self.timer_base = TimerBase(self)
-        self.clock_was_set_listeners: list[Any] = [self.timer_base.clock_was_set]
-        self._aux: AuxClocks | None = None  # made on first use: idle namespaces stay small
+
+    advance_calls = 0
+    _aux: AuxClocks | None = None  # made on first use: idle namespaces stay small
+
+    # The timer base, the listener list and the planned accumulation's queue entry are made
+    # on first use too: an idle namespace has none of them.  An empty base holds nothing a
+    # later one would not start with (its leap and rate marks are refreshed at every change).
+    _timer_base: TimerBase | None = None
+    _listeners: list[Any] | None = None
+    _hook_entry: CycleEntry | None = None
+
+    @property
+    def timer_base(self) -> TimerBase:
+        """The index of the timers converted with this timekeeper (`TimerBase`)."""
+        base = self._timer_base
+        if base is None:
+            base = self._timer_base = TimerBase(self)
+        return base
+
+    @property
+    def clock_was_set_listeners(self) -> list[Any]:
+        """Called with this namespace at each `clock_was_set`; the timer base's comes first."""
+        if self._listeners is None:
+            self._listeners = [self.timer_base.clock_was_set]
+        return self._listeners
+
+    @clock_was_set_listeners.setter
+    def clock_was_set_listeners(self, value: list[Any]) -> None:
+        self._listeners = value
+
+    @property
+    def _hook(self) -> CycleEntry:
+        """The one host queue entry of this lazy namespace's planned accumulations."""
+        hook = self._hook_entry
+        if hook is None:
+            hook = self._hook_entry = CycleEntry(self._on_hook)
+        return hook
 
     @property
     def timer_domain(self) -> TimekeeperNamespace:
@@ -380,7 +466,9 @@ class TimekeeperNamespace(Namespace):
     #: `_read_cycles` (the host's object for the instant) under the timekeeper's `read_seq`.
     _read_cycles: object = None
     _read_seq = 0
-    _read_vals: dict[int, int]
+    _read_id = -1
+    _read_value = 0
+    _read_vals: dict[int, int] | None = None
 
     def clock_gettime_ns(self, clockid: int) -> int:
         """`clock_gettime`: the clock's value now, in int ns (EINVAL for an unknown clock).
@@ -391,23 +479,57 @@ class TimekeeperNamespace(Namespace):
         Aux clocks are not kept (they have timekeepers of their own).
         """
         host = self.host
-        cycles = host._cache_cycles if host._cache_now is host._now else host.cycles_now()
+        now = host._now
+        if host._cache_now is now:
+            cycles = host._cache_cycles
+        elif host._int_now is now and (read := host.clocksource.ns_read) is not None:
+            # `Host.cycles_now`'s integer path, inlined: a read at a new whole-ns instant
+            start, p, q, mask = read
+            counter = host.counter
+            d = (((start + host._now_ns * p // q) & mask) - counter.last_raw) & counter.mask
+            cycles = counter.last_ext + (0 if d > counter.max_delta else d)
+            host._cache_cycles, host._cache_now = cycles, now
+        else:
+            cycles = host.cycles_now()
         tk = self.tk
         seq = tk.read_seq
+        if clockid == CLOCK_REALTIME and cycles is not self._read_cycles:
+            # `Timekeeper.real_ns` written out: the commonest read at a new instant
+            value = (tk.base_mono + (((cycles - tk.cycle_last) * tk.mult + tk.xtime_nsec)
+                                     >> tk.shift) + tk.offs_real)
+            self._read_cycles, self._read_seq, self._read_id, self._read_value = (
+                cycles, seq, clockid, value)
+            self._read_vals = None
+            return value
         if cycles is self._read_cycles and seq == self._read_seq:
+            if clockid == self._read_id:
+                return self._read_value
             vals = self._read_vals
-            if clockid in vals:
+            if vals is not None and clockid in vals:
                 return vals[clockid]
             reader = self._readers.get(clockid)
             if reader is None:
                 return self.read_clock_at(clockid, cycles)
-            vals[clockid] = value = reader(tk, cycles)
+            value = reader(tk, cycles)
+            if clockid in _COARSE_IDS and self._readers is not _TK_READERS:
+                return value  # a lazy namespace's coarse clocks: never kept (see below)
+            if vals is None:
+                self._read_vals = {clockid: value}
+            else:
+                vals[clockid] = value
             return value
         reader = self._readers.get(clockid)
         if reader is None:
             return self.read_clock_at(clockid, cycles)
         value = reader(tk, cycles)
-        self._read_cycles, self._read_seq, self._read_vals = cycles, seq, {clockid: value}
+        if clockid in _COARSE_IDS and self._readers is not _TK_READERS:
+            # a lazy namespace's coarse clocks are computed from the host's tick grid (root
+            # MONOTONIC), which a change of the root moves without a new read_seq here
+            return value
+        # the first clock read at an instant is kept as two scalars (no dict per instant)
+        self._read_cycles, self._read_seq, self._read_id, self._read_value = (
+            cycles, seq, clockid, value)
+        self._read_vals = None
         return value
 
     def read_clock_at(self, clockid: int, cycles: int) -> int:
@@ -461,7 +583,8 @@ class TimekeeperNamespace(Namespace):
         self.reference.sync(self.tk, cycles)
         if clock_set:
             self.clock_was_set()
-        self.timer_base.conversion_changed()
+        if self._timer_base is not None:
+            self._timer_base.conversion_changed()
         self.plan()
         return clock_set
 
@@ -569,10 +692,12 @@ class TimekeeperNamespace(Namespace):
             if aux_key is not None:
                 tick = host.next_tick_cycles(aux_key)
                 at = tick if at is None else min(at, tick)
-        hook = self._hook
         if at is None:
-            host.queue.remove(hook)
-        elif force or hook._item is None or hook._item[0] != at:
+            if self._hook_entry is not None:
+                host.queue.remove(self._hook_entry)
+            return
+        hook = self._hook
+        if force or hook._item is None or hook._item[0] != at:
             host.enqueue(hook, at)
 
     def clock_was_set(self, bases: bool = True) -> None:
@@ -583,6 +708,13 @@ class TimekeeperNamespace(Namespace):
         timers to the next host interrupt (`TimerBase.clock_was_set_masked`).
         """
         self.host.stats.clock_was_set += 1
+        if self._listeners is None:  # nobody listens but the timer base, if there is one
+            base = self._timer_base
+            if base is not None and bases:
+                base.clock_was_set(self)
+            elif base is not None:
+                base.clock_was_set_masked()
+            return
         own = self.timer_base.clock_was_set
         for listener in self.clock_was_set_listeners:
             if not bases and listener == own:
@@ -642,7 +774,8 @@ class TimekeeperNamespace(Namespace):
         self.reference.sync(self.tk, cycles)
         if was_set:
             self.clock_was_set(bases=bases)
-        self.timer_base.conversion_changed()
+        if self._timer_base is not None:
+            self._timer_base.conversion_changed()
         self.plan()
 
     def adjtimex(self, tx: Timex, creds: Credentials = OWNER) -> int:

@@ -26,6 +26,7 @@ NTP's tick length changes, so keeping a reference costs one integer compare per 
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from gmpy2 import mpq
@@ -43,6 +44,26 @@ if TYPE_CHECKING:
 
 NSEC_PER_SEC = 1_000_000_000
 IDEALS = ("kernel", "nominal")
+
+
+@functools.lru_cache(maxsize=256)
+def _raw_rate(clock_mult: int, shift: int) -> mpq:
+    """RAW's exact ns per cycle, clock_mult / 2^shift (shared: mpq values are immutable)."""
+    return mpq(clock_mult, 1 << shift)
+
+
+@functools.lru_cache(maxsize=256)
+def _rates(tick_length: int, ntp_error_shift: int, xtime_remainder: int, cycle_interval: int,
+           shift: int, hz: int, freq_eff: mpq) -> tuple[mpq, mpq]:
+    """The kernel and nominal ideals' ns per cycle for one tick length (see the module).
+
+    A pure function of its arguments, kept for reuse: the namespaces of a host mostly share
+    their parameters, so they share these rationals instead of each holding its own.
+    """
+    wanted = mpq(tick_length, 1 << ntp_error_shift) - xtime_remainder
+    rate = wanted / (cycle_interval << shift)
+    nominal_rate = mpq(tick_length * hz) / (freq_eff * (1 << 32))
+    return rate, nominal_rate
 
 
 class Reference:
@@ -69,16 +90,17 @@ class Reference:
         self.raw = mpq(tk.raw_ns(cycles))
         self.nominal_mono = self.mono
         self.nominal_raw = self.raw
-        self.raw_rate = mpq(tk.clock_mult, 1 << tk.shift)
+        self.raw_rate = _raw_rate(tk.clock_mult, tk.shift)
         self.tick_length = -1
         self._set_rates(tk)
 
     def _set_rates(self, tk: Timekeeper) -> None:
         tick_length = tk.steered_tick_length()
         self.tick_length = tick_length
-        wanted = mpq(tick_length, 1 << tk.ntp_error_shift) - tk.xtime_remainder
-        self.rate = wanted / (tk.cycle_interval << tk.shift)
-        self.nominal_rate = mpq(tick_length * tk.hz) / (self.freq_eff * (1 << 32))
+        self.rate, self.nominal_rate = _rates(
+            tick_length, tk.ntp_error_shift, tk.xtime_remainder, tk.cycle_interval, tk.shift,
+            tk.hz, self.freq_eff,
+        )
 
     def _move_anchor(self, cycles: int) -> None:
         d = cycles - self.anchor_cycles

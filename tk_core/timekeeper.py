@@ -53,6 +53,17 @@ TK_CLOCK_WAS_SET = 1 << 2
 _READ_SEQ = itertools.count(1)
 
 
+#: Equal setup constants (intervals, ntp_tick) share one int object across timekeepers.
+_SHARED_INTS: dict[int, int] = {}
+
+
+def _shared(value: int) -> int:
+    """`value`, as the one object every timekeeper holds for it (bounded: memory only)."""
+    if len(_SHARED_INTS) < 4096:
+        return _SHARED_INTS.setdefault(value, value)
+    return _SHARED_INTS.get(value, value)
+
+
 def ilog2(x: int) -> int:
     """The kernel's `ilog2` for a u64 (−1 for 0, as `fls64(0) − 1`)."""
     return x.bit_length() - 1
@@ -82,6 +93,19 @@ class ClockInit:
 class Timekeeper:
     """Kernel `struct timekeeper` plus the functions of timekeeping.c that act on it."""
 
+    #: Every instance field, as slots: an idle namespace's timekeeper is a few hundred bytes
+    #: instead of a 1.6 KB attribute dict.  `__dict__` stays as a fallback for any attribute
+    #: not listed (it is only allocated if one is set).
+    __slots__ = (
+        "__dict__", "base_mono", "base_raw", "clock_mult", "clock_was_set_seq", "coarse_nsec",
+        "cs_tick_adj", "cycle_interval", "cycle_last", "drain", "hz", "lazy_keeps_error",
+        "maxadj", "mult", "mult_warned", "next_leap_ktime", "ntp", "ntp_err_mult", "ntp_error",
+        "ntp_error_shift", "ntp_tick", "offs_boot", "offs_real", "offs_tai", "raw_interval",
+        "raw_mult", "raw_sec", "raw_xtime_nsec", "read_seq", "restore_on_error",
+        "separate_coarse_nsec", "shift", "skew_delta", "skip_second_overflow", "tai_offset",
+        "wall_to_monotonic_ns", "xtime_interval", "xtime_nsec", "xtime_remainder", "xtime_sec",
+    )
+
     def __init__(
         self,
         clock_mult: int,
@@ -96,6 +120,7 @@ class Timekeeper:
     ) -> None:
         self.ntp = ntp
         self.hz = hz
+        self.lazy_keeps_error = False
         self.clock_mult = clock_mult  # the clocksource's (possibly dilated) mult: tkr_raw.mult
         self.maxadj = maxadj
         self.restore_on_error = behaviour_restore_on_error
@@ -122,14 +147,14 @@ class Timekeeper:
         interval = (ntpinterval + self.clock_mult // 2) // self.clock_mult
         if interval == 0:
             interval = 1
-        self.cycle_interval = interval
-        self.xtime_interval = interval * self.clock_mult
-        self.xtime_remainder = ntpinterval - self.xtime_interval
-        self.raw_interval = interval * self.clock_mult
+        self.cycle_interval = _shared(interval)
+        self.xtime_interval = _shared(interval * self.clock_mult)
+        self.xtime_remainder = _shared(ntpinterval - self.xtime_interval)
+        self.raw_interval = self.xtime_interval
         self.ntp_error = 0
         self.twin_ntp_error = 0
         self.ntp_error_shift = NTP_SCALE_SHIFT - shift
-        self.ntp_tick = ntpinterval << self.ntp_error_shift
+        self.ntp_tick = _shared(ntpinterval << self.ntp_error_shift)
         self.mult = self.clock_mult
         self.raw_mult = self.clock_mult
         self.ntp_err_mult = 0
@@ -490,12 +515,12 @@ class Timekeeper:
             # 7.3 books the ns taken off xtime_nsec as error again
             self.ntp_error += (offset * mult_adj) << self.ntp_error_shift
 
-    #: Set on a lazy namespace's timekeeper (not kernel): TK_CLEAR_NTP and resume keep
-    #: ntp_error instead of zeroing it.  A tick-by-tick kernel holds ntp_error within a
-    #: fraction of a ns of 0, so zeroing forgets nothing; a lazy one's may be up to the host's
-    #: `lazy_error_bound_ns` away, and forgetting it would leave the clock that far from where a
-    #: periodic twin's is with the dither steering from there: up to twice the bound apart.
-    lazy_keeps_error = False
+    # `lazy_keeps_error` (a slot, False from __init__) is set on a lazy namespace's timekeeper
+    # (not kernel): TK_CLEAR_NTP and resume keep ntp_error instead of zeroing it.  A
+    # tick-by-tick kernel holds ntp_error within a fraction of a ns of 0, so zeroing forgets
+    # nothing; a lazy one's may be up to the host's `lazy_error_bound_ns` away, and forgetting
+    # it would leave the clock that far from where a periodic twin's is with the dither
+    # steering from there: up to twice the bound apart.
 
     #: Lazy only (not kernel): the ntp_error a tick-by-tick twin fed the same inputs would
     #: hold, followed in closed form (`follow_dither`).  ntp_error plus the accumulated clock
