@@ -103,7 +103,8 @@ class Timekeeper:
         "ntp_error_shift", "ntp_tick", "offs_boot", "offs_real", "offs_tai", "raw_interval",
         "raw_mult", "raw_sec", "raw_xtime_nsec", "read_seq", "restore_on_error",
         "separate_coarse_nsec", "shift", "skew_delta", "skip_second_overflow", "tai_offset",
-        "wall_to_monotonic_ns", "xtime_interval", "xtime_nsec", "xtime_remainder", "xtime_sec",
+        "twin_ntp_error", "wall_to_monotonic_ns", "xtime_interval", "xtime_nsec",
+        "xtime_remainder", "xtime_sec",
     )
 
     def __init__(
@@ -521,14 +522,14 @@ class Timekeeper:
     # nothing; a lazy one's may be up to the host's `lazy_error_bound_ns` away, and forgetting
     # it would leave the clock that far from where a periodic twin's is with the dither
     # steering from there: up to twice the bound apart.
-
-    #: Lazy only (not kernel): the ntp_error a tick-by-tick twin fed the same inputs would
-    #: hold, followed in closed form (`follow_dither`).  ntp_error plus the accumulated clock
-    #: (both in ns·2^32) is NTP's ideal in either twin, so ntp_error minus this is how far the
-    #: lazy clock trails the twin's.  That difference is what a clear keeps: 7.3 books a mult
-    #: change's continuity correction in ntp_error (up to 500 ns for 50 ppm at HZ 100) and the
-    #: twin, whose dither only pulls one way, may still hold most of it when a step zeroes it.
-    twin_ntp_error = 0
+    #
+    # `twin_ntp_error` (a slot, 0 from tk_setup_internals), lazy only (not kernel): the
+    # ntp_error a tick-by-tick twin fed the same inputs would hold, followed in closed form
+    # (`follow_dither`).  ntp_error plus the accumulated clock (both in ns·2^32) is NTP's
+    # ideal in either twin, so ntp_error minus this is how far the lazy clock trails the
+    # twin's.  That difference is what a clear keeps: 7.3 books a mult change's continuity
+    # correction in ntp_error (up to 500 ns for 50 ppm at HZ 100) and the twin, whose dither
+    # only pulls one way, may still hold most of it when a step zeroes it.
 
     def clear_ntp_error(self) -> None:
         """The `ntp_error = 0` of `timekeeping_update` (TK_CLEAR_NTP) and `timekeeping_resume`;
