@@ -306,16 +306,35 @@ class Timekeeper:
         shift = min(shift, maxshift)
         clock_set = 0
         chunks = 0
-        while offset >= self.cycle_interval:
-            repeats = offset // (self.cycle_interval << shift)
+        ci = self.cycle_interval
+        nsecps = NSEC_PER_SEC << self.shift
+        # constant through the loop: only timekeeping_adjust (after it) changes them
+        xi_err = (self.xtime_interval + self.xtime_remainder) << self.ntp_error_shift
+        while offset >= ci:
+            interval = ci << shift
+            repeats = offset // interval
             if repeats > 1 and self.bulk_quiet and self._quiet_span():
                 offset = self.accumulate_quiet_chunks(offset, shift, repeats)
                 chunks += repeats
+            elif repeats and not self.skew_delta:
+                # `logarithmic_accumulation` written out (no 7.3 drain): the same steps
+                offset -= interval
+                self.cycle_last += interval
+                self.xtime_nsec += self.xtime_interval << shift
+                if self.xtime_nsec >= nsecps:
+                    clock_set |= self.accumulate_nsecs_to_secs()
+                raw = self.raw_xtime_nsec + (self.raw_interval << shift)
+                while raw >= nsecps:
+                    raw -= nsecps
+                    self.raw_sec += 1
+                self.raw_xtime_nsec = raw
+                self.ntp_error += (self.ntp_tick << shift) - (xi_err << shift)
+                chunks += 1
             else:
                 offset, set_now = self.logarithmic_accumulation(offset, shift)
                 clock_set |= set_now
                 chunks += 1
-            if offset < (self.cycle_interval << shift):
+            if offset < interval:
                 shift -= 1
         sec_before = self.xtime_sec
         self.timekeeping_adjust(offset if steer_at is None else offset + steer_at - cycles)
