@@ -320,7 +320,10 @@ class Timekeeper:
         clock_set = 0
         chunks = 0
         if (offset >= self.cycle_interval and self.bulk_quiet and not self.skew_delta
-                and self.xtime_nsec >= 0 and self.ntp.needs_per_second_hook()):
+                and self.xtime_nsec >= 0
+                and (offset < self.cycle_interval * (self.hz << 1)
+                     or self.ntp.needs_per_second_hook())):
+            # (a long quiet span is left to the loop: its closed form skips the seconds)
             clock_set = self.accumulate_whole_ticks(offset)
             chunks = _chunk_count(offset, self.cycle_interval, shift) if TRACE.enabled else 1
             offset %= self.cycle_interval
