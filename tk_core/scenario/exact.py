@@ -93,10 +93,14 @@ class Line:
 
     def set_rate(self, counter_hz: mpq) -> None:
         clock = self.ns_per_cycle * counter_hz  # clock ns per true second
-        self.slope = clock - _NS
-        self.rate_ppm = (clock * self.dilation / _NS - 1) * _PPM
-        if abs(self.rate_ppm) > self.max_rate:
-            self.max_rate = abs(self.rate_ppm)
+        self.take_rate(clock - _NS, (clock * self.dilation / _NS - 1) * _PPM)
+
+    def take_rate(self, slope: mpq, rate_ppm: mpq) -> None:
+        """`set_rate` with its two values computed already (a namespace's lines share them)."""
+        self.slope = slope
+        self.rate_ppm = rate_ppm
+        if abs(rate_ppm) > self.max_rate:
+            self.max_rate = abs(rate_ppm)
 
     def summary(self, to_label: Any) -> dict[str, Any]:
         span = self.t0 - self.start
@@ -269,7 +273,10 @@ class ExactTracker:
         stepped = (tk.offs_real, tk.offs_tai) != self.last_offs[ns.name]
         self.last_offs[ns.name] = (tk.offs_real, tk.offs_tai)
         per_cycle = mpq(tk.mult, 1 << tk.shift)
-        hz = self.clocksource.frequency_at(t)
+        clock = per_cycle * self.clocksource.frequency_at(t)  # clock ns per true second
+        slope = clock - _NS
+        dilation = next(iter(lines.values())).dilation  # one namespace: one dilation
+        rate_ppm = (clock * dilation / _NS - 1) * _PPM  # `Line.set_rate`'s values, once
         for line in lines.values():
             self.advance(line, t)  # the left limit, on the old conversion
             line.ns_per_cycle = per_cycle
@@ -278,7 +285,7 @@ class ExactTracker:
             elif line.scale == "utc":
                 self._plan_label(ns, line)
             line.extreme()
-            line.set_rate(hz)
+            line.take_rate(slope, rate_ppm)
 
     # -- results --------------------------------------------------------------------------------
 
