@@ -43,6 +43,7 @@ THRESHOLDS_NS = (1_000, 1_000_000, 100_000_000)
 _NS = mpq(NSEC)
 _PPM = mpq(10**6)
 _ZERO = mpq(0)
+_ONE = mpq(1)
 
 
 @dataclass
@@ -123,8 +124,8 @@ def _time_beyond(lo: mpq, hi: mpq, d: mpq, theta: int) -> mpq:
     if lo == hi:
         return d
     span = hi - lo
-    up = min(max((hi - theta) / span, mpq(0)), mpq(1))
-    down = min(max((-theta - lo) / span, mpq(0)), mpq(1))
+    up = min(max((hi - theta) / span, _ZERO), _ONE)
+    down = min(max((-theta - lo) / span, _ZERO), _ONE)
     return d * (up + down)
 
 
