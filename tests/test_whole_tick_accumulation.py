@@ -2,7 +2,8 @@
 
 `Timekeeper.accumulate_whole_ticks` replaces the kernel's `logarithmic_accumulation` chunks of
 an advance whose NTP state is not quiet (phase slew, adjtime, a new tick length, a pending
-leap) by one sum, then runs the same `second_overflow` calls.  The same random sequence of
+leap), or that is shorter than two seconds, by one sum, then runs the same `second_overflow`
+calls.  The same random sequence of
 adjtimex calls (PLL, FLL and nanosecond offsets, frequency, tick, status and leap flags, time
 constant, adjtime) and runs, with and without it (`Timekeeper.bulk_quiet` False runs the
 kernel's loop literally), must leave every host in the same checkpointed state and every
