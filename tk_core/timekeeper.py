@@ -69,6 +69,19 @@ def ilog2(x: int) -> int:
     return x.bit_length() - 1
 
 
+def _chunk_count(offset: int, interval: int, shift: int) -> int:
+    """How many passes `timekeeping_advance`'s chunk loop makes over `offset` cycles (traced)."""
+    passes = 0
+    while offset >= interval:
+        chunk = interval << shift
+        if offset >= chunk:
+            offset -= chunk
+        passes += 1
+        if offset < chunk:
+            shift -= 1
+    return passes
+
+
 def einval(msg: str) -> OSError:
     return OSError(errno.EINVAL, f"EINVAL: {msg}")
 
@@ -335,6 +348,14 @@ class Timekeeper:
         chunks = 0
         if self.lazy_keeps_error:
             first, error_before = self.cycle_last, self.ntp_error
+        if (offset >= self.cycle_interval and self.bulk_quiet and not self.skew_delta
+                and self.xtime_nsec >= 0
+                and (offset < self.cycle_interval * (self.hz << 1)
+                     or self.ntp.needs_per_second_hook())):
+            # (a long quiet span is left to the loop: its closed form skips the seconds)
+            clock_set = self.accumulate_whole_ticks(offset)
+            chunks = _chunk_count(offset, self.cycle_interval, shift) if TRACE.enabled else 1
+            offset %= self.cycle_interval
         while offset >= self.cycle_interval:
             repeats = offset // (self.cycle_interval << shift)
             if repeats > 1 and self.bulk_quiet and self._quiet_span():
@@ -373,6 +394,31 @@ class Timekeeper:
                 mult=self.mult,
                 ntp_error=self.ntp_error,
             )
+        return clock_set
+
+    def accumulate_whole_ticks(self, offset: int) -> int:
+        """Every whole cycle_interval of `offset`, as the chunks of `logarithmic_accumulation`
+        would add them; returns TK_CLOCK_WAS_SET if a leap was applied, else 0.
+
+        Not a kernel function: the kernel's loop adds chunks of 2^shift intervals and carries
+        whole seconds (running `second_overflow`) after each.  With no 7.3 skew cached
+        (`skew_delta` 0) every chunk adds 2^shift times one interval's cycles, nanoseconds
+        and NTP error, and nothing a chunk adds depends on what `second_overflow` changed
+        (it moves NTP's tick_length, which this timekeeper caches only in the adjust after
+        the loop, and xtime_sec, which no chunk reads).  So the sums over all the chunks come
+        first, then the same second_overflow calls, with the same second each, in the same
+        order: the same state, for any xtime_nsec ≥ 0 at the start.
+        """
+        n = offset // self.cycle_interval
+        self.cycle_last += n * self.cycle_interval
+        nsecps = NSEC_PER_SEC << self.shift
+        self.xtime_nsec += n * self.xtime_interval
+        clock_set = self.accumulate_nsecs_to_secs() if self.xtime_nsec >= nsecps else 0
+        self.raw_xtime_nsec += n * self.raw_interval
+        if self.raw_xtime_nsec >= nsecps:
+            raw_seconds, self.raw_xtime_nsec = divmod(self.raw_xtime_nsec, nsecps)
+            self.raw_sec += raw_seconds
+        self.ntp_error += n * self._chunk_error(0)
         return clock_set
 
     def logarithmic_accumulation(self, offset: int, shift: int) -> tuple[int, int]:

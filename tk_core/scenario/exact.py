@@ -43,6 +43,7 @@ THRESHOLDS_NS = (1_000, 1_000_000, 100_000_000)
 _NS = mpq(NSEC)
 _PPM = mpq(10**6)
 _ZERO = mpq(0)
+_ONE = mpq(1)
 
 
 @dataclass
@@ -93,10 +94,14 @@ class Line:
 
     def set_rate(self, counter_hz: mpq) -> None:
         clock = self.ns_per_cycle * counter_hz  # clock ns per true second
-        self.slope = clock - _NS
-        self.rate_ppm = (clock * self.dilation / _NS - 1) * _PPM
-        if abs(self.rate_ppm) > self.max_rate:
-            self.max_rate = abs(self.rate_ppm)
+        self.take_rate(clock - _NS, (clock * self.dilation / _NS - 1) * _PPM)
+
+    def take_rate(self, slope: mpq, rate_ppm: mpq) -> None:
+        """`set_rate` with its two values computed already (a namespace's lines share them)."""
+        self.slope = slope
+        self.rate_ppm = rate_ppm
+        if abs(rate_ppm) > self.max_rate:
+            self.max_rate = abs(rate_ppm)
 
     def summary(self, to_label: Any) -> dict[str, Any]:
         span = self.t0 - self.start
@@ -119,8 +124,8 @@ def _time_beyond(lo: mpq, hi: mpq, d: mpq, theta: int) -> mpq:
     if lo == hi:
         return d
     span = hi - lo
-    up = min(max((hi - theta) / span, mpq(0)), mpq(1))
-    down = min(max((-theta - lo) / span, mpq(0)), mpq(1))
+    up = min(max((hi - theta) / span, _ZERO), _ONE)
+    down = min(max((-theta - lo) / span, _ZERO), _ONE)
     return d * (up + down)
 
 
@@ -269,7 +274,10 @@ class ExactTracker:
         stepped = (tk.offs_real, tk.offs_tai) != self.last_offs[ns.name]
         self.last_offs[ns.name] = (tk.offs_real, tk.offs_tai)
         per_cycle = mpq(tk.mult, 1 << tk.shift)
-        hz = self.clocksource.frequency_at(t)
+        clock = per_cycle * self.clocksource.frequency_at(t)  # clock ns per true second
+        slope = clock - _NS
+        dilation = next(iter(lines.values())).dilation  # one namespace: one dilation
+        rate_ppm = (clock * dilation / _NS - 1) * _PPM  # `Line.set_rate`'s values, once
         for line in lines.values():
             self.advance(line, t)  # the left limit, on the old conversion
             line.ns_per_cycle = per_cycle
@@ -278,7 +286,7 @@ class ExactTracker:
             elif line.scale == "utc":
                 self._plan_label(ns, line)
             line.extreme()
-            line.set_rate(hz)
+            line.take_rate(slope, rate_ppm)
 
     # -- results --------------------------------------------------------------------------------
 
