@@ -259,6 +259,10 @@ class Host:
         self.root = self._add_timekeeper_ns("root", init, root_update, mpq(1))
         self._tick = TickEntry(self)
         self._next_t: mpq | None = None
+        #: the true time of the last programmed event and the unmasked count it is exactly
+        #: reached at (constant-rate counters only; `sample`'s shortcut)
+        self._event_t: mpq | None = None
+        self._event_cycles = 0
         self._update_tick()
         self._program()
 
@@ -301,8 +305,14 @@ class Host:
         return cycles
 
     def sample(self) -> int:
-        """Sample the counter: move the extension's reference point to now."""
-        true = self.clocksource.cycles_at(self._now)
+        """Sample the counter: move the extension's reference point to now.
+
+        At the instant of a programmed event (`_program_event` keeps the pair) the unmasked
+        count is the event's own cycle: `cycles_at(time_of_cycles(c)) == c` exactly for a
+        constant-rate counter, so the interrupt needs no rational product to find it.
+        """
+        now = self._now
+        true = self._event_cycles if now is self._event_t else self.clocksource.cycles_at(now)
         ext = self.counter.sample(true & self.clocksource.mask)
         self._lost = true - ext
         self._cache_now = self._now
@@ -518,8 +528,15 @@ class Host:
                 self._next_t = None
             return False
         self._want = key
-        t = self.clocksource.time_of_cycles(at + self._lost)
-        self._next_t = t if t > self._now else self._now
+        cs = self.clocksource
+        true = at + self._lost
+        t = cs.time_of_cycles(true)
+        if t > self._now:
+            self._next_t = t
+            if cs.constant_rate is not None and true > cs.start_cycles:
+                self._event_t, self._event_cycles = t, true
+        else:
+            self._next_t = self._now
         return True
 
     def _spend(self, ns: int) -> None:
