@@ -545,19 +545,22 @@ class Host:
 
     def _interrupt(self) -> None:
         """`hrtimer_interrupt`: run what is due, program the next event, detect hangs."""
-        self._spend(self.irq_cost_ns)
+        if self.irq_cost_ns:
+            self._spend(self.irq_cost_ns)
         cycles = self.sample()
         entry_t = self._now
-        self.stats.interrupts += 1
+        stats = self.stats
+        stats.interrupts += 1
         due = self.queue.first_key()
         if due is None or due > cycles:
-            self.stats.guard_wakes += 1
+            stats.guard_wakes += 1
         touched = self._touched
         touched.clear()
         self._in_irq = True
         try:
             self.update_jiffies(cycles)
-            self._update_bases()
+            if self.stale_bases:
+                self._update_bases()
             passes = 0
             while True:
                 self._run_due(cycles)
