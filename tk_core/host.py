@@ -830,8 +830,9 @@ class Host:
         # the two is then simply reached already.
         if target < self._now and (self._floor is None or target < self._floor):
             raise ValueError(f"run_until({true_ns}) is before the current true time")
-        while self._next_t is not None and self._next_t <= target:
-            self._now = max(self._now, self._next_t)
+        while (next_t := self._next_t) is not None and next_t <= target:
+            if next_t > self._now:  # max(self._now, next_t), without the call
+                self._now = next_t
             self._interrupt()
         if target >= self._now:
             self._now = target
