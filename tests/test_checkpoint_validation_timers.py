@@ -235,5 +235,6 @@ def test_every_host_attribute_is_carried_or_derived() -> None:
                "user_hz", "wrap_guard"}
     derived = {"_cache_cycles", "_cache_now", "_in_irq", "_touched", "behaviour",
                "guard_cycles", "kernel_version", "periodic", "root", "tick_period",
-               "_jiffy_tk", "stale_bases", "_int_now", "_now_ns"}
+               "_jiffy_tk", "stale_bases", "_int_now", "_now_ns", "_event_t",
+               "_event_cycles"}
     assert set(vars(Host())) - {"_lazy_reader_table"} == carried | derived

@@ -263,6 +263,10 @@ class Host:
         self.root = self._add_timekeeper_ns("root", init, root_update, mpq(1))
         self._tick = TickEntry(self)
         self._next_t: mpq | None = None
+        #: the true time of the last programmed event and the unmasked count it is exactly
+        #: reached at (constant-rate counters only; `sample`'s shortcut)
+        self._event_t: mpq | None = None
+        self._event_cycles = 0
         self._update_tick()
         self._program()
 
@@ -312,8 +316,14 @@ class Host:
         return cs.cycles_at(now) & cs.mask
 
     def sample(self) -> int:
-        """Sample the counter: move the extension's reference point to now."""
-        true = self.clocksource.cycles_at(self._now)
+        """Sample the counter: move the extension's reference point to now.
+
+        At the instant of a programmed event (`_program_event` keeps the pair) the unmasked
+        count is the event's own cycle: `cycles_at(time_of_cycles(c)) == c` exactly for a
+        constant-rate counter, so the interrupt needs no rational product to find it.
+        """
+        now = self._now
+        true = self._event_cycles if now is self._event_t else self.clocksource.cycles_at(now)
         ext = self.counter.sample(true & self.clocksource.mask)
         self._lost = true - ext
         self._cache_now = self._now
@@ -529,8 +539,15 @@ class Host:
                 self._next_t = None
             return False
         self._want = key
-        t = self.clocksource.time_of_cycles(at + self._lost)
-        self._next_t = t if t > self._now else self._now
+        cs = self.clocksource
+        true = at + self._lost
+        t = cs.time_of_cycles(true)
+        if t > self._now:
+            self._next_t = t
+            if cs.constant_rate is not None and true > cs.start_cycles:
+                self._event_t, self._event_cycles = t, true
+        else:
+            self._next_t = self._now
         return True
 
     def _spend(self, ns: int) -> None:
@@ -539,19 +556,22 @@ class Host:
 
     def _interrupt(self) -> None:
         """`hrtimer_interrupt`: run what is due, program the next event, detect hangs."""
-        self._spend(self.irq_cost_ns)
+        if self.irq_cost_ns:
+            self._spend(self.irq_cost_ns)
         cycles = self.sample()
         entry_t = self._now
-        self.stats.interrupts += 1
+        stats = self.stats
+        stats.interrupts += 1
         due = self.queue.first_key()
         if due is None or due > cycles:
-            self.stats.guard_wakes += 1
+            stats.guard_wakes += 1
         touched = self._touched
         touched.clear()
         self._in_irq = True
         try:
             self.update_jiffies(cycles)
-            self._update_bases()
+            if self.stale_bases:
+                self._update_bases()
             passes = 0
             while True:
                 self._run_due(cycles)
@@ -821,8 +841,9 @@ class Host:
         # the two is then simply reached already.
         if target < self._now and (self._floor is None or target < self._floor):
             raise ValueError(f"run_until({true_ns}) is before the current true time")
-        while self._next_t is not None and self._next_t <= target:
-            self._now = max(self._now, self._next_t)
+        while (next_t := self._next_t) is not None and next_t <= target:
+            if next_t > self._now:  # max(self._now, next_t), without the call
+                self._now = next_t
             self._interrupt()
         if target >= self._now:
             self._now = target

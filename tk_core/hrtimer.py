@@ -194,7 +194,8 @@ class HostTimerQueue:
         return [item[2] for item in items]
 
     def first_key(self) -> int | None:
-        key: int | None = self._list[0][0] if self._list else None
+        lists = self._list._lists  # the head sublist: SortedList's own `lst[0]`, inlined
+        key: int | None = lists[0][0][0] if lists else None
         if self._held:
             low = min(item[0] for item in self._held.values())
             key = low if key is None or low < key else key
@@ -202,7 +203,8 @@ class HostTimerQueue:
 
     def pop_due(self, cycles: int) -> HostEntry | None:
         """Dequeue and return the earliest entry whose key ≤ `cycles`, or None."""
-        if not self._list or self._list[0][0] > cycles:
+        lists = self._list._lists
+        if not lists or lists[0][0][0] > cycles:
             return None
         item: Item = self._list.pop(0)
         entry = item[2]
@@ -210,9 +212,22 @@ class HostTimerQueue:
         return entry
 
     def pop_sole_due(self, cycles: int) -> HostEntry | None:
-        """`pop_due` if exactly one listed entry is due by `cycles`; None otherwise."""
+        """`pop_due` if exactly one listed entry is due by `cycles`; None otherwise.
+
+        The first two items are read off SortedList's sublists directly (`_lists`, sorted
+        and never empty): the same items `lst[0]` and `lst[1]` give, without their calls.
+        """
         lst = self._list
-        if not lst or lst[0][0] > cycles or (len(lst) > 1 and lst[1][0] <= cycles):
+        lists = lst._lists
+        if not lists:
+            return None
+        head = lists[0]
+        if head[0][0] > cycles:
+            return None
+        if len(head) > 1:
+            if head[1][0] <= cycles:
+                return None
+        elif len(lists) > 1 and lists[1][0][0] <= cycles:
             return None
         item: Item = lst.pop(0)
         entry = item[2]
@@ -221,7 +236,8 @@ class HostTimerQueue:
 
     def has_due(self, cycles: int) -> bool:
         """Whether the ordered list holds an entry due by `cycles`."""
-        return bool(self._list) and self._list[0][0] <= cycles
+        lists = self._list._lists
+        return bool(lists) and lists[0][0][0] <= cycles
 
     def due_groups(self, cycles: int) -> tuple[bool, list[object]]:
         """(whether strict order would be unfair, the namespaces) for the entries due by

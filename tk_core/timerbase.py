@@ -235,6 +235,10 @@ class TimerBase:
 
     def check_group(self, group: _Group, obs: int) -> None:
         """Re-key the entries of `group` that the rate `obs` would make late (filter first)."""
+        if obs > group.mult_max:  # late_bound's bookkeeping, then its cheap exits, inlined
+            group.mult_max = obs
+        if not group.entries or group.mult_max <= group.mult_min:
+            return
         tk = self.ns.tk
         half = self.host.rekey_slack_ns >> 1
         if group.late_bound(obs, tk.shift) <= half:
@@ -373,28 +377,30 @@ class TimerEntry(ClockEntry):
 
     def expire(self, cycles: int) -> None:
         host = self.queue_host
-        host.touch(self.stats)
+        stats = self.stats
+        host._touched[stats] = None  # host.touch, inlined (every expiry's path)
         dom = self.owner
         tk = dom.tk
-        if dom.update == "lazy" and cycles - tk.cycle_last >= tk.cycle_interval:
+        if cycles - tk.cycle_last >= tk.cycle_interval and dom.update == "lazy":
             # update_wall_time runs only in ticks: accumulate up to the last tick boundary,
             # steering the mult so the clock stays continuous now
             tick = host.last_tick_cycles(cycles)
             if tick - tk.cycle_last >= tk.cycle_interval:
                 dom.advance_to(tick, steer_at=cycles)
-        now = hrtimer_now(tk, self.clockid, cycles)
+        clockid = self.clockid
+        now = hrtimer_now(tk, clockid, cycles)
         if now < self.expires:
             self._recheck(cycles, now)
             return
         self.base.discard(self)
-        self.stats.expiries += 1
+        stats.expiries += 1
         host.stats.expiries += 1
         if host.check_never_early:
             self._check(cycles)
         # Lateness is measured when this timer's callback runs, by its own clock: with expiry
         # costs, timers earlier in the same interrupt have already used up time.
-        later = host.cycles_now()
-        fired = now if later == cycles else hrtimer_now(tk, self.clockid, later)
+        later = host._cache_cycles if host._cache_now is host._now else host.cycles_now()
+        fired = now if later == cycles else hrtimer_now(tk, clockid, later)
         host.note_lateness(self, fired - self.expires)
         if TRACE.enabled:
             emit("timer_fire", ns=self.ns.name, clockid=self.clockid, late=now - self.expires)

@@ -322,6 +322,7 @@ def _restore_time(host: Host, state: dict[str, Any]) -> None:
                    "the checkpoint's true time", lost)
     host._lost = lost
     host._cache_now = None
+    host._event_t = None  # the constructor's event is not the checkpoint's
     host._pids = itertools.count(int_in(state, "next_pid", "state", 1, S32[1]))
 
 

@@ -1,0 +1,219 @@
+"""The timer path's shortcuts give bit-identical results to the plain paths they replace.
+
+Two shortcuts sit on every expiry's path:
+
+* `Host.sample` at a programmed event takes the unmasked count from the event itself
+  (`_program_event` keeps the pair) instead of `Clocksource.cycles_at`, a rational product;
+* `HostTimerQueue.first_key` / `has_due` / `pop_due` / `pop_sole_due` read the head items off
+  SortedList's sublists instead of going through `SortedList.__getitem__`.
+
+The reference host below puts the plain versions back (the public SortedList API, and
+`cycles_at` at every sample); random timer workloads over every namespace model (the root, a
+lazy and a periodic timekeeper namespace, a dilated one, an offsets namespace), with clock
+settings, frequency changes, interrupt costs and both expiry orders, must give the same fires
+(namespace, timer, overrun, true time, the namespace clock at the fire), the same host
+statistics and the same readings.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from gmpy2 import mpq
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tk_core.host as host_module
+from ntp import ADJ_FREQUENCY, Timex
+from tk_core import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, Host
+from tk_core.hrtimer import HostEntry, HostTimerQueue, Item
+
+NSEC = 1_000_000_000
+MS = 1_000_000
+CLOCKS = (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_TAI)
+NAMES = ("root", "lazy", "periodic", "dilated", "offsets")
+
+
+class PlainQueue(HostTimerQueue):
+    """The queue's head operations through SortedList's public API only."""
+
+    __slots__ = ()
+
+    def first_key(self) -> int | None:
+        key: int | None = self._list[0][0] if self._list else None
+        if self._held:
+            low = min(item[0] for item in self._held.values())
+            key = low if key is None or low < key else key
+        return key
+
+    def pop_due(self, cycles: int) -> HostEntry | None:
+        if not self._list or self._list[0][0] > cycles:
+            return None
+        item: Item = self._list.pop(0)
+        item[2]._item = None
+        return item[2]
+
+    def pop_sole_due(self, cycles: int) -> HostEntry | None:
+        lst = self._list
+        if not lst or lst[0][0] > cycles or (len(lst) > 1 and lst[1][0] <= cycles):
+            return None
+        item: Item = lst.pop(0)
+        item[2]._item = None
+        return item[2]
+
+    def has_due(self, cycles: int) -> bool:
+        return bool(self._list) and self._list[0][0] <= cycles
+
+
+class PlainHost(Host):
+    """A host whose every sample computes the count from true time."""
+
+    def sample(self) -> int:
+        true = self.clocksource.cycles_at(self._now)
+        ext = self.counter.sample(true & self.clocksource.mask)
+        self._lost = true - ext
+        self._cache_now = self._now
+        self._cache_cycles = ext
+        return ext
+
+
+class SmallLoadQueue(HostTimerQueue):
+    """Sublists of one or two items, so the head crosses sublist boundaries in small workloads."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._list._reset(1)
+
+
+class SmallLoadPlainQueue(PlainQueue):
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._list._reset(1)
+
+
+@contextmanager
+def queue_class(cls: type[HostTimerQueue]) -> Iterator[None]:
+    saved = host_module.HostTimerQueue
+    host_module.HostTimerQueue = cls  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        host_module.HostTimerQueue = saved  # type: ignore[misc]
+
+
+timer_spec = st.tuples(
+    st.integers(0, len(NAMES) - 1),
+    st.sampled_from(CLOCKS),
+    st.integers(1, 40 * MS),
+    st.sampled_from([0, 0, 3 * MS, 7_777_777]),
+    st.booleans(),
+)
+workload = st.fixed_dictionaries({
+    "timers": st.lists(timer_spec, min_size=1, max_size=40),
+    "steps": st.lists(st.integers(1, 15 * MS), min_size=1, max_size=6),
+    "settime": st.one_of(st.none(), st.integers(-NSEC, NSEC)),
+    "freq": st.one_of(st.none(), st.integers(-500 << 16, 500 << 16)),
+    "bursts": st.lists(st.tuples(st.integers(1, 30 * MS), st.integers(1, 4)), max_size=3),
+    "fair": st.booleans(),
+    "costly": st.booleans(),
+})
+
+
+def run(cls: type[Host], queue: type[HostTimerQueue], w: dict) -> list[object]:
+    """The workload on a host of class `cls` with queue class `queue`; everything it saw."""
+    costs = {"irq_cost_ns": 1500, "expiry_cost_ns": 700} if w["costly"] else {}
+    with queue_class(queue):
+        h = cls(hz=250, realtime_ns=1_700_000_000 * NSEC, fair_expiry=w["fair"], **costs)
+        spaces = {
+            "root": h.root,
+            "lazy": h.create_namespace("lazy"),
+            "periodic": h.create_namespace("periodic", update="periodic"),
+            "dilated": h.create_namespace("dilated", dilation=mpq(3, 2)),
+            "offsets": h.create_namespace("offsets", "offsets"),
+        }
+    log: list[object] = []
+    ids = itertools.count()
+
+    def on_fire(tag: int, clockid: int) -> object:
+        def fire(timer: object, overrun: int) -> None:
+            ns = timer.ns  # type: ignore[attr-defined]
+            log.append((tag, ns.name, overrun, h.true_time, ns.clock_gettime_ns(clockid)))
+        return fire
+
+    timers = []
+    for index, clockid, value, interval, absolute in w["timers"]:
+        ns = spaces[NAMES[index]]
+        timer = ns.timer_create(clockid, on_fire(next(ids), clockid))
+        if absolute:
+            value += ns.clock_gettime_ns(clockid)
+        timer.settime(value, interval, absolute=absolute)
+        timers.append(timer)
+    for value, count in w["bursts"]:  # one deadline, `count` timers in each namespace
+        deadline = h.root.clock_gettime_ns(CLOCK_MONOTONIC) + value
+        for name in NAMES:
+            ns = spaces[name]
+            for _ in range(count):
+                timer = ns.timer_create(CLOCK_MONOTONIC, on_fire(next(ids), CLOCK_MONOTONIC))
+                timer.settime(deadline, absolute=True)
+                timers.append(timer)
+    for i, step in enumerate(w["steps"]):
+        h.run_for(step)
+        if i == 0 and w["settime"] is not None:
+            ns = spaces["lazy"]
+            ns.clock_settime_ns(CLOCK_REALTIME, ns.clock_gettime_ns(CLOCK_REALTIME) + w["settime"])
+        if i == 0 and w["freq"] is not None:
+            spaces["dilated"].adjtimex(Timex(modes=ADJ_FREQUENCY, freq=w["freq"]))
+    h.run_for(60 * MS)
+    log.append(repr(h.stats))
+    log.append(repr(h.clockevent.stats))
+    log.append([t.fires for t in timers])
+    log.append(h.true_time)
+    for ns in spaces.values():
+        log.append([ns.clock_gettime_ns(c) for c in CLOCKS])
+    return log
+
+
+@settings(max_examples=25, deadline=None)
+@given(w=workload)
+def test_fast_paths_match_plain_paths(w: dict) -> None:
+    fast = run(Host, HostTimerQueue, w)
+    assert fast == run(PlainHost, PlainQueue, w)
+
+
+@settings(max_examples=10, deadline=None)
+@given(w=workload)
+def test_fast_queue_head_across_sublists(w: dict) -> None:
+    """With sublists of a few items the head and its successor often sit in different ones."""
+    assert run(Host, SmallLoadQueue, w) == run(PlainHost, SmallLoadPlainQueue, w)
+
+
+@pytest.mark.parametrize("costly", [False, True])
+def test_sample_shortcut_is_taken_and_exact(costly: bool) -> None:
+    """At every interrupt without an entry cost the event's count is the counter's own."""
+    costs = {"irq_cost_ns": 1500} if costly else {}
+    h = Host(realtime_ns=1_700_000_000 * NSEC, **costs)
+    ns = h.create_namespace("a")
+    taken = []
+    original = h.sample
+
+    def checked() -> int:
+        taken.append(h._now is h._event_t)
+        expect = h.clocksource.cycles_at(h._now)
+        ext = original()
+        assert ext + h._lost == expect
+        return ext
+
+    h.sample = checked  # type: ignore[method-assign]
+    for i in range(20):
+        ns.timer_create(CLOCK_MONOTONIC).settime((i + 1) * 1_234_567)
+    h.run_for(30 * MS)
+    assert h.stats.expiries == 20
+    # an interrupt cost moves true time off the event's instant: no shortcut then
+    assert any(taken) is not costly
