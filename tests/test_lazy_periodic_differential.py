@@ -355,13 +355,18 @@ def _step_op(kind: str, v: int) -> Timex:
     return Timex(modes=ADJ_SETOFFSET | ADJ_NANO, time=(sec, nsec))
 
 
+def _rate_and_step_ops(max_size: int):
+    """(kind, value, gap) lists of frequency and tick changes and ADJ_SETOFFSET steps."""
+    return st.lists(st.tuples(st.sampled_from(["freq", "step", "tick"]), st.integers(-300, 300),
+                              st.integers(1, 2 * S)), min_size=2, max_size=max_size)
+
+
+_VERSIONS = st.sampled_from(["6.1", "6.12", "7.3"])
+_HZ = st.sampled_from([100, 250, 300, 1000])
+
+
 @settings(max_examples=6, deadline=None)
-@given(
-    version=st.sampled_from(["6.1", "6.12", "7.3"]),
-    hz=st.sampled_from([100, 250, 300, 1000]),
-    ops=st.lists(st.tuples(st.sampled_from(["freq", "step", "tick"]), st.integers(-300, 300),
-                           st.integers(1, 2 * S)), min_size=2, max_size=8),
-)
+@given(version=_VERSIONS, hz=_HZ, ops=_rate_and_step_ops(8))
 def test_monotonic_of_twins_through_rate_changes_and_steps(version, hz, ops):
     """Random frequency and tick changes and ADJ_SETOFFSET steps, on every kernel version:
     MONOTONIC of the lazy and periodic twins stays within the bound at every read."""
@@ -378,12 +383,7 @@ def test_monotonic_of_twins_through_rate_changes_and_steps(version, hz, ops):
 
 @pytest.mark.soak
 @settings(max_examples=300, deadline=None)
-@given(
-    version=st.sampled_from(["6.1", "6.12", "7.3"]),
-    hz=st.sampled_from([100, 250, 300, 1000]),
-    ops=st.lists(st.tuples(st.sampled_from(["freq", "step", "tick"]), st.integers(-300, 300),
-                           st.integers(1, 2 * S)), min_size=2, max_size=30),
-)
+@given(version=_VERSIONS, hz=_HZ, ops=_rate_and_step_ops(30))
 def test_monotonic_of_twins_through_rate_changes_and_steps_soak(version, hz, ops):
     test_monotonic_of_twins_through_rate_changes_and_steps.hypothesis.inner_test(
         version, hz, ops)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_bulk_accumulation import CLOCKS, NSEC, _call, _readback
 
 from ntp import (
     ADJ_FREQUENCY,
@@ -34,22 +35,12 @@ from ntp import (
 )
 from ntp.timex import ADJ_OFFSET_SINGLESHOT
 from tk_core import (
-    CLOCK_BOOTTIME,
-    CLOCK_MONOTONIC,
-    CLOCK_MONOTONIC_COARSE,
-    CLOCK_MONOTONIC_RAW,
-    CLOCK_REALTIME,
-    CLOCK_REALTIME_COARSE,
-    CLOCK_TAI,
     Clocksource,
     Host,
 )
 from tk_core.checkpoint import checkpoint_host, dumps
 from tk_core.timekeeper import Timekeeper
 
-NSEC = 1_000_000_000
-CLOCKS = (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME, CLOCK_TAI, CLOCK_MONOTONIC_RAW,
-          CLOCK_REALTIME_COARSE, CLOCK_MONOTONIC_COARSE)
 STATUS = st.sampled_from([STA_PLL, STA_PLL | STA_FLL, STA_PLL | STA_NANO, STA_PLL | STA_INS,
                           STA_PLL | STA_DEL, STA_PLL | STA_FLL | STA_NANO, STA_INS, 0])
 
@@ -99,18 +90,6 @@ def _run(program: list[Any], hz: int, ppm: int, kernel: str, start: int,
         return dumps(checkpoint_host(host)), seen
     finally:
         Timekeeper.bulk_quiet = saved
-
-
-def _readback(ns: Any) -> str:
-    tx = Timex()
-    return f"{ns.adjtimex(tx)} {tx!r}"
-
-
-def _call(fn: Any) -> Any:
-    try:
-        return repr(fn())
-    except OSError as exc:
-        return exc.errno
 
 
 #: a start a few minutes before a UTC midnight, so leap flags reach their boundary
