@@ -24,6 +24,7 @@ from ntp import (
     STA_PLL,
     Timex,
 )
+from ntp.kernel import NtpState
 from ntp.timex import ADJ_OFFSET_SINGLESHOT
 from tk_core import (
     CLOCK_BOOTTIME,
@@ -107,16 +108,17 @@ def test_closed_form_quiet_spans_equal_the_kernel_loop(program: list[Any], hz: i
 
 
 def test_a_quiet_hour_is_accumulated_in_closed_form(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fast path is taken (so the property above compares two different paths)."""
-    calls = []
-    real = Timekeeper.accumulate_quiet_chunks
+    """The fast path is taken (so the property above compares two different paths): the
+    quiet seconds are carried in closed form, not one `second_overflow` each."""
+    seconds: list[int] = []
+    real = NtpState.advance_quiet_seconds
 
-    def counted(self: Timekeeper, offset: int, shift: int, repeats: int) -> int:
-        calls.append(repeats)
-        return real(self, offset, shift, repeats)
+    def counted(self: NtpState, count: int) -> None:
+        seconds.append(count)
+        real(self, count)
 
-    monkeypatch.setattr(Timekeeper, "accumulate_quiet_chunks", counted)
+    monkeypatch.setattr(NtpState, "advance_quiet_seconds", counted)
     program = [("ntp", 0, (ADJ_FREQUENCY, "freq", 12 << 16)), ("run", 600 * NSEC)]
     fast = _run(program, 250, 7, bulk=True)
-    assert sum(calls) > 100
+    assert sum(seconds) > 100
     assert fast == _run(program, 250, 7, bulk=False)

@@ -565,12 +565,19 @@ class TimekeeperNamespace(Namespace):
         cycles = self.host.sample()
         return self.advance_to(cycles)
 
-    def advance_to(self, cycles: int, steer_at: int | None = None) -> int:
-        """Accumulate to `cycles` (see `Timekeeper.timekeeping_advance` for `steer_at`)."""
+    def advance_to(
+        self, cycles: int, steer_at: int | None = None, *, last_tick: int | None = None
+    ) -> int:
+        """Accumulate to `cycles` (see `Timekeeper.timekeeping_advance` for `steer_at`).
+
+        `last_tick` is `host.last_tick_cycles` of the read instant (`steer_at`, else
+        `cycles`) when the caller has just computed it: a catch-up to the last tick needs it
+        twice, and it is every lazy timer expiry's path.
+        """
         self.advance_calls += 1
         tk = self.tk
         mult, offs_real = tk.mult, tk.offs_real
-        floor = self._coarse_read_before(cycles if steer_at is None else steer_at)
+        floor = self._coarse_read_before(cycles if steer_at is None else steer_at, last_tick)
         clock_set = tk.timekeeping_advance(cycles, TK_ADV_TICK, steer_at)
         if floor is not None and tk.base_mono + tk.coarse_nsec < floor:
             tk.coarse_nsec = floor - tk.base_mono
@@ -588,7 +595,7 @@ class TimekeeperNamespace(Namespace):
         self.plan()
         return clock_set
 
-    def _coarse_read_before(self, cycles: int) -> int | None:
+    def _coarse_read_before(self, cycles: int, last_tick: int | None = None) -> int | None:
         """A lazy 6.15+ namespace: MONOTONIC_COARSE as read at `cycles` before it accumulates.
 
         Not kernel code.  The computed reading (`_lazy_readers`) adds whole intervals without
@@ -601,7 +608,9 @@ class TimekeeperNamespace(Namespace):
         tk = self.tk
         if self.update != "lazy" or not tk.separate_coarse_nsec:
             return None
-        return tk.base_mono + tk.coarse_fraction_at_tick(self.host.last_tick_cycles(cycles))
+        if last_tick is None:
+            last_tick = self.host.last_tick_cycles(cycles)
+        return tk.base_mono + tk.coarse_fraction_at_tick(last_tick)
 
     def catch_up_to_tick(self, cycles: int) -> int:
         """A lazy namespace brought to where a kernel's last tick would have left it.
@@ -620,7 +629,7 @@ class TimekeeperNamespace(Namespace):
         tick = self.host.last_tick_cycles(cycles)
         if tick - tk.cycle_last < tk.cycle_interval:
             return 0
-        return self.advance_to(tick, steer_at=cycles)
+        return self.advance_to(tick, steer_at=cycles, last_tick=tick)
 
     def reference_error_ns(self, clockid: int, ideal: str = "kernel") -> mpq:
         """Kernel-path reading minus the exact ideal (`tk_core.reference`), in ns (exact)."""

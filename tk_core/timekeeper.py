@@ -338,24 +338,30 @@ class Timekeeper:
         Returns the TK_CLOCK_WAS_SET bit when a leap second was applied (the caller runs
         `clock_was_set_delayed`), else 0.
         """
+        interval = self.cycle_interval
         offset = cycles - self.cycle_last
-        if offset < self.cycle_interval and mode == TK_ADV_TICK:
+        if offset < interval and mode == TK_ADV_TICK:
             return 0
-        shift = max(0, ilog2(offset) - ilog2(self.cycle_interval))
-        maxshift = (64 - (ilog2(self.ntp.tick_length) + 1)) - 1
-        shift = min(shift, maxshift)
         clock_set = 0
         chunks = 0
-        if self.lazy_keeps_error:
-            first, error_before = self.cycle_last, self.ntp_error
-        if (offset >= self.cycle_interval and self.bulk_quiet and not self.skew_delta
+        first, error_before = self.cycle_last, self.ntp_error
+        if (offset >= interval and self.bulk_quiet and not self.skew_delta
                 and self.xtime_nsec >= 0
-                and (offset < self.cycle_interval * (self.hz << 1)
+                and ((quiet := self._quiet_span())
+                     or offset < interval * (self.hz << 1)
                      or self.ntp.needs_per_second_hook())):
-            # (a long quiet span is left to the loop: its closed form skips the seconds)
-            clock_set = self.accumulate_whole_ticks(offset)
-            chunks = _chunk_count(offset, self.cycle_interval, shift) if TRACE.enabled else 1
-            offset %= self.cycle_interval
+            # (a long span past a pending skip is left to the loop)
+            if quiet:
+                self.accumulate_quiet_ticks(offset)
+            else:
+                clock_set = self.accumulate_whole_ticks(offset)
+            if TRACE.enabled:
+                chunks = _chunk_count(offset, interval, self._chunk_shift(offset))
+            else:
+                chunks = 1
+            offset %= interval
+        # the chunk size only matters to the loop (the bulk path above leaves < 1 interval)
+        shift = self._chunk_shift(offset) if offset >= interval else 0
         while offset >= self.cycle_interval:
             repeats = offset // (self.cycle_interval << shift)
             if repeats > 1 and self.bulk_quiet and self._quiet_span():
@@ -396,6 +402,12 @@ class Timekeeper:
             )
         return clock_set
 
+    def _chunk_shift(self, offset: int) -> int:
+        """`timekeeping_advance`'s first chunk size: ilog2(offset) − ilog2(cycle_interval),
+        at least 0, capped so a chunk's NTP length (tick_length << shift) stays in 63 bits."""
+        shift = max(0, ilog2(offset) - ilog2(self.cycle_interval))
+        return min(shift, (64 - (ilog2(self.ntp.tick_length) + 1)) - 1)
+
     def accumulate_whole_ticks(self, offset: int) -> int:
         """Every whole cycle_interval of `offset`, as the chunks of `logarithmic_accumulation`
         would add them; returns TK_CLOCK_WAS_SET if a leap was applied, else 0.
@@ -409,17 +421,36 @@ class Timekeeper:
         first, then the same second_overflow calls, with the same second each, in the same
         order: the same state, for any xtime_nsec ≥ 0 at the start.
         """
-        n = offset // self.cycle_interval
-        self.cycle_last += n * self.cycle_interval
+        self._add_whole_ticks(offset // self.cycle_interval)
+        if self.xtime_nsec >= NSEC_PER_SEC << self.shift:
+            return self.accumulate_nsecs_to_secs()
+        return 0
+
+    def accumulate_quiet_ticks(self, offset: int) -> None:
+        """`accumulate_whole_ticks` over a quiet span (`_quiet_span`), in O(1) for any length.
+
+        Not a kernel function: every second carried only grows maxerror, so the seconds go
+        in one `NtpState.advance_quiet_seconds`, as `accumulate_quiet_chunks` does; no leap
+        can be applied on the way.
+        """
+        self._add_whole_ticks(offset // self.cycle_interval)
         nsecps = NSEC_PER_SEC << self.shift
+        if self.xtime_nsec >= nsecps:
+            seconds, self.xtime_nsec = divmod(self.xtime_nsec, nsecps)
+            self.xtime_sec += seconds
+            self.ntp.advance_quiet_seconds(seconds)
+
+    def _add_whole_ticks(self, n: int) -> None:
+        """n intervals' cycles, nanoseconds, raw time and NTP error, seconds not yet carried
+        (raw seconds are: nothing hooks them)."""
+        self.cycle_last += n * self.cycle_interval
         self.xtime_nsec += n * self.xtime_interval
-        clock_set = self.accumulate_nsecs_to_secs() if self.xtime_nsec >= nsecps else 0
         self.raw_xtime_nsec += n * self.raw_interval
+        nsecps = NSEC_PER_SEC << self.shift
         if self.raw_xtime_nsec >= nsecps:
             raw_seconds, self.raw_xtime_nsec = divmod(self.raw_xtime_nsec, nsecps)
             self.raw_sec += raw_seconds
         self.ntp_error += n * self._chunk_error(0)
-        return clock_set
 
     def logarithmic_accumulation(self, offset: int, shift: int) -> tuple[int, int]:
         """`logarithmic_accumulation`: add one chunk of cycle_interval << shift cycles."""

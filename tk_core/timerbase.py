@@ -386,7 +386,7 @@ class TimerEntry(ClockEntry):
             # steering the mult so the clock stays continuous now
             tick = host.last_tick_cycles(cycles)
             if tick - tk.cycle_last >= tk.cycle_interval:
-                dom.advance_to(tick, steer_at=cycles)
+                dom.advance_to(tick, steer_at=cycles, last_tick=tick)
         clockid = self.clockid
         now = hrtimer_now(tk, clockid, cycles)
         if now < self.expires:
