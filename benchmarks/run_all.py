@@ -478,8 +478,8 @@ def run(names: list[str], quick: bool, console: Console) -> tuple[Ctx, list[Figu
         task = bar.add_task("figures", total=len(names))
         for name in names:
             bar.update(task, description=f"measuring {name}")
-            # the figures before leave hosts in reference cycles: collected here, or every
-            # later figure pays for the collector walking them
+            # the figures before leave hosts in reference cycles: collect them here, so no
+            # figure pays for collecting another's
             gc.collect()
             figures.extend(FIGURES[name](ctx))
             bar.advance(task)
