@@ -229,3 +229,18 @@ def test_a_split_piece_has_the_same_sums(a: int, b: int, d_us: int) -> None:
     split.extend(d)
     assert (whole.sum_sq, whole.above, whole.max_abs, whole.y0) == (
         split.sum_sq, split.above, split.max_abs, split.y0)
+
+
+def test_the_utc_reference_shares_the_utc_line() -> None:
+    """Reference 'utc': one line serves both keys, and its metrics are those of a run whose
+    reference line is a separate one (the utc line does not depend on what else is tracked)."""
+    shared = base_summary()["namespaces"]
+    text = mixed("60s").replace("seed = 7", 'seed = 7\nreference = "no-leap"', 1)
+    separate = run_scenario(load_text(text)).summary["namespaces"]
+    exact = [name for name, v in shared.items() if v["offset_utc_ns"]["method"] == "exact"]
+    assert len(exact) >= 4
+    for name in exact:
+        ref = dict(shared[name]["offset_reference_ns"])
+        assert ref.pop("reference") == "utc"
+        assert ref == shared[name]["offset_utc_ns"] == separate[name]["offset_utc_ns"]
+        assert separate[name]["offset_reference_ns"]["reference"] == "no-leap"

@@ -146,7 +146,8 @@ class ExactTracker:
     inserted leap's midnight without stepping, UTC's own labels are continuous through an
     inserted leap and jump forward over a deleted one.  Lines are independent: a namespace's
     change touches only its own lines, so the cost grows with the changes, not with changes
-    × namespaces.
+    × namespaces.  With the reference 'utc' the `ref` line would be the `utc` line twice over
+    (same scale, same breakpoints), so both keys name one `Line` and its work is done once.
     """
 
     EXACT_REFERENCES = ("utc", "tai", "no-leap")
@@ -155,6 +156,7 @@ class ExactTracker:
         self.ts = ts
         self.clocksource = host.clocksource
         self.lines: dict[str, dict[str, Line]] = {}
+        self._distinct: dict[str, list[Line]] = {}  # each namespace's lines, shared ones once
         self.namespaces: dict[str, TimekeeperNamespace] = {}
         self.aliases: dict[str, str] = {}
         self.last_offs: dict[str, tuple[int, int]] = {}
@@ -176,8 +178,12 @@ class ExactTracker:
         scales = {"utc": "utc"}
         if self.ts.reference in self.EXACT_REFERENCES:
             scales["ref"] = self.ts.reference
-        lines = {}
+        lines: dict[str, Line] = {}
+        by_scale: dict[str, Line] = {}
         for key, scale in scales.items():
+            if scale in by_scale:  # reference 'utc': the ref line is the utc line, kept once
+                lines[key] = by_scale[scale]
+                continue
             tk = ns.tk
             jumps = sum(1 for tj, _ in self._jumps if tj <= t) if scale == "utc" else len(
                 self._jumps)
@@ -186,8 +192,9 @@ class ExactTracker:
             self._anchor(ns, line, cycles, t)
             line.set_rate(self.clocksource.frequency_at(t))
             line.extreme()
-            lines[key] = line
+            lines[key] = by_scale[scale] = line
         self.lines[ns.name] = lines
+        self._distinct[ns.name] = list(by_scale.values())
         self.last_offs[ns.name] = (ns.tk.offs_real, ns.tk.offs_tai)
         self.realtime_back[ns.name] = 0
 
@@ -264,7 +271,7 @@ class ExactTracker:
         xtime_nsec to match), so the line only bends; a step (a new offs_real or offs_tai:
         settime, ADJ_SETOFFSET, a leap, a resume) re-anchors it on the kernel's own reading.
         """
-        lines = self.lines.get(ns.name)
+        lines = self._distinct.get(ns.name)
         if lines is None or self.namespaces.get(ns.name) is not ns:
             return
         tk = ns.tk
@@ -276,9 +283,9 @@ class ExactTracker:
         per_cycle = mpq(tk.mult, 1 << tk.shift)
         clock = per_cycle * self.clocksource.frequency_at(t)  # clock ns per true second
         slope = clock - _NS
-        dilation = next(iter(lines.values())).dilation  # one namespace: one dilation
+        dilation = lines[0].dilation  # one namespace: one dilation
         rate_ppm = (clock * dilation / _NS - 1) * _PPM  # `Line.set_rate`'s values, once
-        for line in lines.values():
+        for line in lines:
             self.advance(line, t)  # the left limit, on the old conversion
             line.ns_per_cycle = per_cycle
             if stepped:  # the right limit, on the kernel's own reading
@@ -300,8 +307,8 @@ class ExactTracker:
         return line.y0
 
     def finish(self, t: mpq) -> None:
-        for lines in self.lines.values():
-            for line in lines.values():
+        for lines in self._distinct.values():
+            for line in lines:
                 self.advance(line, t)
                 line.extreme()
 
