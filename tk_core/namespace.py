@@ -577,11 +577,16 @@ class TimekeeperNamespace(Namespace):
         self.advance_calls += 1
         tk = self.tk
         mult, offs_real = tk.mult, tk.offs_real
-        floor = self._coarse_read_before(cycles if steer_at is None else steer_at, last_tick)
+        before = None
+        if self.update == "lazy" and tk.separate_coarse_nsec:
+            before = (tk.cycle_last, tk.xtime_nsec, tk.xtime_interval, tk.coarse_nsec,
+                      tk.base_mono)
         clock_set = tk.timekeeping_advance(cycles, TK_ADV_TICK, steer_at)
-        if floor is not None and tk.base_mono + tk.coarse_nsec < floor:
-            tk.coarse_nsec = floor - tk.base_mono
-            tk.readout_changed()
+        # the earlier coarse reading can only lead the new one if the mult moved, or if the
+        # reading's tick lies past the accumulation's end (a steer with no tick known)
+        read_past_end = steer_at is not None and (last_tick is None or last_tick > cycles)
+        if before is not None and (tk.mult != mult or read_past_end):
+            self._keep_coarse_floor(before, cycles if steer_at is None else steer_at, last_tick)
         if self.observer is not None and (clock_set or tk.mult != mult):
             # the new conversion joins the old one where the reading stays continuous
             self.observer(self, cycles if steer_at is None else steer_at, offs_real)
@@ -596,14 +601,10 @@ class TimekeeperNamespace(Namespace):
         return clock_set
 
     def _coarse_read_before(self, cycles: int, last_tick: int | None = None) -> int | None:
-        """A lazy 6.15+ namespace: MONOTONIC_COARSE as read at `cycles` before it accumulates.
+        """A lazy 6.15+ namespace: MONOTONIC_COARSE as read at `cycles` (None otherwise).
 
-        Not kernel code.  The computed reading (`_lazy_readers`) adds whole intervals without
-        the mult compensation a tick's `timekeeping_adjust` takes off xtime_nsec, so the
-        accumulation can leave coarse_nsec a few ns below what was already read; keeping it
-        at that reading (MONOTONIC, so a leap second applied on the way changes nothing)
-        means coarse never steps back, as 6.15's separate coarse_nsec promises.  It stays at
-        or below the fine clock, which the accumulation keeps continuous at `cycles`.
+        Not kernel code: what `_lazy_readers` computes, the whole intervals up to the last
+        tick at or before `cycles` added to the coarse fraction, without accumulating.
         """
         tk = self.tk
         if self.update != "lazy" or not tk.separate_coarse_nsec:
@@ -611,6 +612,35 @@ class TimekeeperNamespace(Namespace):
         if last_tick is None:
             last_tick = self.host.last_tick_cycles(cycles)
         return tk.base_mono + tk.coarse_fraction_at_tick(last_tick)
+
+    def _keep_coarse_floor(
+        self, before: tuple[int, int, int, int, int], read_at: int, last_tick: int | None
+    ) -> None:
+        """After a lazy 6.15+ accumulation: MONOTONIC_COARSE no lower than it read before it.
+
+        Not kernel code.  The computed reading (`_coarse_read_before`) adds whole intervals
+        without the mult compensation a tick's `timekeeping_adjust` takes off xtime_nsec, so
+        the accumulation can leave coarse_nsec a few ns below what was already read; keeping
+        it at that reading (MONOTONIC, so a leap second applied on the way changes nothing)
+        means coarse never steps back, as 6.15's separate coarse_nsec promises.  It stays at
+        or below the fine clock, which the accumulation keeps continuous at `read_at`.
+
+        `before` holds the fields the reading was computed from (cycle_last, xtime_nsec,
+        xtime_interval, coarse_nsec, base_mono, as they were before the accumulation), so
+        `advance_to` computes it only when it can matter: with the mult unchanged, the
+        accumulation added the same whole intervals (or more, up to a tick at or after the
+        read's) with the same xtime_interval, so coarse_nsec already reads at least as much.
+        """
+        tk = self.tk
+        cycle_last, xtime_nsec, xtime_interval, coarse_nsec, base_mono = before
+        if last_tick is None:
+            last_tick = self.host.last_tick_cycles(read_at)
+        k = (last_tick - cycle_last) // tk.cycle_interval
+        fraction = coarse_nsec if k <= 0 else (xtime_nsec + k * xtime_interval) >> tk.shift
+        floor = base_mono + fraction
+        if tk.base_mono + tk.coarse_nsec < floor:
+            tk.coarse_nsec = floor - tk.base_mono
+            tk.readout_changed()
 
     def catch_up_to_tick(self, cycles: int) -> int:
         """A lazy namespace brought to where a kernel's last tick would have left it.
