@@ -91,3 +91,24 @@ def test_timer_storm_only_quick(tmp_path: Path) -> None:
         assert rate["value"] > 0 and rate["ratio"] > 0 and rate["met"] is None
     for row, fig in zip(rows, figures, strict=True):
         assert row[0] == fig["name"]
+
+
+def test_ntp_runs_fixed_and_adaptive_scenarios() -> None:
+    """The `ntp` figures poll at a fixed 2^6 s, the `ntp_adaptive` ones adapt within 2^6–2^10 s."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import run_all as bench
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    from ntp.polling import check_range
+    from tk_core.scenario import load_text
+
+    for adaptive, polls in ((False, (6, 6)), (True, (6, 10))):
+        loaded = load_text(bench.ntp_scenario("ntpd", 3, 100, adaptive=adaptive))
+        specs = [spec for _, spec in loaded.resolved.namespaces]
+        assert len(specs) == 3 and loaded.resolved.duration_ns == 100 * 10**9
+        for spec in specs:
+            assert spec.ntp is not None and spec.ntp.model == "ntpd"
+            assert spec.ntp.poll_exp == 6
+            assert check_range(spec.ntp.poll_exp, spec.ntp.minpoll, spec.ntp.maxpoll) == polls
+    assert {"ntp", "ntp_adaptive"} <= set(bench.FIGURES)
