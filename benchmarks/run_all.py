@@ -350,7 +350,7 @@ def ntp_figures(ctx: Ctx, *, adaptive: bool) -> list[Figure]:
 
 
 def fig_ntp(ctx: Ctx) -> list[Figure]:
-    """The NTP runs at a fixed 64 s poll (the issue table's figures)."""
+    """The NTP runs at a fixed 64 s poll (the goal table's figures)."""
     return ntp_figures(ctx, adaptive=False)
 
 
