@@ -286,7 +286,7 @@ def fig_timer_storm(ctx: Ctx) -> list[Figure]:
     return out
 
 
-NTP_SCENARIO = """
+NTP_TEMPLATE = """
 [scenario]
 name = "bench-{model}-{clients}"
 description = "benchmark: {clients} {model}-model clients of one true-UTC reference"
@@ -309,12 +309,14 @@ name = "client"
 count = {clients}
 ntp = {{ model = "{model}", poll_exp = 6{polling} }}
 """
+#: the fixed-poll text, formatted with model, clients and seconds only (as it always was)
+NTP_SCENARIO = NTP_TEMPLATE.replace("{polling}", "")
 ADAPTIVE = ", minpoll = 6, maxpoll = 10"  # both daemons' defaults: 64 s up to 1,024 s
 
 
 def ntp_scenario(model: str, clients: int, seconds: int, *, adaptive: bool = False) -> str:
     """The NTP-run scenario text: fixed 64 s polls, or adapting between 2^6 and 2^10 s."""
-    return NTP_SCENARIO.format(model=model, clients=clients, seconds=seconds,
+    return NTP_TEMPLATE.format(model=model, clients=clients, seconds=seconds,
                                polling=ADAPTIVE if adaptive else "")
 
 

@@ -111,4 +111,6 @@ def test_ntp_runs_fixed_and_adaptive_scenarios() -> None:
             assert spec.ntp is not None and spec.ntp.model == "ntpd"
             assert spec.ntp.poll_exp == 6
             assert check_range(spec.ntp.poll_exp, spec.ntp.minpoll, spec.ntp.maxpoll) == polls
+    assert bench.NTP_SCENARIO.format(model="ntpd", clients=3, seconds=100) == \
+        bench.ntp_scenario("ntpd", 3, 100)  # the fixed-poll text keeps its three fields
     assert {"ntp", "ntp_adaptive"} <= set(bench.FIGURES)
