@@ -31,7 +31,11 @@ def _eager(self, cycles, steer_at=None, *, last_tick=None):
     them), so applying it after the whole call is applying it right after the accumulation;
     where the shipped rule already raised coarse_nsec, this one finds nothing left to do."""
     tk = self.tk
-    floor = self._coarse_read_before(cycles if steer_at is None else steer_at, last_tick)
+    floor = None
+    if self.update == "lazy" and tk.separate_coarse_nsec:  # what a coarse read gave before
+        tick = last_tick if last_tick is not None else self.host.last_tick_cycles(
+            cycles if steer_at is None else steer_at)
+        floor = tk.base_mono + tk.coarse_fraction_at_tick(tick)
     clock_set = _deferred(self, cycles, steer_at, last_tick=last_tick)
     if floor is not None and tk.base_mono + tk.coarse_nsec < floor:
         RAISED.append(floor - tk.base_mono - tk.coarse_nsec)

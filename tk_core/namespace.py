@@ -46,7 +46,14 @@ from .hrtimer import CycleEntry
 from .posix_timers import PosixTimer, Sleeper, timens_ktime_to_host
 from .reference import Reference
 from .task import CAP_SYS_TIME, OWNER, Credentials, Task, eperm
-from .timekeeper import NSEC_PER_SEC, TIME_SETTOD_SEC_MAX, TK_ADV_TICK, Timekeeper, settod_valid
+from .timekeeper import (
+    NSEC_PER_SEC,
+    TIME_SETTOD_SEC_MAX,
+    TK_ADV_TICK,
+    Timekeeper,
+    coarse_fraction_after_ticks,
+    settod_valid,
+)
 from .timens_proc import (
     KTIME_SEC_MAX,
     OffsetEntry,
@@ -582,14 +589,15 @@ class TimekeeperNamespace(Namespace):
             before = (tk.cycle_last, tk.xtime_nsec, tk.xtime_interval, tk.coarse_nsec,
                       tk.base_mono)
         clock_set = tk.timekeeping_advance(cycles, TK_ADV_TICK, steer_at)
+        read_at = cycles if steer_at is None else steer_at
         # the earlier coarse reading can only lead the new one if the mult moved, or if the
         # reading's tick lies past the accumulation's end (a steer with no tick known)
         read_past_end = steer_at is not None and (last_tick is None or last_tick > cycles)
         if before is not None and (tk.mult != mult or read_past_end):
-            self._keep_coarse_floor(before, cycles if steer_at is None else steer_at, last_tick)
+            self._keep_coarse_floor(before, read_at, last_tick)
         if self.observer is not None and (clock_set or tk.mult != mult):
             # the new conversion joins the old one where the reading stays continuous
-            self.observer(self, cycles if steer_at is None else steer_at, offs_real)
+            self.observer(self, read_at, offs_real)
         if self._aux is not None:
             self._aux.advance(cycles, steer_at)
         self.reference.sync(self.tk, cycles)
@@ -600,25 +608,12 @@ class TimekeeperNamespace(Namespace):
         self.plan()
         return clock_set
 
-    def _coarse_read_before(self, cycles: int, last_tick: int | None = None) -> int | None:
-        """A lazy 6.15+ namespace: MONOTONIC_COARSE as read at `cycles` (None otherwise).
-
-        Not kernel code: what `_lazy_readers` computes, the whole intervals up to the last
-        tick at or before `cycles` added to the coarse fraction, without accumulating.
-        """
-        tk = self.tk
-        if self.update != "lazy" or not tk.separate_coarse_nsec:
-            return None
-        if last_tick is None:
-            last_tick = self.host.last_tick_cycles(cycles)
-        return tk.base_mono + tk.coarse_fraction_at_tick(last_tick)
-
     def _keep_coarse_floor(
         self, before: tuple[int, int, int, int, int], read_at: int, last_tick: int | None
     ) -> None:
         """After a lazy 6.15+ accumulation: MONOTONIC_COARSE no lower than it read before it.
 
-        Not kernel code.  The computed reading (`_coarse_read_before`) adds whole intervals
+        Not kernel code.  The computed reading (`_lazy_readers`) adds whole intervals
         without the mult compensation a tick's `timekeeping_adjust` takes off xtime_nsec, so
         the accumulation can leave coarse_nsec a few ns below what was already read; keeping
         it at that reading (MONOTONIC, so a leap second applied on the way changes nothing)
@@ -635,9 +630,9 @@ class TimekeeperNamespace(Namespace):
         cycle_last, xtime_nsec, xtime_interval, coarse_nsec, base_mono = before
         if last_tick is None:
             last_tick = self.host.last_tick_cycles(read_at)
-        k = (last_tick - cycle_last) // tk.cycle_interval
-        fraction = coarse_nsec if k <= 0 else (xtime_nsec + k * xtime_interval) >> tk.shift
-        floor = base_mono + fraction
+        floor = base_mono + coarse_fraction_after_ticks(
+            cycle_last, xtime_nsec, xtime_interval, coarse_nsec, tk.cycle_interval, tk.shift,
+            last_tick)
         if tk.base_mono + tk.coarse_nsec < floor:
             tk.coarse_nsec = floor - tk.base_mono
             tk.readout_changed()

@@ -103,6 +103,18 @@ class ClockInit:
     tai_offset: int = 0
 
 
+def coarse_fraction_after_ticks(
+    cycle_last: int, xtime_nsec: int, xtime_interval: int, held: int, cycle_interval: int,
+    shift: int, tick_cycles: int,
+) -> int:
+    """`Timekeeper.coarse_fraction_at_tick` over given fields (`held`: the coarse fraction
+    held now), so a lazy namespace can also ask it of the fields as they were before an
+    accumulation (`TimekeeperNamespace._keep_coarse_floor`)."""
+    k = (tick_cycles - cycle_last) // cycle_interval
+    if k <= 0:
+        return held
+    return (xtime_nsec + k * xtime_interval) >> shift
+
 class Timekeeper:
     """Kernel `struct timekeeper` plus the functions of timekeeping.c that act on it."""
 
@@ -301,10 +313,9 @@ class Timekeeper:
         they tick as a periodic twin's do; since the intervals end at or before the read, the
         value never leads the fine clock's.
         """
-        k = (tick_cycles - self.cycle_last) // self.cycle_interval
-        if k <= 0:
-            return self._coarse_fraction()
-        return (self.xtime_nsec + k * self.xtime_interval) >> self.shift
+        return coarse_fraction_after_ticks(
+            self.cycle_last, self.xtime_nsec, self.xtime_interval, self._coarse_fraction(),
+            self.cycle_interval, self.shift, tick_cycles)
 
     def cycles_for_mono(self, target_ns: int) -> int:
         """The first extended cycle at which `mono_ns` reads ≥ `target_ns`, with today's mult.
