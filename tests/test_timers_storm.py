@@ -14,9 +14,14 @@ Stated bounds, each checked with the measured numbers:
 * attribution: the interrupts the hostile syscalls add (against the same run without them) are
   at most the hostile's own stepped fires plus its early re-checks — its clock games never
   wake the host for anyone else's timers; it makes ≤ 1 early re-check per expiry;
-* victims: every period is accounted for (fires + overruns), their worst lateness is the same
-  with or without the hostile and stays below min_delta + irq_cost + 16 expiries
-  (≤ 5 µs, far below a tick), and no hang is ever detected.
+* victims: every period is accounted for (fires + overruns); their worst lateness stays below
+  min_delta + irq_cost + 16 expiries + 2 short hangs (far below a tick) and exceeds the quiet
+  run's by at most the hostile's own timers' expiry cost.  The hostile's clock games move its
+  (legitimately armed) timers in true time, against the victims' at −20 ppm; where one of its
+  bursts lands just before a victim's expiry the two share an interrupt, and the victim waits
+  for the hostile's expiries as it would in the kernel's one hrtimer queue (measured over 2 s:
+  +59 ns, at 72 ms, a burst of the hostile's 1 ms timers).  Its clock games alone never add a
+  wake-up for anyone else (the attribution bound).
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ IRQ_COST, EXPIRY_COST, MIN_DELTA = 1000, 250, 1000
 DEVICE_BOUND_PER_S = NSEC // (MIN_DELTA + IRQ_COST)
 HANG_BOUND_NS = 10 * US
 VICTIM_BOUND_NS = MIN_DELTA + IRQ_COST + 16 * EXPIRY_COST + 2 * HANG_BOUND_NS
+HOSTILE_TIMERS = 8
+SHARED_IRQ_NS = HOSTILE_TIMERS * EXPIRY_COST  # what a shared interrupt can add to a victim
 
 
 def run(hostile: bool, duration_ns: int, period_ns: int = 10 * US) -> dict:
@@ -56,7 +63,7 @@ def run(hostile: bool, duration_ns: int, period_ns: int = 10 * US) -> dict:
             t = ns.timer_create(clk, lambda tm, o, ov=overruns: ov.append(o))
             t.settime(ns.clock_gettime_ns(clk) + first if absolute else first, MS, absolute)
             victims.append((t, overruns, first))
-    for i in range(8):
+    for i in range(HOSTILE_TIMERS):
         clk = CLOCKS[i % 4]
         t = bad.timer_create(clk)
         if i < 4:
@@ -104,8 +111,8 @@ def check(duration_ns: int) -> None:
     extra = hot["interrupts"] - base["interrupts"]
     assert extra <= bad.stepped_fires + bad.early_rechecks
     assert bad.early_rechecks <= bad.expiries
-    # the same within a few ns: the extra interrupts move the lazy root's accumulation points
-    assert abs(hot["victim_late"] - base["victim_late"]) <= 10
+    # a victim sharing an interrupt with the hostile's timers waits for their expiries, no more
+    assert hot["victim_late"] - base["victim_late"] <= SHARED_IRQ_NS
     assert hot["victim_late"] <= VICTIM_BOUND_NS
     assert hot["host"].stats.max_hang_ns <= HANG_BOUND_NS
     for t, overruns, first in hot["victims"]:
