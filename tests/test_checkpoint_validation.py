@@ -468,7 +468,9 @@ def _mutate(doc: dict[str, Any], mutations: list[Any]) -> dict[str, Any]:
             elif how == "scale" and type(node[key]) is int:
                 node[key] = node[key] * factor
             else:
-                node[key] = value
+                # a copy: the strategy hands out the same list or dict to every example, and a
+                # later mutation writing into it would carry over (even into itself, a cycle)
+                node[key] = copy.deepcopy(value)
         except (KeyError, IndexError, TypeError):
             continue  # an earlier mutation removed or replaced the container
     return resign(doc)
