@@ -244,3 +244,120 @@ def test_the_utc_reference_shares_the_utc_line() -> None:
         assert ref.pop("reference") == "utc"
         assert ref == shared[name]["offset_utc_ns"] == separate[name]["offset_utc_ns"]
         assert separate[name]["offset_reference_ns"]["reference"] == "no-leap"
+
+
+# -- the fast piece arithmetic against the plain formulas ------------------------------------
+#
+# `Line.extend`, `_time_beyond` and the tracker's rate cache take shortcuts (sums kept three
+# times over, no division for a piece wholly beyond or within a threshold, a dithering mult's
+# rates reused).  Rationals are exact, so the shortcuts must give the very same values as the
+# plain formulas below, written the obvious way; these tests hold them to that.
+
+
+def plain_time_beyond(lo: mpq, hi: mpq, d: mpq, theta: int) -> mpq:
+    if -theta <= lo and hi <= theta:
+        return mpq(0)
+    if lo == hi:
+        return d
+    span = hi - lo
+    up = min(max((hi - theta) / span, mpq(0)), mpq(1))
+    down = min(max((-theta - lo) / span, mpq(0)), mpq(1))
+    return d * (up + down)
+
+
+def plain_extend(line: Line, t: mpq) -> None:
+    """The piece's sums one by one: ∫y² with its /3 per piece, every threshold examined."""
+    from tk_core.scenario.exact import THRESHOLDS_NS
+
+    d = t - line.t0
+    if d <= 0:
+        return
+    ya, yb = line.y0, line.y0 + line.slope * d
+    plain_sum = getattr(line, "plain_sum_sq", mpq(0)) + d * (ya * ya + ya * yb + yb * yb) / 3
+    line.plain_sum_sq = plain_sum  # type: ignore[attr-defined]
+    line.sum_sq3 = 3 * plain_sum
+    lo, hi = min(ya, yb), max(ya, yb)
+    for i, theta in enumerate(THRESHOLDS_NS):
+        line.above[i] += plain_time_beyond(lo, hi, d, theta)
+    line.t0, line.y0 = t, yb
+    if abs(line.y0) > line.max_abs:
+        line.max_abs, line.max_at = abs(line.y0), line.t0
+
+
+offsets = st.integers(-3 * 10**9, 3 * 10**9) | st.sampled_from(
+    [0, 1_000, -1_000, 1_000_000, -1_000_000, 100_000_000, -100_000_000])
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(offsets, offsets, st.integers(1, 10**6), st.sampled_from([1_000, 1_000_000, 100_000_000])
+       | st.integers(0, 2 * 10**9))
+def test_time_beyond_equals_the_plain_formula(a: int, b: int, d_us: int, theta: int) -> None:
+    d = mpq(d_us, 10**6)
+    lo, hi = mpq(min(a, b)), mpq(max(a, b))
+    assert _time_beyond(lo, hi, d, theta) == plain_time_beyond(lo, hi, d, theta)
+
+
+pieces = st.lists(
+    st.tuples(st.integers(1, 10**7),  # piece length, µs
+              st.integers(-10**5, 10**5),  # slope, ns per s (a ±100 ppm clock)
+              st.sampled_from([0, 0, 0, 1, -1, 10**3, -10**6, 10**9])),  # step after it, ns
+    min_size=1, max_size=30)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(offsets, pieces)
+def test_a_line_of_pieces_matches_the_plain_formulas(y0: int, spec: list[tuple[int, int, int]]
+                                                     ) -> None:
+    fast, plain = (Line("utc", mpq(0), mpq(y0), mpq(1), mpq(1), mpq(0)) for _ in range(2))
+    t = mpq(0)
+    for length_us, slope, step in spec:
+        t += mpq(length_us, 10**6)
+        for line in (fast, plain):
+            line.slope = mpq(slope)
+        fast.extend(t)
+        plain_extend(plain, t)
+        for line in (fast, plain):
+            line.y0 += step
+            line.extreme()
+    assert (fast.sum_sq, fast.above, fast.max_abs, fast.max_at, fast.y0, fast.t0) == (
+        plain.sum_sq, plain.above, plain.max_abs, plain.max_at, plain.y0, plain.t0)
+
+
+def lines_of_a_run(text: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every tracked line's exact state at the end of a run of `text`."""
+    from tk_core.scenario import exact
+
+    trackers: list[exact.ExactTracker] = []
+    original = exact.ExactTracker.__init__
+
+    def recording(self: exact.ExactTracker, *args: Any) -> None:
+        original(self, *args)
+        trackers.append(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(exact.ExactTracker, "__init__", recording)
+        run_scenario(load_text(text))
+    (tracker,) = trackers
+    return {name: [(line.sum_sq, line.above, line.max_abs, line.max_at, line.y0, line.t0,
+                    line.slope, line.rate_ppm, line.max_rate) for line in lines.values()]
+            for name, lines in tracker.lines.items()}
+
+
+def test_a_run_tracks_the_same_exact_lines_as_the_plain_formulas(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole mixed run (leap, smear, dilation, a wandering counter, NTP and periodic
+    namespaces): shortcuts on, then the plain formulas with no rate cache; every sum equal."""
+    from tk_core.scenario import exact
+
+    text = mixed("1min")
+    fast = lines_of_a_run(text)
+
+    def uncached(self: exact.ExactTracker, name: str, mult: int, shift: int, hz: mpq,
+                 dilation: mpq) -> tuple[mpq, mpq, mpq]:
+        per_cycle = mpq(mult, 1 << shift)
+        clock = per_cycle * hz
+        return per_cycle, clock - 10**9, (clock * dilation / 10**9 - 1) * 10**6
+
+    monkeypatch.setattr(exact.Line, "extend", plain_extend)
+    monkeypatch.setattr(exact.ExactTracker, "_rates", uncached)
+    assert lines_of_a_run(text) == fast

@@ -43,7 +43,8 @@ THRESHOLDS_NS = (1_000, 1_000_000, 100_000_000)
 _NS = mpq(NSEC)
 _PPM = mpq(10**6)
 _ZERO = mpq(0)
-_ONE = mpq(1)
+#: (mult → rates) entries an `ExactTracker` keeps per namespace (a dither needs two)
+_RATE_CACHE_SIZE = 8
 
 
 @dataclass
@@ -68,25 +69,42 @@ class Line:
     rate_ppm: mpq = field(default_factory=mpq)
     max_abs: mpq = field(default_factory=mpq)
     max_at: mpq = field(default_factory=mpq)
-    sum_sq: mpq = field(default_factory=mpq)  # ∫ y² dt, in ns² s
+    sum_sq3: mpq = field(default_factory=mpq)  # 3·∫ y² dt, in ns² s (see `sum_sq`)
     above: list[mpq] = field(default_factory=lambda: [mpq(0) for _ in THRESHOLDS_NS])
     max_rate: mpq = field(default_factory=mpq)
 
+    @property
+    def sum_sq(self) -> mpq:
+        """∫ y² dt over the line so far, in ns² s.
+
+        Kept three times over (`sum_sq3`): each piece adds d·(ya² + ya·yb + yb²)/3, and one
+        division at the end instead of one per piece is the same rational, exactly.
+        """
+        return self.sum_sq3 / 3
+
     def extend(self, t: mpq) -> None:
-        """Extend the current piece (constant slope) to true time `t`."""
+        """Extend the current piece (constant slope) to true time `t`.
+
+        Every piece of every line passes here (a lazy namespace's mult dither alone makes one
+        about every two seconds), so it does as few rational operations as the sums allow.
+        """
         d = t - self.t0
         if d <= 0:
             return
-        ya, yb = self.y0, self.y0 + self.slope * d
-        self.sum_sq += d * (ya * ya + ya * yb + yb * yb) / 3
+        ya = self.y0
+        yb = ya + self.slope * d
+        self.sum_sq3 += d * (ya * ya + ya * yb + yb * yb)
         lo, hi = (ya, yb) if ya <= yb else (yb, ya)
         peak = hi if hi >= -lo else -lo
-        for i, theta in enumerate(THRESHOLDS_NS):  # ascending: none beyond once θ ≥ peak
-            if theta >= peak:
-                break
-            self.above[i] += _time_beyond(lo, hi, d, theta)
+        if peak > THRESHOLDS_NS[0]:
+            above = self.above
+            for i, theta in enumerate(THRESHOLDS_NS):  # ascending: none beyond once θ ≥ peak
+                if theta >= peak:
+                    break
+                above[i] += _time_beyond(lo, hi, d, theta)
         self.t0, self.y0 = t, yb
-        self.extreme()
+        if peak > self.max_abs and (yb if yb >= 0 else -yb) > self.max_abs:
+            self.max_abs, self.max_at = abs(yb), t
 
     def extreme(self) -> None:
         if abs(self.y0) > self.max_abs:
@@ -118,15 +136,23 @@ class Line:
 
 
 def _time_beyond(lo: mpq, hi: mpq, d: mpq, theta: int) -> mpq:
-    """How long a linear piece from lo to hi (either order) over d seconds has |y| > θ."""
+    """How long a linear piece from lo to hi (either order) over d seconds has |y| > θ.
+
+    A piece wholly beyond θ on one side (the common case: a clock a steady µs or more off)
+    or wholly within it needs no division; only a piece that crosses ±θ is split, by the
+    fraction of its span beyond each side (each at most 1, as the piece starts or ends
+    within ±θ).
+    """
+    if lo > theta or hi < -theta:
+        return d
     if -theta <= lo and hi <= theta:
         return _ZERO
-    if lo == hi:
-        return d
-    span = hi - lo
-    up = min(max((hi - theta) / span, _ZERO), _ONE)
-    down = min(max((-theta - lo) / span, _ZERO), _ONE)
-    return d * (up + down)
+    span = hi - lo  # > 0: a flat piece is wholly beyond or wholly within
+    if hi > theta:
+        if lo < -theta:
+            return d * (hi - lo - 2 * theta) / span
+        return d * (hi - theta) / span
+    return d * (-theta - lo) / span
 
 
 def _threshold_label(theta: int) -> str:
@@ -161,6 +187,7 @@ class ExactTracker:
         self.aliases: dict[str, str] = {}
         self.last_offs: dict[str, tuple[int, int]] = {}
         self.realtime_back: dict[str, int] = {}
+        self._rate_cache: dict[str, dict[int, tuple[mpq, int, mpq, tuple[mpq, mpq, mpq]]]] = {}
         self._inserted = ts.inserted_leaps_ns()
         self._jumps = self._deleted_jumps()
 
@@ -280,11 +307,9 @@ class ExactTracker:
             self.realtime_back[ns.name] += 1
         stepped = (tk.offs_real, tk.offs_tai) != self.last_offs[ns.name]
         self.last_offs[ns.name] = (tk.offs_real, tk.offs_tai)
-        per_cycle = mpq(tk.mult, 1 << tk.shift)
-        clock = per_cycle * self.clocksource.frequency_at(t)  # clock ns per true second
-        slope = clock - _NS
-        dilation = lines[0].dilation  # one namespace: one dilation
-        rate_ppm = (clock * dilation / _NS - 1) * _PPM  # `Line.set_rate`'s values, once
+        per_cycle, slope, rate_ppm = self._rates(ns.name, tk.mult, tk.shift,
+                                                 self.clocksource.frequency_at(t),
+                                                 lines[0].dilation)
         for line in lines:
             self.advance(line, t)  # the left limit, on the old conversion
             line.ns_per_cycle = per_cycle
@@ -294,6 +319,29 @@ class ExactTracker:
                 self._plan_label(ns, line)
             line.extreme()
             line.take_rate(slope, rate_ppm)
+
+    def _rates(self, name: str, mult: int, shift: int, counter_hz: mpq,
+               dilation: mpq) -> tuple[mpq, mpq, mpq]:
+        """A conversion's ns per cycle, offset slope and rate (`Line.set_rate`'s values).
+
+        A namespace's mult mostly dithers between two neighbours, so each namespace keeps
+        the values of the last few (mult, frequency) it had: most changes reuse them instead
+        of six rational operations.  A namespace has one dilation, and `shift` is fixed by
+        its clocksource, but both are checked, so a cached value is always the computed one.
+        """
+        cache = self._rate_cache.get(name)
+        if cache is None:
+            cache = self._rate_cache[name] = {}
+        hit = cache.get(mult)
+        if hit is not None and hit[0] is counter_hz and hit[1] == shift and hit[2] is dilation:
+            return hit[3]
+        per_cycle = mpq(mult, 1 << shift)
+        clock = per_cycle * counter_hz  # clock ns per true second
+        values = per_cycle, clock - _NS, (clock * dilation / _NS - 1) * _PPM
+        if len(cache) >= _RATE_CACHE_SIZE:
+            cache.clear()
+        cache[mult] = (counter_hz, shift, dilation, values)
+        return values
 
     # -- results --------------------------------------------------------------------------------
 
