@@ -355,8 +355,7 @@ def test_a_run_tracks_the_same_exact_lines_as_the_plain_formulas(
     def uncached(self: exact.ExactTracker, name: str, mult: int, shift: int, hz: mpq,
                  dilation: mpq) -> tuple[mpq, mpq, mpq]:
         per_cycle = mpq(mult, 1 << shift)
-        clock = per_cycle * hz
-        return per_cycle, clock - 10**9, (clock * dilation / 10**9 - 1) * 10**6
+        return (per_cycle, *exact.slope_and_rate(per_cycle, hz, dilation))
 
     monkeypatch.setattr(exact.Line, "extend", plain_extend)
     monkeypatch.setattr(exact.ExactTracker, "_rates", uncached)

@@ -96,23 +96,19 @@ class Line:
         self.sum_sq3 += d * (ya * ya + ya * yb + yb * yb)
         lo, hi = (ya, yb) if ya <= yb else (yb, ya)
         peak = hi if hi >= -lo else -lo
-        if peak > THRESHOLDS_NS[0]:
-            above = self.above
-            for i, theta in enumerate(THRESHOLDS_NS):  # ascending: none beyond once θ ≥ peak
-                if theta >= peak:
-                    break
-                above[i] += _time_beyond(lo, hi, d, theta)
+        for i, theta in enumerate(THRESHOLDS_NS):  # ascending: none beyond once θ ≥ peak
+            if theta >= peak:
+                break
+            self.above[i] += _time_beyond(lo, hi, d, theta)
         self.t0, self.y0 = t, yb
-        if peak > self.max_abs and (yb if yb >= 0 else -yb) > self.max_abs:
-            self.max_abs, self.max_at = abs(yb), t
+        self.extreme()
 
     def extreme(self) -> None:
         if abs(self.y0) > self.max_abs:
             self.max_abs, self.max_at = abs(self.y0), self.t0
 
     def set_rate(self, counter_hz: mpq) -> None:
-        clock = self.ns_per_cycle * counter_hz  # clock ns per true second
-        self.take_rate(clock - _NS, (clock * self.dilation / _NS - 1) * _PPM)
+        self.take_rate(*slope_and_rate(self.ns_per_cycle, counter_hz, self.dilation))
 
     def take_rate(self, slope: mpq, rate_ppm: mpq) -> None:
         """`set_rate` with its two values computed already (a namespace's lines share them)."""
@@ -133,6 +129,13 @@ class Line:
                 for i, theta in enumerate(THRESHOLDS_NS)
             },
         }
+
+
+def slope_and_rate(ns_per_cycle: mpq, counter_hz: mpq, dilation: mpq) -> tuple[mpq, mpq]:
+    """A piece's offset slope (ns per true second) and the clock's rate error (ppm, as the
+    namespace's dilated time counts it), from its conversion and the counter's frequency."""
+    clock = ns_per_cycle * counter_hz  # clock ns per true second
+    return clock - _NS, (clock * dilation / _NS - 1) * _PPM
 
 
 def _time_beyond(lo: mpq, hi: mpq, d: mpq, theta: int) -> mpq:
@@ -326,7 +329,7 @@ class ExactTracker:
 
         A namespace's mult mostly dithers between two neighbours, so each namespace keeps
         the values of the last few (mult, frequency) it had: most changes reuse them instead
-        of six rational operations.  A namespace has one dilation, and `shift` is fixed by
+        of seven rational operations.  A namespace has one dilation, and `shift` is fixed by
         its clocksource, but both are checked, so a cached value is always the computed one.
         """
         cache = self._rate_cache.get(name)
@@ -336,8 +339,7 @@ class ExactTracker:
         if hit is not None and hit[0] is counter_hz and hit[1] == shift and hit[2] is dilation:
             return hit[3]
         per_cycle = mpq(mult, 1 << shift)
-        clock = per_cycle * counter_hz  # clock ns per true second
-        values = per_cycle, clock - _NS, (clock * dilation / _NS - 1) * _PPM
+        values = (per_cycle, *slope_and_rate(per_cycle, counter_hz, dilation))
         if len(cache) >= _RATE_CACHE_SIZE:
             cache.clear()
         cache[mult] = (counter_hz, shift, dilation, values)
