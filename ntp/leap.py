@@ -2,9 +2,11 @@
 
 Why our own: a system copy of the file may be expired (Debian 12 shipped one that expired on
 2026-06-28 until tzdata 2026b), and a
-library that refuses an expired table fails offline.  We ship a byte-for-byte copy of the
-public-domain file in ``ntp/data/``, verify its SHA-1 ourselves and make the behaviour after
-expiry an explicit policy (``assume_no_new_leaps`` or ``strict``).
+library that refuses an expired table fails offline.  We ship byte-for-byte copies of the
+IERS's public files in ``ntp/data/``: ``leap-seconds.list``, whose SHA-1 we verify ourselves,
+and ``Leap_Second.dat`` (same table, other layout, read by ``ntp.leap_dat``), which the IERS
+refreshes at the same time and which is sometimes the fresher copy to be found.  The
+behaviour after expiry is an explicit policy (``assume_no_new_leaps`` or ``strict``).
 
 Time values are exact: Unix seconds as ``int`` or ``gmpy2.mpq``; floats are refused.  Unix time
 here is POSIX time, which has no number for 23:59:60: during an inserted second the kernel shows
@@ -27,6 +29,7 @@ from typing import Literal
 
 from gmpy2 import mpq, mpz
 
+from ntp.leap_dat import DatFormatError, is_leap_second_dat, parse_leap_second_dat
 from ntp.timex import MAX_TAI_OFFSET
 from ntp.trace import emit
 
@@ -39,6 +42,10 @@ SECONDS_PER_DAY = 86_400
 ExpiryPolicy = Literal["assume_no_new_leaps", "strict"]
 EXPIRY_POLICIES: tuple[str, ...] = ("assume_no_new_leaps", "strict")
 SHIPPED_SOURCE = "ntp/data/leap-seconds.list (shipped copy)"
+SHIPPED_DAT_SOURCE = "ntp/data/Leap_Second.dat (shipped copy)"
+#: Our copies, in order of preference when they expire on the same day (the list has a hash).
+SHIPPED_FILES: tuple[tuple[str, str], ...] = (
+    ("leap-seconds.list", SHIPPED_SOURCE), ("Leap_Second.dat", SHIPPED_DAT_SOURCE))
 #: Copies of ``leap-seconds.list`` an operating system may keep up to date (Debian's tzdata).
 #: Only this format is read: tzdata's ``leapseconds`` file carries no hash to verify it by.
 SYSTEM_LEAP_FILES: tuple[str, ...] = ("/usr/share/zoneinfo/leap-seconds.list",)
@@ -157,8 +164,8 @@ class LeapTable:
         self.last_update = last_update
         self.source = source
         self.expiry_policy: ExpiryPolicy = expiry_policy
-        #: Whether this is (built on) our shipped copy; ``path`` is the file it came from.
-        self.shipped = source.startswith(SHIPPED_SOURCE)
+        #: Whether this is (built on) one of our shipped copies; ``path`` is the file it came from.
+        self.shipped = source.startswith(tuple(src for _, src in SHIPPED_FILES))
         self.path: str | None = None
         self._warned = False
 
@@ -167,14 +174,34 @@ class LeapTable:
     def load(
         cls, path: str | Path | None = None, *, expiry_policy: ExpiryPolicy = "assume_no_new_leaps"
     ) -> LeapTable:
-        """Load and verify a ``leap-seconds.list``; ``None`` means our shipped copy."""
+        """Load and verify a ``leap-seconds.list`` or ``Leap_Second.dat``.
+
+        ``None`` means our shipped table: of the copies in ``ntp/data/`` the one expiring
+        last, the ``leap-seconds.list`` on a tie (see :meth:`shipped_copies`).
+        """
         if path is None:
-            ref = resources.files("ntp").joinpath("data", "leap-seconds.list")
-            return cls.parse(ref.read_text("ascii"), SHIPPED_SOURCE, expiry_policy=expiry_policy)
+            best, *others = cls.shipped_copies(expiry_policy=expiry_policy)
+            for table in others:
+                if table.expires > best.expires:
+                    best = table
+            return best
         text = Path(path).read_text("ascii")
         table = cls.parse(text, str(path), expiry_policy=expiry_policy)
         table.path = str(Path(path).resolve())
         return table
+
+    @classmethod
+    def shipped_copies(
+        cls, *, expiry_policy: ExpiryPolicy = "assume_no_new_leaps"
+    ) -> list[LeapTable]:
+        """Each file we ship, verified, in :data:`SHIPPED_FILES` order.
+
+        Both say the same leaps (a test holds them to it); they differ only in how long the
+        IERS vouches for them, as one may be refreshed before the other reaches us.
+        """
+        data = resources.files("ntp").joinpath("data")
+        return [cls.parse(data.joinpath(name).read_text("ascii"), source,
+                          expiry_policy=expiry_policy) for name, source in SHIPPED_FILES]
 
     @classmethod
     def read(
@@ -190,10 +217,13 @@ class LeapTable:
             return cls.load(path, expiry_policy=expiry_policy)
         except UnicodeDecodeError as err:
             raise LeapTableError(
-                f"{name}: not ASCII text (byte {err.start}); expected an IETF leap-seconds.list"
+                f"{name}: not ASCII text (byte {err.start}); expected an IETF leap-seconds.list "
+                "or an IERS Leap_Second.dat"
             ) from None
         except IsADirectoryError:
-            raise LeapTableError(f"{name}: is a directory, expected a leap-seconds.list") from None
+            raise LeapTableError(
+                f"{name}: is a directory, expected a leap-seconds.list or a Leap_Second.dat"
+            ) from None
         except OSError as err:
             raise LeapTableError(f"{name}: cannot be read: {err.strerror or err}") from None
 
@@ -220,7 +250,13 @@ class LeapTable:
         *,
         expiry_policy: ExpiryPolicy = "assume_no_new_leaps",
     ) -> LeapTable:
-        """Parse and verify the text of a ``leap-seconds.list``; raise :class:`LeapTableError`."""
+        """Parse and verify the text of a leap table; raise :class:`LeapTableError`.
+
+        Either layout the IERS publishes: ``leap-seconds.list`` (hash-verified) or
+        ``Leap_Second.dat`` (``ntp.leap_dat``), told apart by the shape of the data lines.
+        """
+        if is_leap_second_dat(text):
+            return cls._parse_dat(text, source, expiry_policy)
         parsed = _scan(text, source)
         nlines = len(text.splitlines())
         for tag, what in (("$", "last update"), ("@", "expiry"), ("h", "SHA-1 hash")):
@@ -237,6 +273,20 @@ class LeapTable:
             [(ntp - NTP_UNIX_OFFSET, off) for ntp, off in parsed.entries],
             expires=ntp_expiry - NTP_UNIX_OFFSET,
             last_update=ntp_update - NTP_UNIX_OFFSET,
+            source=source,
+            expiry_policy=expiry_policy,
+        )
+
+    @classmethod
+    def _parse_dat(cls, text: str, source: str, expiry_policy: ExpiryPolicy) -> LeapTable:
+        try:
+            dat = parse_leap_second_dat(text, MAX_TAI_UTC)
+        except DatFormatError as err:
+            raise _fail(source, err.lineno, err.check, err.detail) from None
+        return cls(
+            [(date_to_unix(day), offset) for day, offset in dat.entries],
+            expires=date_to_unix(dat.expires),
+            last_update=date_to_unix(dat.last_update),
             source=source,
             expiry_policy=expiry_policy,
         )
@@ -447,11 +497,11 @@ def choose_newest(
 
     A copy that does not exist is skipped silently (most machines have one copy or none);
     one that exists but cannot be read or fails its checks (SHA-1 ``#h`` line included) is
-    listed with its problem and never chosen.  Ties keep the earlier candidate, the shipped
-    copy first, so the result only moves when another copy really is fresher.
+    listed with its problem and never chosen.  Ties keep the earlier candidate, our shipped
+    copies first, so the result only moves when another copy really is fresher.
     """
-    shipped = LeapTable.load(expiry_policy=expiry_policy)
-    candidates = [LeapCandidate(shipped.source, shipped)]
+    shipped = LeapTable.shipped_copies(expiry_policy=expiry_policy)
+    candidates = [LeapCandidate(table.source, table) for table in shipped]
     for path in SYSTEM_LEAP_FILES if paths is None else paths:
         if not Path(path).exists():
             continue
@@ -460,7 +510,7 @@ def choose_newest(
             candidates.append(LeapCandidate(str(path), table))
         except LeapTableError as err:
             candidates.append(LeapCandidate(str(path), None, str(err)))
-    best = shipped
+    best = shipped[0]
     for cand in candidates:
         if cand.table is not None and cand.table.expires > best.expires:
             best = cand.table

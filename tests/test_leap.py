@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from ntp import trace
 from ntp.leap import (
     NTP_UNIX_OFFSET,
+    SHIPPED_SOURCE,
     LeapTable,
     LeapTableError,
     LeapTableExpired,
@@ -28,6 +29,13 @@ EXPIRY = date_to_unix(date(2026, 12, 28))
 
 def shipped_text() -> str:
     return resources.files("ntp").joinpath("data", "leap-seconds.list").read_text("ascii")
+
+
+def shipped_list(**kwargs: Any) -> LeapTable:
+    """Our leap-seconds.list copy (`LeapTable.load()` may pick the fresher Leap_Second.dat)."""
+    table = LeapTable.shipped_copies(**kwargs)[0]
+    assert table.source == SHIPPED_SOURCE
+    return table
 
 
 def line_no(text: str, needle: str) -> int:
@@ -54,7 +62,7 @@ def recorder() -> Any:
 
 @pytest.fixture(scope="module")
 def table() -> LeapTable:
-    return LeapTable.load()
+    return shipped_list()
 
 
 # --- the shipped table -------------------------------------------------------------------------
@@ -206,7 +214,7 @@ def test_load_from_a_path_names_the_file(tmp_path: Any) -> None:
 
 # --- expiry policy -----------------------------------------------------------------------------
 def test_after_expiry_default_answers_and_warns_once(recorder: Recorder) -> None:
-    table = LeapTable.load()
+    table = shipped_list()
     assert table.tai_minus_utc(EXPIRY - 1) == 37
     assert recorder.events == []
     assert table.tai_minus_utc(EXPIRY + 86_400 * 365) == 37
@@ -218,7 +226,7 @@ def test_after_expiry_default_answers_and_warns_once(recorder: Recorder) -> None
 
 
 def test_after_expiry_strict_raises_clearly() -> None:
-    table = LeapTable.load(expiry_policy="strict")
+    table = shipped_list(expiry_policy="strict")
     assert table.tai_minus_utc(EXPIRY - 1) == 37
     asked = EXPIRY + 3600
     with pytest.raises(LeapTableExpired) as err:

@@ -84,6 +84,16 @@ def corrupt(tmp_path: Path) -> Path:
     return leap_list(tmp_path / "corrupt.list", expires=date(2030, 1, 1), break_hash=True)
 
 
+@pytest.fixture(autouse=True)
+def shipped_list_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests' dates are set against our leap-seconds.list copy: ship only that one.
+
+    (`tests/test_leap_dat.py` covers the second shipped copy, Leap_Second.dat, and how
+    `LeapTable.load()` picks between the two.)
+    """
+    monkeypatch.setattr(leap_mod, "SHIPPED_FILES", leap_mod.SHIPPED_FILES[:1])
+
+
 @pytest.fixture
 def no_system_copies(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(leap_mod, "SYSTEM_LEAP_FILES", ())

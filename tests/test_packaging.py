@@ -34,6 +34,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert any(n.endswith("scenario/shipped/leap-2016-smear-vs-step.toml") for n in names)
     assert any(n.endswith("licenses/LICENSE") for n in names)
     assert any(n.endswith("ntp/data/leap-seconds.list") for n in names)
+    assert any(n.endswith("ntp/data/Leap_Second.dat") for n in names)
     target = work / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),

@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_leap_file(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--leap-file", type=Path, metavar="PATH",
-        help="use this leap-seconds.list instead of the scenario's leap_table (verified first)",
+        help="use this leap-seconds.list or IERS Leap_Second.dat instead of the scenario's "
+        "leap_table (verified first)",
     )
 
 

@@ -703,9 +703,10 @@ class RunSpec(Strict):
     )
     leap_table: str = Field(
         "shipped",
-        description="'shipped' (the copy in the package), 'newest' (the freshest valid copy "
-        "among the shipped one and the system's tzdata), or a leap-seconds.list path "
-        "(relative to the scenario file).",
+        description="'shipped' (the table in the package: the later-expiring of its "
+        "leap-seconds.list and Leap_Second.dat copies), 'newest' (the freshest valid copy "
+        "among the shipped ones and the system's tzdata), or a path to a leap-seconds.list or "
+        "an IERS Leap_Second.dat (relative to the scenario file).",
     )
     leap_expiry: Literal["assume_no_new_leaps", "strict"] = Field(
         "assume_no_new_leaps",

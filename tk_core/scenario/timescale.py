@@ -36,7 +36,8 @@ TABLE_NAMES = ("shipped", "newest")
 def load_table(spec: str, base: Path | None) -> LeapTable:
     """The table a scenario names, verified; a LeapTableError names the file and the problem.
 
-    'shipped' is exactly our copy of leap-seconds.list (so a run reproduces anywhere);
+    'shipped' is exactly our table (`LeapTable.load()`: the later-expiring of the copies in
+    the package, so a run reproduces anywhere with the same version);
     'newest' is whichever verified copy (ours or the system's tzdata) expires last; anything
     else is a path, relative to the scenario's folder.
     """
