@@ -147,3 +147,71 @@ def test_x(tk_ns):
     pass
 """)
     result.stdout.fnmatch_lines(["*start='yesterday', expected Unix seconds*"])
+
+
+BAD_MARKERS = {
+    "leap": ('leap="smeer"', "leap='smeer': unknown smear shape 'smeer'; known shapes: step,"),
+    "leap_type": ("leap=24", "leap=24: expected a policy name or None"),
+    "dilation": ('dilation="fast"', "dilation='fast': expected a number such as 12,"),
+    "dilation_neg": ("dilation=-1", "dilation=-1: expected a rate > 0"),
+    "error_ppm": ('error_ppm="abc"', "error_ppm='abc': expected a number such as 12,"),
+    "error_ppm_range": ("error_ppm=-2_000_000", "error_ppm=-2000000: Clocksource error_ppm"),
+    "kernel": ('kernel_version="six"', "kernel_version='six': "),
+    "sleep": ('sleep="nap"', "sleep='nap': expected one of advance, real, frozen"),
+    "hz": ("hz=0", "hz=0: expected an int from 1 to 1_000_000_000"),
+    "hz_bool": ("hz=True", "hz=True: expected an int from 1 to"),
+    "model": ('model="offset"', "model='offset': expected one of timekeeper, offsets"),
+    "offsets_dilated": ('model="offsets", dilation=2',
+                        "dilation=2 with model='offsets': an offsets namespace runs on"),
+    "unknown": ("stat=1", "unknown argument 'stat'; it takes start, leap, dilation,"),
+    "before_1972": ("start=0", "start=0: Unix time 0 is before 1972-01-01"),
+    "no_such_day": ('start="2016-02-30T00:00:00Z"', "start='2016-02-30T00:00:00Z': day is"),
+    "positional": ('"2016"', "takes keyword arguments only, got ('2016',)"),
+}
+
+
+def test_every_bad_marker_argument_fails_setup_in_one_line(pytester: pytest.Pytester) -> None:
+    """Each bad argument is an error at setup naming it, with no traceback, and the test body
+    never runs (so no test runs on a default it did not ask for)."""
+    source = ["import pytest"]
+    for name, (args, _) in BAD_MARKERS.items():
+        source += [f"@pytest.mark.timekeepers({args})",
+                   f"def test_{name}(tk_ns):", "    raise AssertionError('ran')"]
+    result = run(pytester, "\n".join(source) + "\n")
+    result.assert_outcomes(errors=len(BAD_MARKERS))
+    out = result.stdout.str()
+    for name, (_, message) in BAD_MARKERS.items():
+        assert f"timekeepers marker: {message}" in out, name
+    assert "Traceback" not in out and "During handling" not in out
+    assert "pytest_plugin.py" not in out  # no frames from inside the plugin
+
+
+def test_marker_numbers_are_exact() -> None:
+    from fractions import Fraction
+
+    from gmpy2 import mpq
+
+    from tk_testing.pytest_plugin import Settings
+
+    assert Settings(dilation=0.1).dilation == mpq(1, 10)  # the decimal written, not the double
+    assert Settings(dilation="1/3").dilation == mpq(1, 3)
+    assert Settings(dilation=Fraction(2, 3), error_ppm=mpq(-25, 2)).error_ppm == mpq(-25, 2)
+    assert Settings(error_ppm="12.5").error_ppm == mpq(25, 2)
+
+
+def test_good_marker_arguments_all_run(pytester: pytest.Pytester) -> None:
+    result = run(pytester, """
+import time, pytest
+
+@pytest.mark.timekeepers(start=1483228790, leap=None, dilation="1/2", error_ppm=0.1,
+                         kernel_version="6.6", sleep="advance", hz=250, model="timekeeper")
+def test_all(tk_ns, tk_host):
+    assert tk_host.hz == 250 and tk_host.kernel_version == "6.6"
+    t0 = time.monotonic(); time.sleep(10)
+    assert time.monotonic() - t0 >= 10
+
+@pytest.mark.timekeepers(model="offsets", leap="linear-24h")
+def test_offsets(tk_ns):
+    assert tk_ns.model == "offsets"
+""")
+    result.assert_outcomes(passed=2)

@@ -4,41 +4,65 @@ Fixtures: `tk_host` (a `tk_core.Host`) and `tk_ns` (a namespace on it, patched i
 `tk_core.patch_time` for the test's duration).  The `timekeepers` marker configures both::
 
     @pytest.mark.timekeepers(start="2016-12-31T23:59:50Z", leap="step", dilation=1,
-                             error_ppm=0, kernel_version=None, sleep="advance")
+                             error_ppm=0, kernel_version=None, sleep="advance", hz=1000,
+                             model="timekeeper")
 
 `leap` is ``"step"`` (the namespace's kernel inserts/deletes leap seconds), a smear shape
 name such as ``"linear-24h"``, or None (nobody tells the kernel; UTC just goes on).  With no
 leap second in the table after `start`, there is nothing to follow.
+A bad argument fails the test at setup with one line naming it (see `Settings`).
 `--timekeepers-trace=DIR` writes the clocks sampled after every simulated sleep of each failed
 test to ``DIR/<test id>.tsv``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from gmpy2 import mpq
 
 from ntp.leap import LeapTable
+from ntp.version import KernelBehaviour
 from tk_core import Clocksource, Host, Namespace, SimClock, patch_time
 from tk_core.patching import SleepMode
+from tk_core.policy import resolve_policy
+from tk_core.scenario.units import UnitError, exact_number
 
 NSEC = 1_000_000_000
+TSC_HZ = 3_000_000_000
+MPQ = type(mpq(0))
 DEFAULT_START = "2016-12-31T23:59:50Z"
 MARKER = "timekeepers"
 TRACE_KEY = pytest.StashKey[SimClock]()
 REPORT_KEY = pytest.StashKey[bool]()
 
 
+class MarkerError(ValueError):
+    """A `timekeepers` marker value the plugin cannot use; the message names the argument."""
+
+
+MODELS = ("timekeeper", "offsets")
+START_FORMAT = "Unix seconds (an int) or 'YYYY-MM-DDTHH:MM:SSZ'"
+
+
 @dataclass(frozen=True)
 class Settings:
-    """What the marker asked for, checked (a bad value fails the test with a clear message)."""
+    """What the marker asked for, checked when built (`MarkerError` names what is wrong).
+
+    Every argument is checked before a host exists, so a typo fails the test at setup with
+    one line saying which argument, what it was and what was expected, instead of running on
+    a default or failing deep in the engine.  `dilation` and `error_ppm` are kept as exact
+    rationals: ints, `Fraction`/`mpq`, strings like ``"1/3"`` or ``"12.5"``, or floats read
+    as the decimal they were written as (``0.1`` is 1/10), the way scenario files read them.
+    """
 
     start: str | int = DEFAULT_START
     leap: str | None = "step"
@@ -49,18 +73,81 @@ class Settings:
     hz: int = 1000
     model: str = "timekeeper"
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dilation", exact_rational("dilation", self.dilation))
+        object.__setattr__(self, "error_ppm", exact_rational("error_ppm", self.error_ppm))
+        self._check_start()
+        self._check_leap()
+        self._check_clock()
+        if self.sleep not in get_args(SleepMode):
+            raise MarkerError(
+                f"sleep={self.sleep!r}: expected one of {', '.join(get_args(SleepMode))}")
+        if self.model not in MODELS:
+            raise MarkerError(f"model={self.model!r}: expected one of {', '.join(MODELS)}")
+        if self.model == "offsets" and self.dilation != 1:
+            raise MarkerError(
+                f"dilation={self.dilation} with model='offsets': an offsets namespace runs on "
+                "the host's own timekeeper, so its seconds cannot be dilated")
+        if self.dilation <= 0:
+            raise MarkerError(f"dilation={self.dilation}: expected a rate > 0")
+
     def start_unix(self) -> int:
         """`start` as Unix seconds: an int, or an ISO 8601 UTC string."""
         if isinstance(self.start, int) and not isinstance(self.start, bool):
             return self.start
         text = str(self.start)
-        if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|\+00:00)?", text):
-            raise pytest.UsageError(
-                f"timekeepers marker: start={self.start!r}, expected Unix seconds or "
-                "'YYYY-MM-DDTHH:MM:SSZ'"
-            )
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if not isinstance(self.start, str) or not re.fullmatch(
+                r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|\+00:00)?", text):
+            raise MarkerError(f"start={self.start!r}, expected {START_FORMAT}")
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:  # shaped right, but no such day or hour
+            raise MarkerError(f"start={self.start!r}: {exc}") from None
         return int(parsed.replace(tzinfo=parsed.tzinfo or UTC).timestamp())
+
+    def _check_start(self) -> None:
+        start = self.start_unix()
+        try:
+            LeapTable.load().tai_minus_utc(start)
+        except ValueError as exc:
+            raise MarkerError(f"start={self.start!r}: {exc}") from None
+
+    def _check_leap(self) -> None:
+        if self.leap is None:
+            return
+        if not isinstance(self.leap, str):
+            raise MarkerError(f"leap={self.leap!r}: expected a policy name or None")
+        try:
+            resolve_policy(self.leap)
+        except (ValueError, TypeError) as exc:
+            raise MarkerError(f"leap={self.leap!r}: {exc}") from None
+
+    def _check_clock(self) -> None:
+        """hz, kernel_version and error_ppm, each by the engine's own rule for it."""
+        if isinstance(self.hz, bool) or not isinstance(self.hz, int) or not 0 < self.hz <= NSEC:
+            raise MarkerError(f"hz={self.hz!r}: expected an int from 1 to {NSEC:_}")
+        try:
+            KernelBehaviour.from_version(self.kernel_version)
+        except (ValueError, TypeError) as exc:
+            raise MarkerError(f"kernel_version={self.kernel_version!r}: {exc}") from None
+        try:
+            self.clocksource()
+        except ValueError as exc:
+            raise MarkerError(f"error_ppm={self.error_ppm}: {exc}") from None
+
+    def clocksource(self) -> Clocksource:
+        """The test host's counter: a 3 GHz TSC, `error_ppm` fast."""
+        return Clocksource(TSC_HZ, error_ppm=self.error_ppm, name="tsc")
+
+
+def exact_rational(name: str, value: object) -> mpq:
+    """A marker number as an exact mpq (see `Settings`); `MarkerError` naming `name` if not."""
+    if isinstance(value, Fraction | MPQ):
+        return mpq(value)
+    try:
+        return mpq(exact_number(value, "number"))
+    except UnitError as exc:
+        raise MarkerError(f"{name}={value!r}: {exc}") from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -94,11 +181,18 @@ def settings_for(request: pytest.FixtureRequest) -> Settings:
     if marker is None:
         return Settings()
     if marker.args:
-        raise pytest.UsageError("timekeepers marker takes keyword arguments only")
+        pytest.fail(f"timekeepers marker: takes keyword arguments only, got {marker.args!r}",
+                    pytrace=False)
     try:
         return Settings(**marker.kwargs)
-    except TypeError as exc:
-        raise pytest.UsageError(f"timekeepers marker: {exc}") from None
+    except TypeError as exc:  # an argument the marker does not take
+        unknown = str(exc).partition("argument ")[2] or str(exc)
+        fields = ", ".join(f.name for f in dataclasses.fields(Settings))
+        problem = f"unknown argument {unknown}; it takes {fields}"
+    except MarkerError as exc:
+        problem = str(exc)
+    # failed outside the except clause, so the report is the one line, not a chain
+    pytest.fail(f"timekeepers marker: {problem}", pytrace=False)
 
 
 @pytest.fixture
@@ -106,9 +200,8 @@ def tk_host(request: pytest.FixtureRequest) -> Host:
     """A simulated host booted at the marker's `start`, TAI−UTC from the leap table."""
     cfg = settings_for(request)
     start = cfg.start_unix()
-    clocksource = Clocksource(3_000_000_000, error_ppm=mpq(cfg.error_ppm), name="tsc")
     return Host(
-        clocksource,
+        cfg.clocksource(),
         hz=cfg.hz,
         realtime_ns=start * NSEC,
         tai_offset=LeapTable.load().tai_minus_utc(start),
@@ -124,7 +217,7 @@ def tk_ns(request: pytest.FixtureRequest, tk_host: Host) -> Iterator[Namespace]:
     if cfg.model == "offsets":
         ns = tk_host.create_namespace("test", model="offsets")
     else:
-        own = tk_host.create_namespace("test", dilation=mpq(cfg.dilation))
+        own = tk_host.create_namespace("test", dilation=cfg.dilation)
         if cfg.leap is not None and LeapTable.load().next_leap(cfg.start_unix()) is not None:
             own.follow(cfg.leap)
         ns = own
