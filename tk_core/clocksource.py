@@ -25,6 +25,8 @@ from gmpy2 import mpq
 
 from ntp.exact import floor_q
 
+from .exact_input import exact_rational
+
 U32_MAX = (1 << 32) - 1
 U64_MAX = (1 << 64) - 1
 NSEC_PER_SEC = 1_000_000_000
@@ -142,10 +144,16 @@ class Clocksource:
             raise ValueError(f"Clocksource freq_hz must be a positive int, got {freq_hz!r}")
         if not isinstance(bits, int) or not 8 <= bits <= 64:
             raise ValueError(f"Clocksource bits must be an int in 8..64, got {bits!r}")
-        error = mpq(error_ppm) * PPM
+        error_ppm = exact_rational(error_ppm, "Clocksource error_ppm")
+        wander_ppm = exact_rational(wander_ppm, "Clocksource wander_ppm")
+        for what, value in (("wander_interval_s", wander_interval_s), ("seed", seed),
+                            ("start_cycles", start_cycles)):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"Clocksource {what} must be an int, got {value!r}")
+        error = error_ppm * PPM
         if error <= -1:
-            raise ValueError(f"Clocksource error_ppm must be > -1e6, got {error_ppm!r}")
-        if mpq(wander_ppm) < 0 or wander_interval_s <= 0:
+            raise ValueError(f"Clocksource error_ppm must be > -1e6, got {error_ppm}")
+        if wander_ppm < 0 or wander_interval_s <= 0:
             raise ValueError("Clocksource wander_ppm must be >= 0 and wander_interval_s > 0")
         self.name = name
         self.freq_hz = freq_hz

@@ -40,6 +40,7 @@ from .clockevent import HANG_PASSES, ClockEventDevice, hang_delay_ns
 from .clockids import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME
 from .clocksource import Clocksource, shared_update_freq
 from .counter import ExtendedCounter
+from .exact_input import exact_rational
 from .hrtimer import (
     ClockEntry,
     HeldGroup,
@@ -450,7 +451,7 @@ class Host:
             ns: Namespace = OffsetsNamespace(self, name, mono, boot)
             self._register(ns)
             return ns
-        d = mpq(dilation)
+        d = exact_rational(dilation, "dilation")
         if d <= 0:
             raise ValueError(f"dilation must be > 0, got {dilation!r}")
         cycles = self.sample()
@@ -836,6 +837,8 @@ class Host:
 
     def run_until(self, true_ns: int | mpq) -> None:
         """Advance true time to `true_ns` (int ns, or an exact mpq of ns), taking interrupts."""
+        if type(true_ns) is not int:
+            true_ns = exact_rational(true_ns, "run_until true_ns")
         target = mpq(true_ns) * NS
         # Interrupt costs may carry a run past its target (`_floor`); a later target between
         # the two is then simply reached already.
@@ -861,6 +864,8 @@ class Host:
         Stops right at the interrupt that made `busy()` false (a sleep's wake-up), so the
         caller sees its clocks at that instant; returns whether `busy()` turned false.
         """
+        if type(limit_ns) is not int:
+            limit_ns = exact_rational(limit_ns, "run_while limit_ns")
         target = mpq(limit_ns) * NS
         while busy():
             if self._next_t is None or self._next_t > target:
@@ -872,7 +877,9 @@ class Host:
         return True
 
     def run_for(self, duration_ns: int) -> None:
-        """Advance true time by `duration_ns` (int ns ≥ 0)."""
+        """Advance true time by `duration_ns` (int ns ≥ 0, or an exact rational of ns)."""
+        if type(duration_ns) is not int:
+            duration_ns = exact_rational(duration_ns, "run_for duration_ns")
         if duration_ns < 0:
             raise ValueError(f"run_for({duration_ns}): duration must be >= 0")
         if self._int_now is self._now and type(duration_ns) is int:  # whole ns: integers
@@ -888,6 +895,8 @@ class Host:
         and REALTIME jump while MONOTONIC and RAW do not.  The extension is re-based from the
         nonstop count (the kernel re-reads the clocksource the same way).
         """
+        if type(duration_ns) is not int:
+            duration_ns = exact_rational(duration_ns, "suspend_for duration_ns")
         if duration_ns < 0:
             raise ValueError(f"suspend_for({duration_ns}): duration must be >= 0")
         timekeepers = [ns for ns in self.namespaces.values() if isinstance(ns, TimekeeperNamespace)]

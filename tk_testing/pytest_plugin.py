@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, get_args
 
@@ -32,13 +31,13 @@ from gmpy2 import mpq
 from ntp.leap import LeapTable
 from ntp.version import KernelBehaviour
 from tk_core import Clocksource, Host, Namespace, SimClock, patch_time
+from tk_core.exact_input import MPQ as MPQ  # kept as this module's name too
+from tk_core.exact_input import exact_rational as engine_exact_rational
 from tk_core.patching import SleepMode
 from tk_core.policy import resolve_policy
-from tk_core.scenario.units import UnitError, exact_number
 
 NSEC = 1_000_000_000
 TSC_HZ = 3_000_000_000
-MPQ = type(mpq(0))
 DEFAULT_START = "2016-12-31T23:59:50Z"
 MARKER = "timekeepers"
 TRACE_KEY = pytest.StashKey[SimClock]()
@@ -141,13 +140,12 @@ class Settings:
 
 
 def exact_rational(name: str, value: object) -> mpq:
-    """A marker number as an exact mpq (see `Settings`); `MarkerError` naming `name` if not."""
-    if isinstance(value, Fraction | MPQ):
-        return mpq(value)
+    """A marker number as an exact mpq (the engine's rule, `tk_core.exact_input`);
+    `MarkerError` naming `name` if it is not one."""
     try:
-        return mpq(exact_number(value, "number"))
-    except UnitError as exc:
-        raise MarkerError(f"{name}={value!r}: {exc}") from None
+        return engine_exact_rational(value, f"{name}={value!r}")
+    except (TypeError, ValueError) as exc:
+        raise MarkerError(str(exc)) from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -14,6 +14,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
+from ..exact_input import exact_rational
 from ..timekeeper import TIME_SETTOD_SEC_MAX
 
 NSEC = 1_000_000_000
@@ -46,26 +47,14 @@ def exact_number(value: object, what: str = "number") -> Fraction:
     """An exact rational from an int, a decimal/fraction string or a TOML float.
 
     A TOML float is read through its shortest decimal spelling, so `12.5` and `0.1` mean
-    exactly what was written (1/10, not the binary double nearest to it).
+    exactly what was written (1/10, not the binary double nearest to it): the engine's own
+    rule for every rational argument (`tk_core.exact_input`), with a `UnitError` for a bad one.
     """
-    if isinstance(value, bool):
-        raise UnitError(f"expected a {what}, found a boolean ({value!r})")
-    if isinstance(value, int):
-        return Fraction(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise UnitError(f"expected a finite {what}, found {value!r}")
-        return Fraction(repr(value))
-    if isinstance(value, str):
-        if not value.isascii():
-            raise UnitError(f"expected a {what} written with ASCII digits, found {value!r}")
-        try:
-            return Fraction(value.strip().replace("_", ""))
-        except (ValueError, ZeroDivisionError):
-            raise UnitError(
-                f"expected a {what} such as 12, '-3.5' or '1/3', found {value!r}"
-            ) from None
-    raise UnitError(f"expected a {what}, found {type(value).__name__} {value!r}")
+    try:
+        q = exact_rational(value, what=what)
+    except (TypeError, ValueError) as exc:
+        raise UnitError(str(exc)) from None
+    return Fraction(int(q.numerator), int(q.denominator))
 
 
 def parse_duration(value: object) -> int:
