@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from importlib import resources
@@ -11,6 +12,7 @@ from shim_support import needs_cc
 
 from tk_core.cli import main
 from tk_shim import protocol
+from tk_shim.launch import NOBODY
 
 
 @needs_cc
@@ -56,6 +58,22 @@ def test_exec_bad_input_exits_2(capfd, argv, message):
     assert main(argv) == 2
     err = capfd.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@needs_cc
+@pytest.mark.skipif(os.geteuid() != 0, reason="the launcher drops to nobody only when root")
+def test_a_program_the_unprivileged_user_cannot_reach_is_explained(capfd, tmp_path):
+    """The launcher runs the program as nobody: a program under a root-only directory (a
+    pyenv shim in /root, say) fails before it runs, and the message says why."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    program = private / "hello"
+    program.write_text("#!/bin/sh\necho hello\n")
+    program.chmod(0o755)
+    assert main(["exec", "--", str(program)]) != 0
+    err = capfd.readouterr().err
+    assert f"cannot execute {program}: Permission denied (it runs as uid {NOBODY}" in err
+    assert "Traceback" not in err
 
 
 def test_protocol_numbers_match_the_c_library():

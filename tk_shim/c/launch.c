@@ -111,6 +111,12 @@ int main(int argc, char **argv)
     if (setenv("LD_PRELOAD", argv[1], 1))
         fail("setenv");
     execv(argv[5], argv + 5);
-    fprintf(stderr, "tk-launch: cannot execute %s: %s\n", argv[5], strerror(errno));
+    int err = errno;
+    fprintf(stderr, "tk-launch: cannot execute %s: %s", argv[5], strerror(err));
+    if (err == EACCES)
+        fprintf(stderr, " (it runs as uid %u gid %u without capabilities: the file, and every "
+                "directory on its path, must be open to that user)", (unsigned)getuid(),
+                (unsigned)getgid());
+    fprintf(stderr, "\n");
     return 127;
 }
