@@ -233,6 +233,25 @@ def test_a_local_cluster_gives_the_bytes_of_an_in_process_run(tmp_path: Path) ->
         assert there.read_bytes() == (folder / "summary.json").read_bytes()
 
 
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:1", "no-port-here"])
+def test_a_scheduler_that_cannot_be_reached_is_a_clear_error(
+    address: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused, timed out or unreadable: `--scheduler`'s one-line error, exit 2, no
+    "internal error", and nothing in the folder claims to be complete."""
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("distributed")
+    out = tmp_path / "sw"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        assert main(["sweep", str(write(tmp_path, SWEEP)), "--out", str(out), "--quiet",
+                     "--scheduler", address]) == 2
+    err = capsys.readouterr().err
+    assert f"--scheduler: (top level): cannot reach the Dask scheduler at '{address}'" in err
+    assert "internal error" not in err and "Traceback" not in err
+    manifest = out / "sweep.json"
+    assert not manifest.exists() or json.loads(manifest.read_text())["complete"] is False
+
+
 # -- the command line -----------------------------------------------------------------------
 
 

@@ -129,7 +129,7 @@ def _executor(
         return
     distributed = _import_distributed()
     if scheduler is not None:
-        with distributed.Client(scheduler) as remote:
+        with _remote_client(distributed, scheduler) as remote:
             yield _dask_submitter(remote)
         return
     count = workers if workers is not None else default_workers()
@@ -148,6 +148,25 @@ def _import_distributed() -> Any:
             "--workers 0 to run the points in this process)"
         ) from None
     return distributed
+
+
+@contextmanager
+def _remote_client(distributed: Any, scheduler: str) -> Iterator[Client]:
+    """A client of the Dask cluster at `scheduler`; one that cannot be reached is bad input.
+
+    Dask raises OSError (refused, timed out after `distributed.comm.timeouts.connect`),
+    ValueError or TypeError (an address it cannot read); each becomes the one-line error
+    of `--scheduler`, never an internal error.
+    """
+    try:
+        client = distributed.Client(scheduler)
+    except (OSError, ValueError, TypeError) as exc:
+        raise input_error(
+            "--scheduler", f"cannot reach the Dask scheduler at {scheduler!r}: {exc} (start "
+            "one with `dask scheduler`, or leave out --scheduler to use this machine's cores)"
+        ) from None
+    with client:
+        yield client
 
 
 @contextmanager
