@@ -263,3 +263,14 @@ def test_validate_refuses_what_run_refuses_at_build_time(
     assert "ok" not in captured.out
     assert captured.err == run_err
     assert "namespaces[0]" in run_err and "internal error" not in run_err
+
+
+def test_error_messages_print_what_the_file_says_literally(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A quoted line is shown as written: no ':x:' turned into an emoji, no markup read."""
+    leap = tmp_path / "passwd-like.list"
+    leap.write_text("root:x:0:0:[bold]root[/]:/root:/bin/sh\n")
+    assert main(["validate", "pll-step-response", "--leap-file", str(leap)]) == 2
+    err = capsys.readouterr().err
+    assert "root:x:0:0:[bold]root[/]:/root:/bin/sh" in err

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace, err: Console) -> int:
 def validate(args: argparse.Namespace, err: Console) -> int:
     """`timekeepers validate FILE…`: every file checked, every error printed."""
     status = EXIT_OK
-    out = Console(highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True, emoji=False)
     for text in args.files:
         try:
             loaded = load_scenario(find_scenario(text), leap_file=args.leap_file)
@@ -204,7 +204,7 @@ def show(args: argparse.Namespace, err: Console) -> int:
 
 def _stdout() -> Console:
     """The terminal, or a wide page when output goes to a file or a pipe."""
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    return Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 160)
 
 
 def _print_summary(

@@ -147,4 +147,4 @@ def _clean(value: Any) -> Any:
 
 
 def _stdout() -> Console:
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    return Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 160)
