@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -136,6 +138,32 @@ def test_passes(tk_ns):
     assert [f.name for f in files] == ["test_trace_written_for_failed_tests.py_test_fails.tsv"]
     rows = files[0].read_text().splitlines()
     assert rows[0].startswith("true_ns") and len(rows) == 3
+
+
+def test_every_failed_parametrized_test_keeps_its_own_trace(pytester: pytest.Pytester) -> None:
+    """Ids that read alike once made file-safe (a/b, a b, a_b) and an id too long for a file
+    name each get a file of their own."""
+    result = run(pytester, """
+import time, pytest
+
+@pytest.mark.parametrize("x", ["a/b", "a b", "a_b", "y" * 300])
+def test_f(tk_ns, x):
+    time.sleep(1)
+    assert False
+""", "--timekeepers-trace=traces")
+    result.assert_outcomes(failed=4)
+    names = sorted(f.name for f in (pytester.path / "traces").glob("*.tsv"))
+    assert len(names) == 4 and max(len(n.encode()) for n in names) <= 255
+    assert sum("_test_f_a_b_-" in n for n in names) == 3  # cut where the ids differ: a digest
+
+
+def test_trace_names_of_plain_ids_are_unchanged() -> None:
+    from tk_testing.pytest_plugin import trace_file_name
+
+    assert trace_file_name("tests/sub/test_x.py::TestA::test_b") == \
+        "tests_sub_test_x.py_TestA_test_b.tsv"
+    digest = hashlib.sha1(b"t.py::test_f[a_b-1]").hexdigest()[:10]
+    assert trace_file_name("t.py::test_f[a_b-1]") == f"t.py_test_f_a_b-1_-{digest}.tsv"
 
 
 def test_bad_marker_is_a_clear_error(pytester: pytest.Pytester) -> None:

@@ -12,12 +12,13 @@ name such as ``"linear-24h"``, or None (nobody tells the kernel; UTC just goes o
 leap second in the table after `start`, there is nothing to follow.
 A bad argument fails the test at setup with one line naming it (see `Settings`).
 `--timekeepers-trace=DIR` writes the clocks sampled after every simulated sleep of each failed
-test to ``DIR/<test id>.tsv``.
+test to ``DIR/<test id>.tsv`` (`trace_file_name`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -243,7 +244,26 @@ def pytest_runtest_teardown(item: pytest.Item) -> None:
         return
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)
     lines = ["true_ns\tCLOCK_REALTIME\tCLOCK_MONOTONIC\tCLOCK_TAI"]
     lines += ["\t".join(map(str, row)) for row in clock.samples]
-    (directory / f"{name}.tsv").write_text("\n".join(lines) + "\n")
+    (directory / trace_file_name(item.nodeid)).write_text("\n".join(lines) + "\n")
+
+
+#: longest file name stem a trace gets (file systems allow 255 bytes with the suffix)
+TRACE_NAME_MAX = 200
+
+
+def trace_file_name(nodeid: str) -> str:
+    """The trace file of a test: its node id with `/` and `::` as `_`, ``.tsv``.
+
+    Any other character outside ``[A-Za-z0-9_.-]`` becomes `_` too, which can make two
+    parametrized ids one name (``test_f[a/b]`` and ``test_f[a b]``), and a long id can pass
+    the file system's limit; either way the name is cut to `TRACE_NAME_MAX` and gets the
+    first 10 hex digits of the id's SHA-1, so every failed test keeps a file of its own.
+    """
+    plain = re.sub(r"::|/", "_", nodeid)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", plain)
+    if name != plain or len(name) > TRACE_NAME_MAX:
+        digest = hashlib.sha1(nodeid.encode()).hexdigest()[:10]
+        name = f"{name[:TRACE_NAME_MAX]}-{digest}"
+    return f"{name}.tsv"
