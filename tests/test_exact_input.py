@@ -127,3 +127,30 @@ def test_rational_durations_are_exact() -> None:
     exact.run_for(mpq(1, 3))
     exact.run_until(mpq(8_000_000_001, 4))
     assert readings(spelled) == readings(exact)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"clocksource": "tsc"}, TypeError, "Host clocksource must be a Clocksource or None, got str"),
+    ({"clockevent": 5}, TypeError, "Host clockevent must be a ClockEventDevice or None"),
+    ({"tai_offset": -1}, ValueError, "Host tai_offset must be >= 0, got -1"),
+    ({"tai_offset": 100_001}, ValueError, "Host tai_offset must be <= 100000, got 100001"),
+    ({"irq_cost_ns": 1.5}, TypeError, "Host irq_cost_ns must be an int, got 1.5"),
+    ({"expiry_cost_ns": -1}, ValueError, "Host expiry_cost_ns must be >= 0, got -1"),
+    ({"user_hz": 0}, ValueError, "Host user_hz must be >= 1, got 0"),
+    ({"boottime_ns": "1s"}, TypeError, "Host boottime_ns must be an int, got '1s'"),
+    ({"hz": True}, TypeError, "Host hz must be an int, got True"),
+    ({"nohz": "no"}, TypeError, "Host nohz must be a bool, got 'no'"),
+    ({"record_lateness": 1}, TypeError, "Host record_lateness must be a bool, got 1"),
+])
+def test_host_arguments_are_checked_before_anything_is_built(
+    kwargs: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error) as exc:
+        Host(**kwargs)  # type: ignore[arg-type]
+    assert str(exc.value).startswith(message)
+
+
+def test_host_arguments_at_their_limits_are_taken() -> None:
+    host = Host(tai_offset=100_000, lazy_error_bound_ns=0, irq_cost_ns=0, boottime_ns=0,
+                monotonic_ns=5, record_lateness=True, nohz=False)
+    assert host.root.clock_gettime_ns(CLOCK_MONOTONIC) == 5

@@ -32,6 +32,7 @@ from gmpy2 import mpq
 
 from ntp.exact import floor_q
 from ntp.kernel import NtpState
+from ntp.timex import MAX_TAI_OFFSET
 from ntp.trace import TRACE, emit
 from ntp.version import KernelBehaviour
 
@@ -129,6 +130,42 @@ class TickEntry(ClockEntry):
         self.arm()
 
 
+#: Host arguments that are ints, with the least value each may take
+_HOST_INTS = {
+    "hz": 1, "realtime_ns": 0, "monotonic_ns": 0, "boottime_ns": 0, "tai_offset": 0,
+    "user_hz": 1, "lazy_error_bound_ns": 0, "min_delta_ns": 1, "max_delta_ns": 1,
+    "program_latency_ns": 0, "irq_cost_ns": 0, "expiry_cost_ns": 0, "rekey_slack_ns": 0,
+}
+_HOST_BOOLS = ("nohz", "wrap_guard", "requeue_on_adjust", "record_lateness", "aux_clocks",
+               "fair_expiry")
+
+
+def _check_host_arguments(args: dict[str, Any]) -> None:
+    """`Host()`'s arguments, checked before anything is built (TypeError / ValueError naming
+    the argument): a float cost or a string flag would otherwise be taken and misbehave later.
+
+    `tai_offset` takes the range adjtimex's ADJ_TAI accepts (0..MAX_TAI_OFFSET; the
+    kernel has no negative TAI−UTC).
+    """
+    for name, least in _HOST_INTS.items():
+        value = args[name]
+        if value is None and name == "boottime_ns":
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"Host {name} must be an int, got {value!r}")
+        if value < least:
+            raise ValueError(f"Host {name} must be >= {least}, got {value}")
+    if args["tai_offset"] > MAX_TAI_OFFSET:
+        raise ValueError(f"Host tai_offset must be <= {MAX_TAI_OFFSET}, got {args['tai_offset']}")
+    for name in _HOST_BOOLS:
+        if not isinstance(args[name], bool):
+            raise TypeError(f"Host {name} must be a bool, got {args[name]!r}")
+    for name, kind in (("clocksource", Clocksource), ("clockevent", ClockEventDevice)):
+        if args[name] is not None and not isinstance(args[name], kind):
+            raise TypeError(f"Host {name} must be a {kind.__name__} or None, got "
+                            f"{type(args[name]).__name__} {args[name]!r}")
+
+
 class Host:
     """One simulated machine: see the module docstring.
 
@@ -177,15 +214,7 @@ class Host:
         aux_clocks: bool = False,
         fair_expiry: bool = True,
     ) -> None:
-        for name, value in (
-            ("hz", hz),
-            ("realtime_ns", realtime_ns),
-            ("monotonic_ns", monotonic_ns),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"Host {name} must be an int, got {value!r}")
-        if hz <= 0 or realtime_ns < 0 or monotonic_ns < 0:
-            raise ValueError("Host needs hz > 0, realtime_ns >= 0 and monotonic_ns >= 0")
+        _check_host_arguments(locals())
         self.epoch_ns = realtime_ns  # true UTC at true time 0: the host boots on true time
         self.clocksource = (
             clocksource if clocksource is not None else Clocksource(3_000_000_000, 64, name="tsc")
@@ -194,8 +223,6 @@ class Host:
         self.user_hz = user_hz
         self.behaviour = KernelBehaviour.from_version(kernel_version)
         self.kernel_version = self.behaviour.version
-        if not isinstance(aux_clocks, bool):
-            raise TypeError(f"Host aux_clocks must be a bool, got {aux_clocks!r}")
         if aux_clocks and self.behaviour.key < AUX_CLOCKS_SINCE:
             raise ValueError(
                 f"aux_clocks need kernel 6.17 or later (CONFIG_POSIX_AUX_CLOCKS); "
@@ -219,8 +246,6 @@ class Host:
         self.rekey_slack_ns = rekey_slack_ns
         self.irq_cost_ns = irq_cost_ns
         self.expiry_cost_ns = expiry_cost_ns
-        if not isinstance(fair_expiry, bool):
-            raise TypeError(f"Host fair_expiry must be a bool, got {fair_expiry!r}")
         #: run the entries due in one interrupt pass round-robin across namespaces
         self.fair_expiry = fair_expiry
         self.lateness: LatenessHistogram | None = LatenessHistogram() if record_lateness else None
