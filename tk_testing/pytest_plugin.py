@@ -72,6 +72,8 @@ class Settings:
     sleep: SleepMode = "advance"
     hz: int = 1000
     model: str = "timekeeper"
+    #: the shipped leap table `start` was checked against, kept for the fixtures
+    leap_table: LeapTable = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dilation", exact_rational("dilation", self.dilation))
@@ -107,8 +109,10 @@ class Settings:
 
     def _check_start(self) -> None:
         start = self.start_unix()
+        table = LeapTable.load()
+        object.__setattr__(self, "leap_table", table)
         try:
-            LeapTable.load().tai_minus_utc(start)
+            table.tai_minus_utc(start)
         except ValueError as exc:
             raise MarkerError(f"start={self.start!r}: {exc}") from None
 
@@ -175,7 +179,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             names.insert(0, "tk_ns")
 
 
+SETTINGS_KEY = pytest.StashKey[Settings]()
+
+
 def settings_for(request: pytest.FixtureRequest) -> Settings:
+    """The test's checked marker settings, built once per test (both fixtures ask)."""
+    stash: pytest.Stash = request.node.stash
+    settings = stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        settings = stash[SETTINGS_KEY] = _build_settings(request)
+    return settings
+
+
+def _build_settings(request: pytest.FixtureRequest) -> Settings:
     marker = request.node.get_closest_marker(MARKER)
     if marker is None:
         return Settings()
@@ -186,7 +202,7 @@ def settings_for(request: pytest.FixtureRequest) -> Settings:
         return Settings(**marker.kwargs)
     except TypeError as exc:  # an argument the marker does not take
         unknown = str(exc).partition("argument ")[2] or str(exc)
-        fields = ", ".join(f.name for f in dataclasses.fields(Settings))
+        fields = ", ".join(f.name for f in dataclasses.fields(Settings) if f.init)
         problem = f"unknown argument {unknown}; it takes {fields}"
     except MarkerError as exc:
         problem = str(exc)
@@ -203,7 +219,7 @@ def tk_host(request: pytest.FixtureRequest) -> Host:
         cfg.clocksource(),
         hz=cfg.hz,
         realtime_ns=start * NSEC,
-        tai_offset=LeapTable.load().tai_minus_utc(start),
+        tai_offset=cfg.leap_table.tai_minus_utc(start),
         kernel_version=cfg.kernel_version,
     )
 
@@ -217,7 +233,7 @@ def tk_ns(request: pytest.FixtureRequest, tk_host: Host) -> Iterator[Namespace]:
         ns = tk_host.create_namespace("test", model="offsets")
     else:
         own = tk_host.create_namespace("test", dilation=cfg.dilation)
-        if cfg.leap is not None and LeapTable.load().next_leap(cfg.start_unix()) is not None:
+        if cfg.leap is not None and cfg.leap_table.next_leap(cfg.start_unix()) is not None:
             own.follow(cfg.leap)
         ns = own
     with patch_time(ns, sleep=cfg.sleep) as clock:
