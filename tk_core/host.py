@@ -26,9 +26,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import Any, ClassVar, Literal, overload
 
 from gmpy2 import mpq
+from mypy_extensions import mypyc_attr
 
 from ntp.exact import floor_q
 from ntp.kernel import NtpState
@@ -108,7 +109,7 @@ class HostStats:
     per_namespace: dict[str, NamespaceStats] = field(default_factory=dict)
 
 
-class TickEntry(ClockEntry):
+class TickEntry(ClockEntry["Host", "TimekeeperNamespace"]):
     """`tick_sched_timer`: every TICK_NSEC of host MONOTONIC, advance the periodic timekeepers."""
 
     __slots__ = ("host", "period")
@@ -138,6 +139,9 @@ _HOST_INTS = {
 }
 _HOST_BOOLS = ("nohz", "wrap_guard", "requeue_on_adjust", "record_lateness", "aux_clocks",
                "fair_expiry")
+#: Every `Host()` argument by name (a compiled Host has no signature to inspect)
+HOST_OPTIONS = ("clocksource", "clockevent", "kernel_version", "root_update",
+                *_HOST_INTS, *_HOST_BOOLS)
 
 
 def _check_host_arguments(args: dict[str, Any]) -> None:
@@ -166,6 +170,7 @@ def _check_host_arguments(args: dict[str, Any]) -> None:
                             f"{type(args[name]).__name__} {args[name]!r}")
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Host:
     """One simulated machine: see the module docstring.
 
@@ -185,7 +190,9 @@ class Host:
     clock has reached the deadline.
     """
 
-    check_never_early = False
+    check_never_early: ClassVar[bool] = False
+    #: The lazy namespaces' reader table (`namespace._lazy_readers`), made on first use.
+    _lazy_reader_table: dict[int, Callable[[Any, int], int]] | None = None
 
     def __init__(
         self,
@@ -214,7 +221,18 @@ class Host:
         aux_clocks: bool = False,
         fair_expiry: bool = True,
     ) -> None:
-        _check_host_arguments(locals())
+        _check_host_arguments({  # named one by one: compiled code has no locals()
+            "clocksource": clocksource, "clockevent": clockevent,
+            "hz": hz, "realtime_ns": realtime_ns, "monotonic_ns": monotonic_ns,
+            "boottime_ns": boottime_ns, "tai_offset": tai_offset, "user_hz": user_hz,
+            "lazy_error_bound_ns": lazy_error_bound_ns, "min_delta_ns": min_delta_ns,
+            "max_delta_ns": max_delta_ns, "program_latency_ns": program_latency_ns,
+            "irq_cost_ns": irq_cost_ns, "expiry_cost_ns": expiry_cost_ns,
+            "rekey_slack_ns": rekey_slack_ns,
+            "nohz": nohz, "wrap_guard": wrap_guard, "requeue_on_adjust": requeue_on_adjust,
+            "record_lateness": record_lateness, "aux_clocks": aux_clocks,
+            "fair_expiry": fair_expiry,
+        })
         self.epoch_ns = realtime_ns  # true UTC at true time 0: the host boots on true time
         self.clocksource = (
             clocksource if clocksource is not None else Clocksource(3_000_000_000, 64, name="tsc")
@@ -501,7 +519,7 @@ class Host:
         self.queue.add(entry, key)
         self._program()
 
-    def note_early(self, entry: ClockEntry) -> None:
+    def note_early(self, entry: ClockEntry[Any, Any]) -> None:
         """A non-timer clock entry (tick, daemon) came due before its deadline (re-armed)."""
         self.stats.other_rechecks += 1
         if TRACE.enabled:

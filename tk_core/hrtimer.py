@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+from mypy_extensions import mypyc_attr
 from sortedcontainers import SortedList
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class ClockOwner(Protocol):
     def cycles_for(self, clockid: int, value_ns: int) -> int: ...
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class HostEntry:
     """Something queued on the host; subclasses say what happens when it comes due."""
 
@@ -58,6 +60,7 @@ class HostEntry:
         raise NotImplementedError
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class CycleEntry(HostEntry):
     """An entry due at a fixed extended cycle (no clock to re-check)."""
 
@@ -131,6 +134,7 @@ class PassWatch:
         self.tripped = False
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class HostTimerQueue:
     """Entries ordered by (host cycles, arming order).
 
@@ -154,8 +158,10 @@ class HostTimerQueue:
         return len(self._list) + len(self._held)
 
     def _unlink(self, entry: HostEntry, item: Item) -> None:
+        # Items are compared with ==, not `is`: the arming sequence number makes an item
+        # unique, and a compiled build re-boxes the tuple each time it is stored.
         held = self._held
-        if held and held.get(entry) is item:
+        if held and held.get(entry) == item:
             del held[entry]
         else:
             self._list.remove(item)
@@ -341,7 +347,7 @@ class HostTimerQueue:
         while group:
             item = group.pop()
             entry = item[2]
-            if held.get(entry) is item:
+            if held.get(entry) == item:
                 del held[entry]
                 entry._item = None
                 return entry
@@ -352,7 +358,7 @@ class HostTimerQueue:
         held = self._held
         while group:
             item = group.peek()
-            if held.get(item[2]) is item:
+            if held.get(item[2]) == item:
                 return item
             group.pop()
         return None
@@ -365,7 +371,12 @@ class HostTimerQueue:
             held.clear()
 
 
-class ClockEntry(HostEntry):
+_QH = TypeVar("_QH", bound="QueueHost")
+_OW = TypeVar("_OW", bound=ClockOwner)
+
+
+@mypyc_attr(allow_interpreted_subclasses=True)
+class ClockEntry(HostEntry, Generic[_QH, _OW]):
     """A deadline in a namespace clock, queued on the host and re-checked when it comes due.
 
     `arm` converts the deadline to host cycles with the owner's current conversion.  When the
@@ -377,7 +388,7 @@ class ClockEntry(HostEntry):
 
     __slots__ = ("clockid", "expires", "owner", "queue_host")
 
-    def __init__(self, host: QueueHost, owner: ClockOwner, clockid: int, expires: int) -> None:
+    def __init__(self, host: _QH, owner: _OW, clockid: int, expires: int) -> None:
         super().__init__()
         self.queue_host = host
         self.owner = owner
@@ -409,7 +420,7 @@ class QueueHost(Protocol):
 
     def enqueue(self, entry: HostEntry, key: int) -> None: ...
 
-    def note_early(self, entry: ClockEntry) -> None: ...
+    def note_early(self, entry: ClockEntry[Any, Any]) -> None: ...
 
 
 def hrtimer_forward(expires: int, now: int, interval: int, resolution: int = 1) -> tuple[int, int]:

@@ -21,7 +21,7 @@ import errno
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from gmpy2 import mpq
 
@@ -107,23 +107,21 @@ _TK_READERS: dict[int, Callable[[Timekeeper, int], int]] = {
     CLOCK_REALTIME_COARSE: _read_real_coarse,
     CLOCK_MONOTONIC_COARSE: _read_mono_coarse,
 }
-_LAZY_TABLE = "_lazy_reader_table"
 
 
 def _lazy_readers(host: Host) -> dict[int, Callable[[Timekeeper, int], int]]:
     """`_TK_READERS` for a lazy namespace: the coarse clocks read as of the host's last tick.
 
     The table depends only on the host, so it is made once per host and kept on the host
-    (under `_LAZY_TABLE`, in its attribute dict: the closures refer to the host, so a table
-    kept anywhere else would keep the host alive).
+    (as `Host._lazy_reader_table`: the closures refer to the host, so a table kept anywhere
+    else would keep the host alive).
 
     A kernel's coarse clocks hold what its last tick accumulated; a lazy timekeeper may not
     have accumulated for seconds, so its coarse readings are computed, not read, from the
     intervals up to `host.last_tick_cycles` (`Timekeeper.coarse_fraction_at_tick`).  Nothing
     is accumulated: a read leaves the timekeeper as it was.
     """
-    kept: dict[str, Any] = vars(host)
-    shared: dict[int, Callable[[Timekeeper, int], int]] | None = kept.get(_LAZY_TABLE)
+    shared: dict[int, Callable[[Timekeeper, int], int]] | None = host._lazy_reader_table
     if shared is not None:
         return shared
     last_tick = host.last_tick_cycles
@@ -137,7 +135,7 @@ def _lazy_readers(host: Host) -> dict[int, Callable[[Timekeeper, int], int]]:
     readers = dict(_TK_READERS)
     readers[CLOCK_REALTIME_COARSE] = real_coarse
     readers[CLOCK_MONOTONIC_COARSE] = mono_coarse
-    kept[_LAZY_TABLE] = readers
+    host._lazy_reader_table = readers
     return readers
 
 
@@ -182,7 +180,7 @@ class Namespace:
     """What both models share: identity, tasks, freezing, and the read entry point."""
 
     #: Owner methods that take a caller's credentials (`Task` calls them with its own).
-    CRED_CALLS = frozenset({"set_offsets", "timens_offsets_write"})
+    CRED_CALLS: ClassVar[frozenset[str]] = frozenset({"set_offsets", "timens_offsets_write"})
 
     model = "?"
 
@@ -876,7 +874,7 @@ class OffsetsNamespace(Namespace):
     """Linux 5.6 time namespace: fixed MONOTONIC/BOOTTIME offsets over the host timekeeper."""
 
     model = "offsets"
-    CRED_CALLS = Namespace.CRED_CALLS
+    CRED_CALLS: ClassVar[frozenset[str]] = Namespace.CRED_CALLS
 
     #: The read cache of `clock_gettime_ns`, as a timekeeper namespace keeps its own, under
     #: the root timekeeper's `read_seq`; a new offset empties it.

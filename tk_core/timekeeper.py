@@ -27,7 +27,7 @@ from __future__ import annotations
 import errno
 import itertools
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ntp import drain
 from ntp.kernel import NtpState
@@ -862,7 +862,7 @@ class Timekeeper:
 
     # -- state ---------------------------------------------------------------------------
 
-    _FIELDS = (
+    _FIELDS: ClassVar[tuple[str, ...]] = (
         "shift",
         "cycle_last",
         "cycle_interval",
@@ -908,7 +908,7 @@ class Timekeeper:
         return state
 
     #: 7.3's extra timekeeper fields (the cached skew, the tick rounding handed to NTP).
-    _DRAIN_FIELDS = ("skew_delta", "cs_tick_adj")
+    _DRAIN_FIELDS: ClassVar[tuple[str, ...]] = ("skew_delta", "cs_tick_adj")
 
     def restore(self, state: dict[str, Any]) -> None:
         for name in self._FIELDS:

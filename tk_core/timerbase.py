@@ -309,8 +309,9 @@ class TimerBase:
         self.check_group(self.far, dither_top(tk))
 
 
-class TimerEntry(ClockEntry):
-    """One armed namespace timer on the host queue.
+class TimerEntry(ClockEntry["Host", "TimekeeperNamespace"]):
+    """One armed namespace timer on the host queue (always the Host's queue, converted with
+    its base's timekeeper namespace: hence ClockEntry's type parameters).
 
     `clockid`/`expires` are in the base's hrtimer clock (after the POSIX REALTIME-relative →
     MONOTONIC rule and the timens conversion); `check_clockid`/`check_expires` are the same
@@ -330,10 +331,6 @@ class TimerEntry(ClockEntry):
         "stats",
         "stepped",
     )
-    # Narrower than ClockEntry's protocols: a namespace timer always lives on the Host's queue
-    # and is converted with its base's timekeeper namespace.
-    queue_host: Host
-    owner: TimekeeperNamespace
 
     def __init__(
         self, base: TimerBase, ns: Namespace, on_fire: Callable[[TimerEntry, int], None]
