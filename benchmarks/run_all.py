@@ -38,9 +38,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also under python -P / PYTHONSAFEPATH
+
 import bench_real_chronyd
 import bench_timer_storm
-from bench_lazy_idle import timed as idle_host_run  # benchmarks/ is sys.path[0]
+from bench_lazy_idle import timed as idle_host_run
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

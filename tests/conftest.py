@@ -1,6 +1,9 @@
 """Shared fixtures and the hypothesis profiles.
 
 `TK_SOAK=1` (or `--soak`) runs the long soaks marked `soak` and uses many more examples.
+Under the compiled build (`scripts/test.sh --compiled`) the tests marked `pure_only` are
+skipped: they watch the pure code's internals (a spy put on a method, a monkeypatched
+function), which compiled classes do not allow.
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from tk_compiled import is_compiled
+
+    if is_compiled():
+        for item in items:
+            marker = item.get_closest_marker("pure_only")
+            if marker is not None:
+                reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+                item.add_marker(pytest.mark.skip(reason=f"pure code only: {reason}"))
     if SOAK or config.getoption("--soak"):
         return
     skip = pytest.mark.skip(reason="soak test: run with --soak or TK_SOAK=1")

@@ -107,6 +107,7 @@ def test_closed_form_quiet_spans_equal_the_kernel_loop(program: list[Any], hz: i
     assert _run(program, hz, ppm, bulk=True) == _run(program, hz, ppm, bulk=False)
 
 
+@pytest.mark.pure_only(reason="counts calls through a monkeypatched method")
 def test_a_quiet_hour_is_accumulated_in_closed_form(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast path is taken (so the property above compares two different paths): the
     quiet seconds are carried in closed form, not one `second_overflow` each."""

@@ -17,7 +17,7 @@ from mypy import api as mypy_api
 from ntp.timex import Timeval, Timex
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("tk_core", "ntp", "tk_testing", "tk_shim")
+PACKAGES = ("tk_core", "ntp", "tk_testing", "tk_shim", "tk_compiled")
 
 pytest_plugins = ["pytester"]
 
