@@ -26,7 +26,11 @@ from pathlib import Path
 #: accumulation code, and the timer queue.  Calls between compiled modules are C calls,
 #: which is where most of the gain comes from (compiling the arithmetic alone gained
 #: nothing measurable).  `clocksource.py` stays interpreted: its work is gmpy2 rationals,
-#: and its constructor's argument errors keep naming the argument.
+#: and its constructor's argument errors keep naming the argument.  `host.py` stays
+#: interpreted too: compiled, it would check its declared argument types itself, so
+#: `run_for` would refuse the exact rationals and duration strings it accepts, `Host()`'s
+#: errors would stop naming the argument, and `host.check_never_early` could no longer be
+#: set per host (21 tests told these apart when it was tried).
 COMPILED_MODULES = (
     "tk_core/counter.py",
     "tk_core/clockevent.py",
