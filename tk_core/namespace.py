@@ -468,7 +468,9 @@ class TimekeeperNamespace(Namespace):
         return self.tk.ntp
 
     #: The read cache of `clock_gettime_ns`: the values read at extended count
-    #: `_read_cycles` (the host's object for the instant) under the timekeeper's `read_seq`.
+    #: `_read_cycles` under the timekeeper's `read_seq`.  A reading is a function of the
+    #: count and the timekeeper's state, so equal counts may share it (compared with ==:
+    #: a compiled build re-boxes ints, so an identity test would never hold there).
     _read_cycles: object = None
     _read_seq = 0
     _read_id = -1
@@ -498,7 +500,7 @@ class TimekeeperNamespace(Namespace):
             cycles = host.cycles_now()
         tk = self.tk
         seq = tk.read_seq
-        if clockid == CLOCK_REALTIME and cycles is not self._read_cycles:
+        if clockid == CLOCK_REALTIME and cycles != self._read_cycles:
             # `Timekeeper.real_ns` written out: the commonest read at a new instant
             value = (tk.base_mono + (((cycles - tk.cycle_last) * tk.mult + tk.xtime_nsec)
                                      >> tk.shift) + tk.offs_real)
@@ -506,7 +508,7 @@ class TimekeeperNamespace(Namespace):
                 cycles, seq, clockid, value)
             self._read_vals = None
             return value
-        if cycles is self._read_cycles and seq == self._read_seq:
+        if cycles == self._read_cycles and seq == self._read_seq:
             if clockid == self._read_id:
                 return self._read_value
             vals = self._read_vals
@@ -929,7 +931,7 @@ class OffsetsNamespace(Namespace):
         host = self.host
         cycles = host._cache_cycles if host._cache_now is host._now else host.cycles_now()
         seq = host.root.tk.read_seq
-        if cycles is self._read_cycles and seq == self._read_seq:
+        if cycles == self._read_cycles and seq == self._read_seq:
             vals = self._read_vals
             if clockid in vals:
                 return vals[clockid]
