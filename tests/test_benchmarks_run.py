@@ -27,7 +27,10 @@ pytestmark = pytest.mark.benchmark
 
 def run_all(tmp_path: Path, *args: str) -> tuple[str, Path, Path]:
     md, js = tmp_path / "table.md", tmp_path / "results.json"
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    # the checkout after whatever PYTHONPATH already holds (the compiled build's, under
+    # scripts/test.sh --compiled)
+    path = [p for p in (os.environ.get("PYTHONPATH"), str(ROOT)) if p]
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(path)}
     done = subprocess.run(
         [sys.executable, str(SCRIPT), *args, "--markdown", str(md), "--json", str(js)],
         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300,  # a hang guard only
@@ -114,3 +117,24 @@ def test_ntp_runs_fixed_and_adaptive_scenarios() -> None:
     assert bench.NTP_SCENARIO.format(model="ntpd", clients=3, seconds=100) == \
         bench.ntp_scenario("ntpd", 3, 100)  # the fixed-poll text keeps its three fields
     assert {"ntp", "ntp_adaptive"} <= set(bench.FIGURES)
+
+
+def test_compare_compiled_puts_both_builds_side_by_side(tmp_path: Path) -> None:
+    import tk_compiled
+
+    if tk_compiled.status() != "fresh":
+        pytest.skip("no fresh compiled build: scripts/build-compiled.sh makes one")
+    md = tmp_path / "compare.md"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "compare_compiled.py"), "--quick",
+         "--only", "clock_gettime", "--markdown", str(md)],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,  # a hang guard only
+    )
+    assert done.returncode == 0, done.stderr
+    lines = md.read_text().splitlines()
+    start = lines.index("| figure | pure | compiled | gain | ratio pure → compiled | goal |")
+    rows = [line.strip("|").split("|") for line in lines[start + 2:] if line.startswith("|")]
+    assert len(rows) == 3  # the three same-instant reads, each measured on both builds
+    for row in rows:
+        assert re.fullmatch(r" \d+ ns/call ", row[1]) and re.fullmatch(r" \d+ ns/call ", row[2])
+        assert re.fullmatch(r" \d+\.\d\d× ", row[3])
