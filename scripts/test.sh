@@ -8,9 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 if [ "${1:-}" = --compiled ]; then
     shift
-    env_lines=$(.venv/bin/python -m tk_compiled env)
-    eval "$env_lines"
-    exec .venv/bin/python -m pytest -n 2 -m "not typecheck" "$@"
+    exec scripts/with-compiled.sh .venv/bin/python -m pytest -n 2 -m "not typecheck" "$@"
 fi
 .venv/bin/ruff check .
 # strict typing of the whole public API (settings in pyproject.toml [tool.mypy])

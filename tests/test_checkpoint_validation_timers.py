@@ -207,9 +207,9 @@ def test_every_field_of_the_carried_objects_is_known_to_the_format() -> None:
     assert set(Sleeper.__slots__) == {"_entry", "absolute", "callback", "clockid", "done",
                                       "interrupted", "ns", "woke_ns"}
     assert own_fields(TimerEntry) == {"base", "check_clockid", "check_expires", "ns",
-                                         "on_fire", "rechecks", "rekeys", "stats", "stepped"}
+                                      "on_fire", "rechecks", "rekeys", "stats", "stepped"}
     assert own_fields(TimerBase) == {"_base_mult", "_leap", "cancel_list", "far", "host",
-                                        "near", "ns", "wall"}
+                                     "near", "ns", "wall"}
     assert own_fields(_Group) == {"entries", "key_far", "mult_max", "mult_min", "since"}
     assert {f.name for f in dataclasses.fields(Follower)} == {
         "ns", "policy", "bound", "epoch_unix", "update_interval_s", "apply_leap_too",

@@ -100,7 +100,7 @@ def _copy_sources(dest: Path) -> None:
         shutil.copytree(ROOT / package, dest / package, ignore=ignore)
 
 
-def build(build_dir: Path = BUILD_DIR, quiet: bool = False) -> Path:
+def build(build_dir: Path = BUILD_DIR) -> Path:
     """Compile `COMPILED_MODULES` into `build_dir`; the previous build stays until the new
     one is complete (it is built beside it and renamed into place)."""
     if not (ROOT / "pyproject.toml").is_file():
@@ -117,11 +117,10 @@ def build(build_dir: Path = BUILD_DIR, quiet: bool = False) -> Path:
     _copy_sources(src)
     mypyc = Path(sys.executable).with_name("mypyc")
     command = [str(mypyc) if mypyc.exists() else "mypyc", *COMPILED_MODULES]
-    done = subprocess.run(command, cwd=src, capture_output=quiet, text=True)
+    done = subprocess.run(command, cwd=src)
     if done.returncode != 0:
-        detail = (done.stdout + done.stderr)[-4000:] if quiet else ""
         raise BuildError(f"mypyc failed (exit {done.returncode}); the build is left in "
-                         f"{work} for a look\n{detail}")
+                         f"{work} for a look")
     shutil.rmtree(src / "build", ignore_errors=True)
     (work / STAMP).write_text(digest + "\n")
     old = build_dir.with_name(build_dir.name + ".old")

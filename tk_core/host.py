@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, overload
 
 from gmpy2 import mpq
-from mypy_extensions import mypyc_attr
 
 from ntp.exact import floor_q
 from ntp.kernel import NtpState
@@ -139,9 +138,6 @@ _HOST_INTS = {
 }
 _HOST_BOOLS = ("nohz", "wrap_guard", "requeue_on_adjust", "record_lateness", "aux_clocks",
                "fair_expiry")
-#: Every `Host()` argument by name (a compiled Host has no signature to inspect)
-HOST_OPTIONS = ("clocksource", "clockevent", "kernel_version", "root_update",
-                *_HOST_INTS, *_HOST_BOOLS)
 
 
 def _check_host_arguments(args: dict[str, Any]) -> None:
@@ -170,7 +166,6 @@ def _check_host_arguments(args: dict[str, Any]) -> None:
                             f"{type(args[name]).__name__} {args[name]!r}")
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
 class Host:
     """One simulated machine: see the module docstring.
 
@@ -221,18 +216,7 @@ class Host:
         aux_clocks: bool = False,
         fair_expiry: bool = True,
     ) -> None:
-        _check_host_arguments({  # named one by one: compiled code has no locals()
-            "clocksource": clocksource, "clockevent": clockevent,
-            "hz": hz, "realtime_ns": realtime_ns, "monotonic_ns": monotonic_ns,
-            "boottime_ns": boottime_ns, "tai_offset": tai_offset, "user_hz": user_hz,
-            "lazy_error_bound_ns": lazy_error_bound_ns, "min_delta_ns": min_delta_ns,
-            "max_delta_ns": max_delta_ns, "program_latency_ns": program_latency_ns,
-            "irq_cost_ns": irq_cost_ns, "expiry_cost_ns": expiry_cost_ns,
-            "rekey_slack_ns": rekey_slack_ns,
-            "nohz": nohz, "wrap_guard": wrap_guard, "requeue_on_adjust": requeue_on_adjust,
-            "record_lateness": record_lateness, "aux_clocks": aux_clocks,
-            "fair_expiry": fair_expiry,
-        })
+        _check_host_arguments(locals())
         self.epoch_ns = realtime_ns  # true UTC at true time 0: the host boots on true time
         self.clocksource = (
             clocksource if clocksource is not None else Clocksource(3_000_000_000, 64, name="tsc")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import itertools
 from typing import Any
 
@@ -13,7 +14,7 @@ from ..auxclock import AUX_CLOCKS_SINCE
 from ..clocksource import Clocksource
 from ..counter import ExtendedCounter
 from ..daemon import Deferred
-from ..host import HOST_OPTIONS, Host, HostStats, NamespaceStats
+from ..host import Host, HostStats, NamespaceStats
 from ..hrtimer import HostEntry, HostTimerQueue
 from ..namespace import MODELS, UPDATE_POLICIES, Namespace, OffsetsNamespace, TimekeeperNamespace
 from ..timekeeper import NSEC_PER_SEC
@@ -136,7 +137,8 @@ _BOOL_OPTIONS = ("requeue_on_adjust", "record_lateness", "aux_clocks", "fair_exp
 def _host_kwargs(options: dict[str, Any], hz: int) -> dict[str, Any]:
     """The Host keyword options, each of the type and in the range the engine needs."""
     path = "state.config.options"
-    unknown = sorted(set(options) - set(HOST_OPTIONS))
+    accepted = inspect.signature(Host).parameters
+    unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise CheckpointError(
             f"checkpoint field {path}: this engine's Host has no option {', '.join(unknown)}"
