@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, overload
 
 from gmpy2 import mpq
@@ -33,79 +32,22 @@ from gmpy2 import mpq
 from ntp.exact import floor_q
 from ntp.kernel import NtpState
 from ntp.timex import MAX_TAI_OFFSET
-from ntp.trace import TRACE, emit
 from ntp.version import KernelBehaviour
 
 from .auxclock import AUX_CLOCKS_SINCE
-from .clockevent import HANG_PASSES, ClockEventDevice, hang_delay_ns
+from .clockevent import ClockEventDevice
 from .clockids import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_RAW, CLOCK_REALTIME
 from .clocksource import Clocksource, shared_update_freq
 from .counter import ExtendedCounter
 from .exact_input import exact_rational
-from .hrtimer import (
-    ClockEntry,
-    HeldGroup,
-    HostEntry,
-    HostTimerQueue,
-    Item,
-    PassWatch,
-    hrtimer_forward,
-)
+from .host_core import NS, HostCore
+from .host_stats import HostStats as HostStats  # re-exported: tk_core.host.HostStats
+from .host_stats import NamespaceStats as NamespaceStats
+from .hrtimer import ClockEntry, HostTimerQueue, hrtimer_forward
 from .lateness import LatenessHistogram
 from .namespace import MODELS, Namespace, OffsetsNamespace, TimekeeperNamespace
 from .timekeeper import NSEC_PER_SEC, ClockInit, Timekeeper
 from .timerbase import TimerBase, TimerEntry
-
-NS = mpq(1, NSEC_PER_SEC)
-#: the strict-order pass's watch domain when several namespaces are due (matches none)
-_ANY_NAMESPACE = object()
-
-
-@dataclass(eq=False, slots=True)
-class NamespaceStats:
-    """Per-namespace timer counters (filled by the timer queue).
-
-    `expiries`: timers fired; `early_rechecks`: expiries refused because the namespace clock
-    had not reached the deadline (each re-arms); `rekeys`: queued timers converted again
-    without coming due (clock_was_set, a rate rise, requeue_on_adjust); `rearms` =
-    early_rechecks + rekeys; `interrupts` / `hang_detections`: host interrupts (hangs) in
-    which one of its timers was run; `late_max_ns`: worst lateness (namespace clock ns) of a
-    fire not caused by a forward step; `stepped_fires`: fires a clock step made due.
-    """
-
-    expiries: int = 0
-    early_rechecks: int = 0
-    rearms: int = 0
-    rekeys: int = 0
-    interrupts: int = 0
-    hang_detections: int = 0
-    late_max_ns: int = 0
-    stepped_fires: int = 0
-
-
-@dataclass
-class HostStats:
-    """What the host did; the scalability experiments read these.
-
-    Timer counters are the sums of the per-namespace ones; `other_rechecks` counts early
-    re-checks of clock entries that are not namespace timers (the tick, daemons).
-    """
-
-    interrupts: int = 0
-    guard_wakes: int = 0
-    ticks: int = 0
-    lazy_hooks: int = 0
-    clock_was_set: int = 0
-    expiries: int = 0
-    early_rechecks: int = 0
-    rearms: int = 0
-    rekeys: int = 0
-    other_rechecks: int = 0
-    hang_detections: int = 0
-    late_max_ns: int = 0
-    stepped_fires: int = 0
-    max_hang_ns: int = 0
-    per_namespace: dict[str, NamespaceStats] = field(default_factory=dict)
 
 
 class TickEntry(ClockEntry["Host", "TimekeeperNamespace"]):
@@ -166,7 +108,7 @@ def _check_host_arguments(args: dict[str, Any]) -> None:
                             f"{type(args[name]).__name__} {args[name]!r}")
 
 
-class Host:
+class Host(HostCore):
     """One simulated machine: see the module docstring.
 
     `realtime_ns` is REALTIME at true time 0; `monotonic_ns` how long the host has been up
@@ -315,53 +257,6 @@ class Host:
         """True UTC now on the never-stepping timeline, in exact Unix seconds."""
         return mpq(self.epoch_ns, NSEC_PER_SEC) + self._now
 
-    def cycles_now(self) -> int:
-        """The extended counter now, without sampling (the kernel read path).
-
-        Computed once per true instant (per `_now` object) and kept until the instant moves
-        or `sample` moves the extension's reference point.
-        """
-        now = self._now
-        if self._cache_now is now:
-            return self._cache_cycles
-        if self._int_now is now and (read := self.clocksource.ns_read) is not None:
-            start, p, q, mask = read  # `Clocksource.cycles_at_ns`, inlined: no rationals
-            raw = (start + self._now_ns * p // q) & mask
-        else:
-            raw = self._raw_at(now)
-        counter = self.counter  # ExtendedCounter.peek, inlined: this is every read's path
-        d = (raw - counter.last_raw) & counter.mask
-        self._cache_cycles = cycles = counter.last_ext + (0 if d > counter.max_delta else d)
-        self._cache_now = now
-        return cycles
-
-    def _raw_at(self, now: mpq) -> int:
-        """The masked counter at true time `now` by the rational path (`cycles_at`)."""
-        cs = self.clocksource
-        rate = cs.constant_rate
-        if rate is not None and type(now) is mpq:  # cycles_at's constant-rate case (now ≥ 0)
-            return (cs.start_cycles + int(now * rate)) & cs.mask
-        return cs.cycles_at(now) & cs.mask
-
-    def sample(self) -> int:
-        """Sample the counter: move the extension's reference point to now.
-
-        At the instant of a programmed event (`_program_event` keeps the pair) the unmasked
-        count is the event's own cycle: `cycles_at(time_of_cycles(c)) == c` exactly for a
-        constant-rate counter, so the interrupt needs no rational product to find it.
-        """
-        now = self._now
-        true = self._event_cycles if now is self._event_t else self.clocksource.cycles_at(now)
-        ext = self.counter.sample(true & self.clocksource.mask)
-        self._lost = true - ext
-        self._cache_now = self._now
-        self._cache_cycles = ext
-        return ext
-
-    def lost_cycles(self) -> int:
-        """Cycles the extension has lost to unsampled wraps so far (0 with the guard)."""
-        return self._lost
-
     # -- checkpoints (tk_core.checkpoint sits above the host: imported on use) -----------
 
     def checkpoint(self) -> dict[str, Any]:
@@ -498,35 +393,6 @@ class Host:
 
     # -- the queue and the clockevent ----------------------------------------------------
 
-    def enqueue(self, entry: HostEntry, key: int) -> None:
-        """Queue `entry` at `key` cycles; reprogram unless inside the interrupt or hung."""
-        self.queue.add(entry, key)
-        self._program()
-
-    def note_early(self, entry: ClockEntry[Any, Any]) -> None:
-        """A non-timer clock entry (tick, daemon) came due before its deadline (re-armed)."""
-        self.stats.other_rechecks += 1
-        if TRACE.enabled:
-            emit("timer_early_recheck", clockid=entry.clockid, expires=entry.expires)
-
-    def touch(self, stats: NamespaceStats) -> None:
-        """A namespace's timer ran in the current interrupt (per-namespace interrupt counts)."""
-        self._touched[stats] = None
-
-    def note_lateness(self, entry: TimerEntry, late_ns: int) -> None:
-        """Record how late (namespace clock ns) a timer fired; forward steps count apart."""
-        st = entry.stats
-        if entry.stepped:
-            st.stepped_fires += 1
-            self.stats.stepped_fires += 1
-            return
-        if late_ns > st.late_max_ns:
-            st.late_max_ns = late_ns
-            if late_ns > self.stats.late_max_ns:
-                self.stats.late_max_ns = late_ns
-        if self.lateness is not None:
-            self.lateness.append(late_ns)
-
     def _tick_needed(self) -> bool:
         return not self.nohz or bool(self.periodic)
 
@@ -535,332 +401,6 @@ class Host:
             self._tick.start(self.root.read_clock_at(CLOCK_MONOTONIC, self.cycles_now()))
         elif not self._tick_needed() and self._tick.queued:
             self._tick.cancel()
-
-    def _next_key(self) -> int | None:
-        """The earliest queued entry, capped by the wrap guard."""
-        key = self.queue.first_key()
-        if self.wrap_guard:
-            guard = self.counter.last_ext + self.guard_cycles
-            if key is None or guard < key:
-                key = guard
-        return key
-
-    def _program(self) -> None:
-        """`hrtimer_reprogram` (forced): not from inside the interrupt, nor while hung."""
-        if self._in_irq or self.hang_detected:
-            return
-        key = self._next_key()
-        if key is not None and key == self._want and self._next_t is not None:
-            return
-        self._program_event(key, self.cycles_now(), force=True)
-
-    def _program_event(self, key: int | None, now: int, force: bool) -> bool:
-        """`tick_program_event`: False when the event is already past and not forced."""
-        if key is None:
-            self._want = None
-            self._next_t = None
-            return True
-        at = self.clockevent.program_event(key, now, force)
-        if at is None:
-            if force:  # the device gave up: nothing will wake the host
-                self._want = None
-                self._next_t = None
-            return False
-        self._want = key
-        cs = self.clocksource
-        true = at + self._lost
-        t = cs.time_of_cycles(true)
-        if t > self._now:
-            self._next_t = t
-            if cs.constant_rate is not None and true > cs.start_cycles:
-                self._event_t, self._event_cycles = t, true
-        else:
-            self._next_t = self._now
-        return True
-
-    def _spend(self, ns: int) -> None:
-        if ns:
-            self._now = self._now + mpq(ns) * NS
-
-    def _interrupt(self) -> None:
-        """`hrtimer_interrupt`: run what is due, program the next event, detect hangs."""
-        if self.irq_cost_ns:
-            self._spend(self.irq_cost_ns)
-        cycles = self.sample()
-        entry_t = self._now
-        stats = self.stats
-        stats.interrupts += 1
-        due = self.queue.first_key()
-        if due is None or due > cycles:
-            stats.guard_wakes += 1
-        touched = self._touched
-        touched.clear()
-        self._in_irq = True
-        try:
-            self.update_jiffies(cycles)
-            if self.stale_bases:
-                self._update_bases()
-            passes = 0
-            while True:
-                self._run_due(cycles)
-                now = self.sample() if self._now is not entry_t else cycles
-                if self._program_event(self._next_key(), now, force=False):
-                    self.hang_detected = False
-                    break
-                passes += 1
-                if passes >= HANG_PASSES:
-                    self._hang(entry_t, now)
-                    break
-                cycles = now
-        finally:
-            self._in_irq = False
-        for st in touched:
-            st.interrupts += 1
-
-    def _update_bases(self) -> None:
-        """`hrtimer_update_base` on interrupt entry: stale bases pick up their new offsets."""
-        if self.stale_bases:
-            stale = list(self.stale_bases)
-            self.stale_bases.clear()
-            for base in stale:
-                base.update_base()
-
-    @property
-    def jiffies(self) -> int:
-        """jiffies_64 on the root MONOTONIC grid: whole ticks accounted for (no INITIAL_JIFFIES)."""
-        return self.last_jiffies_update // self.tick_period
-
-    def update_jiffies(self, cycles: int) -> bool:
-        """`tick_do_update_jiffies64`: accumulate only once a whole jiffy has passed.
-
-        The tick (`tick_sched_timer`) and, after NOHZ idle, the interrupt entry
-        (`tick_nohz_irq_enter` → `tick_nohz_update_jiffies`) call it; it moves
-        `last_jiffies_update` by whole TICK_NSEC periods of root MONOTONIC and only then runs
-        `update_wall_time`: the root and the periodic namespaces accumulate.  Any other
-        interrupt reads the clocks without accumulating.  Returns whether jiffies advanced.
-        """
-        delta = self.root.tk.mono_ns(cycles) - self.last_jiffies_update
-        if delta < self.tick_period:
-            return False
-        ticks = delta // self.tick_period
-        self.last_jiffies_update += ticks * self.tick_period
-        root = self.root
-        root.advance_to(cycles)
-        for ns in self.periodic:
-            if ns is not root:
-                ns.advance_to(cycles)
-        return True
-
-    def next_tick_cycles(self, cycles: int) -> int:
-        """The first tick boundary at or after `cycles` (not kernel code: lazy planning).
-
-        Tick boundaries are root MONOTONIC multiples of TICK_NSEC on the jiffies grid; the
-        boundary is reached at the first cycle where root MONOTONIC reads it.  A lazy
-        namespace's hook lands there, so its second_overflow runs on a tick as a kernel's does.
-        """
-        tk = self._jiffy_tk
-        period = self.tick_period
-        last = self.last_jiffies_update
-        mono = tk.mono_ns(cycles)
-        boundary = last + -(-(mono - last) // period) * period
-        at = tk.cycles_for_mono(boundary)
-        if at < cycles:
-            at = tk.cycles_for_mono(boundary + period)
-        return at
-
-    def last_tick_cycles(self, cycles: int) -> int:
-        """The last tick boundary at or before `cycles` (not kernel code: lazy accumulation).
-
-        A lazy namespace catching up inside an interrupt accumulates only this far, as a
-        kernel's timekeeper would have in its last tick.
-        """
-        tk = self._jiffy_tk
-        period = self.tick_period
-        last = self.last_jiffies_update
-        boundary = last + (tk.mono_ns(cycles) - last) // period * period
-        return min(tk.cycles_for_mono(boundary), cycles)
-
-    def _run_due(self, cycles: int) -> None:
-        """`__hrtimer_run_queues` for one pass at `cycles`, fair across namespaces.
-
-        While the entries due by `cycles` belong to one namespace (host entries — the tick,
-        lazy NTP hooks, daemon and network events — belong to none), or no group has two of
-        them, they run strictly by expiry, exactly as with `fair_expiry=False` (the order
-        is then the round-robin's too).  Otherwise — or once another entry is queued due, or
-        with expiry costs another namespace's entry comes due while the pass runs — the rest
-        of the pass is `_run_fair`'s round-robin.
-        """
-        queue = self.queue
-        if not self.fair_expiry:
-            self._run_in_order(cycles, None)
-            return
-        cost = self.expiry_cost_ns
-        while True:
-            entry = queue.pop_sole_due(cycles)  # the common case: one entry due
-            if entry is not None:
-                entry.expire(cycles)
-                if cost:
-                    self._spend(cost)
-                continue
-            if not queue.has_due(cycles):
-                return
-            unfair, names = queue.due_groups(cycles)
-            watch = PassWatch(cycles)
-            watch.joined.update(names)
-            if unfair:
-                self._run_fair(watch, [])
-                return
-            # one namespace: only another's due entry trips; several (one entry each): any
-            watch.domain = names[0] if len(names) == 1 else _ANY_NAMESPACE if names else None
-            queue.watch(watch)
-            try:
-                late = self._run_in_order(cycles, watch)
-            finally:
-                queue.unwatch()
-            if late:
-                self._run_fair(watch, late)
-                return
-            if not watch.tripped:
-                return
-
-    def _run_in_order(self, cycles: int, watch: PassWatch | None) -> list[Item]:
-        """Run due entries by expiry.  With a `watch`, stop when it trips, or return the
-        entries of another namespace that came due meanwhile (`_late`)."""
-        cost = self.expiry_cost_ns
-        queue = self.queue
-        while (entry := queue.pop_due(cycles)) is not None:
-            entry.expire(cycles)
-            if cost:
-                self._spend(cost)
-                if watch is not None and (late := self._late(watch)):
-                    return late
-            if watch is not None and watch.tripped:
-                break
-        return []
-
-    def _late(self, watch: PassWatch) -> list[Item]:
-        """Entries of namespaces new to the pass that came due since it began (model, not
-        kernel: the kernel runs them in the next pass, after this one's)."""
-        key = watch.next_key
-        if key is None or not watch.joined:
-            return []  # a pass of host entries only stays strict: no namespace to be fair to
-        if watch.next_t is None:
-            watch.next_t = self.clocksource.time_of_cycles(key + self._lost)
-        if self._now < watch.next_t or key > (now := self.cycles_now()):
-            return []
-        return self.queue.late_window(watch, now)
-
-    def _run_fair(self, watch: PassWatch, late: list[Item]) -> None:
-        """Round-robin expiry: one entry per namespace per round, by expiry within each.
-
-        Every round runs, for each namespace with entries due by `cycles` when the round
-        starts (ordered by their earliest due entry; host entries form one more group), that
-        namespace's earliest due entry at its turn.  Entries queued due during the pass join
-        their namespace's turn (a new namespace joins the next round); entries cancelled or
-        re-armed after being taken for the pass are skipped.  So with k groups due, an
-        entry that is j-th in its namespace runs after at most k·j − 1 others in this pass.
-        A namespace with nothing in the pass whose entry comes due while it runs (the time
-        expiries cost) joins after the expiry in progress, with all of its entries due by
-        then; each namespace joins so once per pass, so a pass still ends.
-        """
-        queue = self.queue
-        cycles = watch.cycles
-        cost = self.expiry_cost_ns
-        heaps: dict[object | None, HeldGroup] = {}
-        deferred: set[object | None] = set()
-        queue.watch(watch)
-        try:
-            if late:
-                queue.admit(heaps, late, watch)
-            while True:
-                queue.hold_due(heaps, cycles, watch.joined)
-                order = self._round_order(heaps)
-                if len(order) < 2:
-                    if not order or not self._drain_held(heaps, order[0], watch):
-                        return
-                    continue
-                for domain in order:
-                    queue.hold_due(heaps, cycles, watch.joined)
-                    group = heaps[domain]
-                    entry = queue.take_held(group)
-                    if entry is None:
-                        continue
-                    entry.expire(group.cycles)
-                    if cost:
-                        self._spend(cost)
-                        if late := self._late(watch):
-                            queue.admit(heaps, late, watch)
-                if TRACE.enabled:
-                    self._trace_deferred(heaps, order, deferred)
-        finally:
-            queue.unwatch()
-            queue.release_held()
-
-    def _drain_held(
-        self, heaps: dict[object | None, HeldGroup], domain: object | None, watch: PassWatch
-    ) -> bool:
-        """Rounds of one group: its held entries by expiry until the list has one due again
-        or a namespace joins late (True: a new round must look at them) or the group is done
-        (False)."""
-        queue = self.queue
-        cost = self.expiry_cost_ns
-        heap = heaps[domain]
-        cycles = watch.cycles
-        while not queue.has_due(cycles):
-            entry = queue.take_held(heap)
-            if entry is None:
-                return False
-            entry.expire(heap.cycles)
-            if cost:
-                self._spend(cost)
-                if late := self._late(watch):
-                    queue.admit(heaps, late, watch)
-                    return True
-        return True
-
-    def _round_order(self, heaps: dict[object | None, HeldGroup]) -> list[object | None]:
-        """The groups that still hold due entries, earliest first (emptied ones are dropped)."""
-        heads = []
-        for domain, heap in list(heaps.items()):
-            head = self.queue.head_held(heap)
-            if head is None:
-                del heaps[domain]
-            else:
-                heads.append((head, domain))
-        heads.sort(key=lambda pair: pair[0][:2])
-        return [domain for _, domain in heads]
-
-    def _trace_deferred(
-        self,
-        heaps: dict[object | None, HeldGroup],
-        order: list[object | None],
-        deferred: set[object | None],
-    ) -> None:
-        """Trace, once per pass, each namespace a round left with due entries (it waits)."""
-        for domain in order:
-            heap = heaps.get(domain)
-            if domain in deferred or not heap or self.queue.head_held(heap) is None:
-                continue
-            deferred.add(domain)
-            emit(
-                "hrtimer_fair_defer",
-                ns=getattr(domain, "name", "host"),
-                waiting=len(heap),
-                groups=len(order),
-            )
-
-    def _hang(self, entry_t: mpq, now: int) -> None:
-        """Three passes could not catch up: force the next event a little later (≤ 100 ms)."""
-        self.hang_detected = True
-        self.stats.hang_detections += 1
-        for st in self._touched:
-            st.hang_detections += 1
-        spent = floor_q((self._now - entry_t) * NSEC_PER_SEC)
-        self.stats.max_hang_ns = max(self.stats.max_hang_ns, spent)
-        delay = self.clockevent.ns_to_cycles(hang_delay_ns(spent))
-        self._program_event(now + delay, now, force=True)
-        if TRACE.enabled:
-            emit("hrtimer_hang", spent_ns=spent, delay_ns=hang_delay_ns(spent))
 
     def run_until(self, true_ns: int | mpq) -> None:
         """Advance true time to `true_ns` (int ns, or an exact mpq of ns), taking interrupts."""
@@ -871,10 +411,7 @@ class Host:
         # the two is then simply reached already.
         if target < self._now and (self._floor is None or target < self._floor):
             raise ValueError(f"run_until({true_ns}) is before the current true time")
-        while (next_t := self._next_t) is not None and next_t <= target:
-            if next_t > self._now:  # max(self._now, next_t), without the call
-                self._now = next_t
-            self._interrupt()
+        self._interrupts_until(target)
         if target >= self._now:
             self._now = target
             self._floor = None
@@ -949,3 +486,4 @@ class Host:
                 entry.arm()
                 if isinstance(entry, TimerEntry) and entry.key is not None and entry.key <= now:
                     entry.stepped = True
+

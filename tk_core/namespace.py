@@ -67,7 +67,8 @@ from .timerfd import TimerFd
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .host import Host, NamespaceStats
+    from .host import Host
+    from .host_stats import NamespaceStats
 
 #: glibc adjtime(3): MAX_SEC = INT_MAX / 1000000 − 2, MIN_SEC = INT_MIN / 1000000 + 2
 ADJTIME_MAX_SEC = (2**31 - 1) // 1_000_000 - 2

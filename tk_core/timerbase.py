@@ -37,7 +37,8 @@ from .hrtimer import ClockEntry
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from .host import Host, NamespaceStats
+    from .host import Host
+    from .host_stats import NamespaceStats
     from .namespace import Namespace, TimekeeperNamespace
     from .timekeeper import Timekeeper
 
