@@ -62,6 +62,7 @@ class HostCore:
     irq_cost_ns: int
     expiry_cost_ns: int
     fair_expiry: bool
+    aux_clocks: bool
     wrap_guard: bool
     guard_cycles: int
     hang_detected: bool

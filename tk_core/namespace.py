@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .host import Host
+    from .host_core import HostCore
     from .host_stats import NamespaceStats
 
 #: glibc adjtime(3): MAX_SEC = INT_MAX / 1000000 − 2, MIN_SEC = INT_MIN / 1000000 + 2
@@ -486,7 +487,7 @@ class TimekeeperNamespace(Namespace):
         same; any accumulation, step, rate change, suspend or restore ends in a new read_seq.
         Aux clocks are not kept (they have timekeepers of their own).
         """
-        host = self.host
+        host: HostCore = self.host  # typed as the core: its fields are native when compiled
         now = host._now
         if host._cache_now is now:
             cycles = host._cache_cycles
@@ -929,7 +930,7 @@ class OffsetsNamespace(Namespace):
 
     def clock_gettime_ns(self, clockid: int) -> int:
         """The host's reading (its root's; EINVAL there) plus the offset, kept per instant."""
-        host = self.host
+        host: HostCore = self.host  # typed as the core: its fields are native when compiled
         cycles = host._cache_cycles if host._cache_now is host._now else host.cycles_now()
         seq = host.root.tk.read_seq
         if cycles == self._read_cycles and seq == self._read_seq:

@@ -27,7 +27,7 @@ NTP's tick length changes, so keeping a reference costs one integer compare per 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from gmpy2 import mpq
 
@@ -70,7 +70,7 @@ class Reference:
     """Exact ideal MONOTONIC and RAW for one timekeeper (see the module docstring)."""
 
     #: The exact rationals and the integers that make up the state (checkpoints use these).
-    RATIONAL_FIELDS = (
+    RATIONAL_FIELDS: ClassVar[tuple[str, ...]] = (
         "freq_eff",
         "mono",
         "nominal_mono",
@@ -80,7 +80,7 @@ class Reference:
         "raw",
         "raw_rate",
     )
-    INT_FIELDS = ("anchor_cycles", "tick_length")
+    INT_FIELDS: ClassVar[tuple[str, ...]] = ("anchor_cycles", "tick_length")
     __slots__ = RATIONAL_FIELDS + INT_FIELDS
 
     def __init__(self, tk: Timekeeper, cycles: int, freq_eff: mpq) -> None:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from .host import Host
+    from .host_core import HostCore
     from .host_stats import NamespaceStats
     from .namespace import Namespace, TimekeeperNamespace
     from .timekeeper import Timekeeper
@@ -374,7 +375,7 @@ class TimerEntry(ClockEntry["Host", "TimekeeperNamespace"]):
         host.enqueue(self, self.base.key_for(self, host.cycles_now()))
 
     def expire(self, cycles: int) -> None:
-        host = self.queue_host
+        host: HostCore = self.queue_host  # typed as the core: native fields when compiled
         stats = self.stats
         host._touched[stats] = None  # host.touch, inlined (every expiry's path)
         dom = self.owner
@@ -393,7 +394,7 @@ class TimerEntry(ClockEntry["Host", "TimekeeperNamespace"]):
         self.base.discard(self)
         stats.expiries += 1
         host.stats.expiries += 1
-        if host.check_never_early:
+        if self.queue_host.check_never_early:  # Host's, settable per host: not in the core
             self._check(cycles)
         # Lateness is measured when this timer's callback runs, by its own clock: with expiry
         # costs, timers earlier in the same interrupt have already used up time.
