@@ -14,6 +14,11 @@ after three passes that could not catch up declare a hang and force a delay of t
 `irq_cost_ns` of true time on entry to every interrupt and `expiry_cost_ns` per entry run.
 Both default to 0 (an infinitely fast CPU); the storm experiments set them.
 
+The interrupt path itself (`_interrupt`, its expiry passes, `update_jiffies`, the counter
+read) is `tk_core.host_core.HostCore`, which `Host` subclasses: kept apart so that the
+optional compiled build can compile it while `Host`, the class users call, keeps its own
+argument handling (see `tk_compiled`).
+
 NOHZ idle is the default: no periodic tick runs unless a `periodic` namespace needs one (or
 `nohz=False`).  What still wakes an idle host: queued entries (timers, lazy NTP hooks) and the
 wrap guard — the kernel's `timekeeping_max_deferment` cap, an interrupt at most max_idle_ns
