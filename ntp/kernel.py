@@ -14,7 +14,7 @@ CONFIG_NTP_PPS (which needs a kernel without NO_HZ, so distribution kernels lack
 from __future__ import annotations
 
 import errno
-from typing import Any
+from typing import Any, Final
 
 import gmpy2
 
@@ -94,7 +94,7 @@ from ntp.trace import TRACE, emit
 from ntp.version import KernelBehaviour
 
 #: The kernel's ntp_data variables that make up an ``NtpState`` (checkpoints and ``__eq__``).
-STATE_FIELDS = (
+STATE_FIELDS: Final = (
     "tick_usec",
     "tick_length",
     "tick_length_base",
@@ -126,7 +126,7 @@ STATE_NAMES = {
 #: ``timekeeping_validate_timex`` bounds for ADJ_FREQUENCY on 64-bit (C division).
 FREQ_INPUT_MIN = div_trunc(LLONG_MIN, PPM_SCALE)
 FREQ_INPUT_MAX = div_trunc(LLONG_MAX, PPM_SCALE)
-_MAXERROR_GROWTH = MAXFREQ // NSEC_PER_USEC
+_MAXERROR_GROWTH: Final = MAXFREQ // NSEC_PER_USEC
 _PPS_FIELDS = ("ppsfreq", "jitter", "shift", "stabil", "jitcnt", "calcnt", "errcnt", "stbcnt")
 
 

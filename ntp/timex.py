@@ -14,47 +14,47 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, overload
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, overload
 
 # --- adjtimex mode bits (uapi/linux/timex.h) -------------------------------------------------
-ADJ_OFFSET = 0x0001
-ADJ_FREQUENCY = 0x0002
-ADJ_MAXERROR = 0x0004
-ADJ_ESTERROR = 0x0008
-ADJ_STATUS = 0x0010
-ADJ_TIMECONST = 0x0020
-ADJ_TAI = 0x0080
-ADJ_SETOFFSET = 0x0100
-ADJ_MICRO = 0x1000
-ADJ_NANO = 0x2000
-ADJ_TICK = 0x4000
+ADJ_OFFSET: Final = 0x0001
+ADJ_FREQUENCY: Final = 0x0002
+ADJ_MAXERROR: Final = 0x0004
+ADJ_ESTERROR: Final = 0x0008
+ADJ_STATUS: Final = 0x0010
+ADJ_TIMECONST: Final = 0x0020
+ADJ_TAI: Final = 0x0080
+ADJ_SETOFFSET: Final = 0x0100
+ADJ_MICRO: Final = 0x1000
+ADJ_NANO: Final = 0x2000
+ADJ_TICK: Final = 0x4000
 #: Kernel-internal: the call comes from adjtime(3), not ntp_adjtime(3).
-ADJ_ADJTIME = 0x8000
+ADJ_ADJTIME: Final = 0x8000
 #: Kernel-internal: with ADJ_ADJTIME, only read the pending adjtime slew (same bit as ADJ_NANO).
-ADJ_OFFSET_READONLY = 0x2000
+ADJ_OFFSET_READONLY: Final = 0x2000
 #: User-space names for the adjtime(3) modes (ADJ_ADJTIME | ADJ_OFFSET [| READONLY]).
-ADJ_OFFSET_SINGLESHOT = 0x8001
-ADJ_OFFSET_SS_READ = 0xA001
+ADJ_OFFSET_SINGLESHOT: Final = 0x8001
+ADJ_OFFSET_SS_READ: Final = 0xA001
 
 # --- status bits ----------------------------------------------------------------------------
-STA_PLL = 0x0001
-STA_PPSFREQ = 0x0002
-STA_PPSTIME = 0x0004
-STA_FLL = 0x0008
-STA_INS = 0x0010
-STA_DEL = 0x0020
-STA_UNSYNC = 0x0040
-STA_FREQHOLD = 0x0080
-STA_PPSSIGNAL = 0x0100
-STA_PPSJITTER = 0x0200
-STA_PPSWANDER = 0x0400
-STA_PPSERROR = 0x0800
-STA_CLOCKERR = 0x1000
-STA_NANO = 0x2000
-STA_MODE = 0x4000
-STA_CLK = 0x8000
+STA_PLL: Final = 0x0001
+STA_PPSFREQ: Final = 0x0002
+STA_PPSTIME: Final = 0x0004
+STA_FLL: Final = 0x0008
+STA_INS: Final = 0x0010
+STA_DEL: Final = 0x0020
+STA_UNSYNC: Final = 0x0040
+STA_FREQHOLD: Final = 0x0080
+STA_PPSSIGNAL: Final = 0x0100
+STA_PPSJITTER: Final = 0x0200
+STA_PPSWANDER: Final = 0x0400
+STA_PPSERROR: Final = 0x0800
+STA_CLOCKERR: Final = 0x1000
+STA_NANO: Final = 0x2000
+STA_MODE: Final = 0x4000
+STA_CLK: Final = 0x8000
 #: Bits user space cannot write through ADJ_STATUS.
-STA_RONLY = (
+STA_RONLY: Final = (
     STA_PPSSIGNAL
     | STA_PPSJITTER
     | STA_PPSWANDER
@@ -66,48 +66,48 @@ STA_RONLY = (
 )
 
 # --- clock states (adjtimex return values) ---------------------------------------------------
-TIME_OK = 0
-TIME_INS = 1
-TIME_DEL = 2
-TIME_OOP = 3
-TIME_WAIT = 4
-TIME_ERROR = 5
-TIME_BAD = TIME_ERROR
+TIME_OK: Final = 0
+TIME_INS: Final = 1
+TIME_DEL: Final = 2
+TIME_OOP: Final = 3
+TIME_WAIT: Final = 4
+TIME_ERROR: Final = 5
+TIME_BAD: Final = TIME_ERROR
 
 # --- generic limits -------------------------------------------------------------------------
-NSEC_PER_SEC = 1_000_000_000
-NSEC_PER_USEC = 1_000
-USEC_PER_SEC = 1_000_000
-LLONG_MAX = 2**63 - 1
-LLONG_MIN = -(2**63)
-KTIME_MAX = LLONG_MAX
-KTIME_SEC_MAX = KTIME_MAX // NSEC_PER_SEC  # 9223372036
-TIME64_MAX = LLONG_MAX
+NSEC_PER_SEC: Final = 1_000_000_000
+NSEC_PER_USEC: Final = 1_000
+USEC_PER_SEC: Final = 1_000_000
+LLONG_MAX: Final = 2**63 - 1
+LLONG_MIN: Final = -(2**63)
+KTIME_MAX: Final = LLONG_MAX
+KTIME_SEC_MAX: Final = KTIME_MAX // NSEC_PER_SEC  # 9223372036
+TIME64_MAX: Final = LLONG_MAX
 #: KTIME_SEC_MAX less 30 years of 365 days: the last second settimeofday accepts (time64.h).
-TIME_SETTOD_SEC_MAX = KTIME_SEC_MAX - 30 * 365 * 86400  # 8277292036
-SECS_PER_DAY = 86400
-USER_HZ = 100
+TIME_SETTOD_SEC_MAX: Final = KTIME_SEC_MAX - 30 * 365 * 86400  # 8277292036
+SECS_PER_DAY: Final = 86400
+USER_HZ: Final = 100
 
 # --- NTP constants (linux/timex.h, ntp.c; include/linux/timex.h) ----------------------------------
-NTP_SCALE_SHIFT = 32
-SHIFT_PLL = 2
-SHIFT_FLL = 2
-MAXTC = 10
-SHIFT_USEC = 16
-PPM_SCALE = NSEC_PER_USEC << (NTP_SCALE_SHIFT - SHIFT_USEC)  # 65536000
-PPM_SCALE_INV_SHIFT = 19
-PPM_SCALE_INV = (1 << (PPM_SCALE_INV_SHIFT + NTP_SCALE_SHIFT)) // PPM_SCALE + 1  # 34359739
-MAXPHASE = 500_000_000
-MAXFREQ = 500_000
-MAXFREQ_SCALED = MAXFREQ << NTP_SCALE_SHIFT  # 2147483648000000
-MINSEC = 256
-MAXSEC = 2048
-NTP_PHASE_LIMIT = (MAXPHASE // NSEC_PER_USEC) << 5  # 16000000 µs
-MAX_TICKADJ = 500
-MAX_TAI_OFFSET = 100_000
+NTP_SCALE_SHIFT: Final = 32
+SHIFT_PLL: Final = 2
+SHIFT_FLL: Final = 2
+MAXTC: Final = 10
+SHIFT_USEC: Final = 16
+PPM_SCALE: Final = NSEC_PER_USEC << (NTP_SCALE_SHIFT - SHIFT_USEC)  # 65536000
+PPM_SCALE_INV_SHIFT: Final = 19
+PPM_SCALE_INV: Final = (1 << (PPM_SCALE_INV_SHIFT + NTP_SCALE_SHIFT)) // PPM_SCALE + 1  # 34359739
+MAXPHASE: Final = 500_000_000
+MAXFREQ: Final = 500_000
+MAXFREQ_SCALED: Final = MAXFREQ << NTP_SCALE_SHIFT  # 2147483648000000
+MINSEC: Final = 256
+MAXSEC: Final = 2048
+NTP_PHASE_LIMIT: Final = (MAXPHASE // NSEC_PER_USEC) << 5  # 16000000 µs
+MAX_TICKADJ: Final = 500
+MAX_TAI_OFFSET: Final = 100_000
 
-_MASK32 = (1 << 32) - 1
-_MASK64 = (1 << 64) - 1
+_MASK32: Final = (1 << 32) - 1
+_MASK64: Final = (1 << 64) - 1
 
 
 # --- integer helpers with C semantics -------------------------------------------------------

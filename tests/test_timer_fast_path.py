@@ -5,7 +5,8 @@ Two shortcuts sit on every expiry's path:
 * `Host.sample` at a programmed event takes the unmasked count from the event itself
   (`_program_event` keeps the pair) instead of `Clocksource.cycles_at`, a rational product;
 * `HostTimerQueue.first_key` / `has_due` / `pop_due` / `pop_sole_due` read the head items off
-  SortedList's sublists instead of going through `SortedList.__getitem__`.
+  SortedList's sublists instead of going through `SortedList.__getitem__`, and pop the head
+  with `hrtimer.pop_head` instead of `SortedList.pop(0)`.
 
 The reference host below puts the plain versions back (the public SortedList API, and
 `cycles_at` at every sample); random timer workloads over every namespace model (the root, a
@@ -23,13 +24,14 @@ from contextlib import contextmanager
 
 import pytest
 from gmpy2 import mpq
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from sortedcontainers import SortedList
 
 import tk_core.host as host_module
 from ntp import ADJ_FREQUENCY, Timex
 from tk_core import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, Host
-from tk_core.hrtimer import HostEntry, HostTimerQueue, Item
+from tk_core.hrtimer import HostEntry, HostTimerQueue, Item, pop_head
 
 NSEC = 1_000_000_000
 MS = 1_000_000
@@ -217,3 +219,60 @@ def test_sample_shortcut_is_taken_and_exact(costly: bool) -> None:
     assert h.stats.expiries == 20
     # an interrupt cost moves true time off the event's instant: no shortcut then
     assert any(taken) is not costly
+
+
+def sorted_list_state(lst: SortedList) -> tuple[object, ...]:
+    """Every field SortedList's positional operations read."""
+    return (lst._len, lst._load, lst._lists, lst._maxes, lst._index, lst._offset)
+
+
+queue_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), st.integers(0, 60)),
+        st.tuples(st.just("fill"), st.integers(1, 40)),  # that many adds: sublists split
+        st.tuples(st.just("pop"), st.just(0)),
+        st.tuples(st.just("index"), st.integers(0, 200)),
+        st.tuples(st.just("build"), st.just(0)),  # the positional index, as lst[i] builds it
+        st.tuples(st.just("remove"), st.integers(0, 200)),
+    ),
+    max_size=300,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(load=st.integers(1, 8), ops=queue_ops)
+@example(load=4, ops=[("fill", 12), ("build", 0), ("pop", 0), ("pop", 0)])  # index kept
+@example(load=4, ops=[("fill", 12), ("pop", 0), ("pop", 0), ("pop", 0)])  # head merges
+def test_pop_head_leaves_the_state_pop_0_leaves(load: int, ops: list[tuple[str, int]]) -> None:
+    """`pop_head` and `SortedList.pop(0)` return the same item and leave the same sublists,
+    maxima, length and positional index, whether or not the index is built and whether or
+    not the head sublist merges."""
+    ours, theirs = SortedList(), SortedList()
+    ours._reset(load)
+    theirs._reset(load)
+    seq = itertools.count()
+    for op, value in ops:
+        if op in ("add", "fill"):
+            for key in [value] if op == "add" else range(value):
+                item = (key, next(seq), HostEntry())  # the queue's item shape
+                ours.add(item)
+                theirs.add(item)
+        elif not theirs:
+            continue
+        elif op == "pop":
+            assert pop_head(ours) == theirs.pop(0)
+        elif op == "build":  # SortedList builds it only over two or more sublists
+            if len(theirs._lists) < 2 or theirs._index:
+                continue
+            ours._build_index()
+            theirs._build_index()
+        elif op == "index":
+            assert ours[value % len(ours)] == theirs[value % len(theirs)]
+        else:
+            item = theirs[value % len(theirs)]
+            assert ours[value % len(ours)] == item  # both build the index
+            ours.remove(item)
+            theirs.remove(item)
+        assert sorted_list_state(ours) == sorted_list_state(theirs)
+    if load >= 4:  # SortedList's own consistency check wants a load of 4 or more
+        ours._check()

@@ -24,13 +24,14 @@ positive delta programs, so min_delta escalation happens only for such devices.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
-NSEC_PER_SEC = 1_000_000_000
-MIN_DELTA_FLOOR_NS = 5000
-MIN_DELTA_TRIES = 3
-HANG_PASSES = 3
-HANG_MAX_DELAY_NS = 100_000_000
-MAX_DELTA_DEFAULT_NS = 600 * NSEC_PER_SEC
+NSEC_PER_SEC: Final = 1_000_000_000
+MIN_DELTA_FLOOR_NS: Final = 5000
+MIN_DELTA_TRIES: Final = 3
+HANG_PASSES: Final = 3
+HANG_MAX_DELAY_NS: Final = 100_000_000
+MAX_DELTA_DEFAULT_NS: Final = 600 * NSEC_PER_SEC
 
 
 @dataclass(eq=False)

@@ -10,6 +10,12 @@ every attribute declared here.
 The kernel functions each method reproduces are named in its docstring: `hrtimer_interrupt`,
 `__hrtimer_run_queues`, `tick_program_event`, `tick_do_update_jiffies64`,
 `hrtimer_update_base`.
+
+Inside the interrupt path the steps call one another as `HostCore.step(self, ...)`, not
+`self.step(...)`: compiled, that is a direct C call, where `self.step` on a `Host` (a Python
+subclass) would look the method up by name at every step.  Three stay looked up, so a
+subclass or a test can replace them: `sample` (the counter read), `_run_due` (the expiry
+pass) and `_run_fair` (its round-robin).
 """
 
 from __future__ import annotations
@@ -92,7 +98,7 @@ class HostCore:
             start, p, q, mask = read  # `Clocksource.cycles_at_ns`, inlined: no rationals
             raw = (start + self._now_ns * p // q) & mask
         else:
-            raw = self._raw_at(now)
+            raw = HostCore._raw_at(self, now)
         counter = self.counter  # ExtendedCounter.peek, inlined: this is every read's path
         d = (raw - counter.last_raw) & counter.mask
         self._cache_cycles = cycles = counter.last_ext + (0 if d > counter.max_delta else d)
@@ -129,7 +135,7 @@ class HostCore:
     def enqueue(self, entry: HostEntry, key: int) -> None:
         """Queue `entry` at `key` cycles; reprogram unless inside the interrupt or hung."""
         self.queue.add(entry, key)
-        self._program()
+        HostCore._program(self)
 
     def note_early(self, entry: ClockEntry[Any, Any]) -> None:
         """A non-timer clock entry (tick, daemon) came due before its deadline (re-armed)."""
@@ -168,10 +174,10 @@ class HostCore:
         """`hrtimer_reprogram` (forced): not from inside the interrupt, nor while hung."""
         if self._in_irq or self.hang_detected:
             return
-        key = self._next_key()
+        key = HostCore._next_key(self)
         if key is not None and key == self._want and self._next_t is not None:
             return
-        self._program_event(key, self.cycles_now(), force=True)
+        HostCore._program_event(self, key, HostCore.cycles_now(self), force=True)
 
     def _program_event(self, key: int | None, now: int, force: bool) -> bool:
         """`tick_program_event`: False when the event is already past and not forced."""
@@ -204,7 +210,7 @@ class HostCore:
     def _interrupt(self) -> None:
         """`hrtimer_interrupt`: run what is due, program the next event, detect hangs."""
         if self.irq_cost_ns:
-            self._spend(self.irq_cost_ns)
+            HostCore._spend(self, self.irq_cost_ns)
         cycles = self.sample()
         entry_t = self._now
         stats = self.stats
@@ -216,19 +222,19 @@ class HostCore:
         touched.clear()
         self._in_irq = True
         try:
-            self.update_jiffies(cycles)
+            HostCore.update_jiffies(self, cycles)
             if self.stale_bases:
-                self._update_bases()
+                HostCore._update_bases(self)
             passes = 0
             while True:
                 self._run_due(cycles)
                 now = self.sample() if self._now is not entry_t else cycles
-                if self._program_event(self._next_key(), now, force=False):
+                if HostCore._program_event(self, HostCore._next_key(self), now, force=False):
                     self.hang_detected = False
                     break
                 passes += 1
                 if passes >= HANG_PASSES:
-                    self._hang(entry_t, now)
+                    HostCore._hang(self, entry_t, now)
                     break
                 cycles = now
         finally:
@@ -311,7 +317,7 @@ class HostCore:
         """
         queue = self.queue
         if not self.fair_expiry:
-            self._run_in_order(cycles, None)
+            HostCore._run_in_order(self, cycles, None)
             return
         cost = self.expiry_cost_ns
         while True:
@@ -319,7 +325,7 @@ class HostCore:
             if entry is not None:
                 entry.expire(cycles)
                 if cost:
-                    self._spend(cost)
+                    HostCore._spend(self, cost)
                 continue
             if not queue.has_due(cycles):
                 return
@@ -333,7 +339,7 @@ class HostCore:
             watch.domain = names[0] if len(names) == 1 else _ANY_NAMESPACE if names else None
             queue.watch(watch)
             try:
-                late = self._run_in_order(cycles, watch)
+                late = HostCore._run_in_order(self, cycles, watch)
             finally:
                 queue.unwatch()
             if late:
@@ -350,8 +356,8 @@ class HostCore:
         while (entry := queue.pop_due(cycles)) is not None:
             entry.expire(cycles)
             if cost:
-                self._spend(cost)
-                if watch is not None and (late := self._late(watch)):
+                HostCore._spend(self, cost)
+                if watch is not None and (late := HostCore._late(self, watch)):
                     return late
             if watch is not None and watch.tripped:
                 break
@@ -365,7 +371,7 @@ class HostCore:
             return []  # a pass of host entries only stays strict: no namespace to be fair to
         if watch.next_t is None:
             watch.next_t = self.clocksource.time_of_cycles(key + self._lost)
-        if self._now < watch.next_t or key > (now := self.cycles_now()):
+        if self._now < watch.next_t or key > (now := HostCore.cycles_now(self)):
             return []
         return self.queue.late_window(watch, now)
 
@@ -393,9 +399,9 @@ class HostCore:
                 queue.admit(heaps, late, watch)
             while True:
                 queue.hold_due(heaps, cycles, watch.joined)
-                order = self._round_order(heaps)
+                order = HostCore._round_order(self, heaps)
                 if len(order) < 2:
-                    if not order or not self._drain_held(heaps, order[0], watch):
+                    if not order or not HostCore._drain_held(self, heaps, order[0], watch):
                         return
                     continue
                 for domain in order:
@@ -406,11 +412,11 @@ class HostCore:
                         continue
                     entry.expire(group.cycles)
                     if cost:
-                        self._spend(cost)
-                        if late := self._late(watch):
+                        HostCore._spend(self, cost)
+                        if late := HostCore._late(self, watch):
                             queue.admit(heaps, late, watch)
                 if TRACE.enabled:
-                    self._trace_deferred(heaps, order, deferred)
+                    HostCore._trace_deferred(self, heaps, order, deferred)
         finally:
             queue.unwatch()
             queue.release_held()
@@ -431,8 +437,8 @@ class HostCore:
                 return False
             entry.expire(heap.cycles)
             if cost:
-                self._spend(cost)
-                if late := self._late(watch):
+                HostCore._spend(self, cost)
+                if late := HostCore._late(self, watch):
                     queue.admit(heaps, late, watch)
                     return True
         return True
@@ -477,7 +483,7 @@ class HostCore:
         spent = floor_q((self._now - entry_t) * NSEC_PER_SEC)
         self.stats.max_hang_ns = max(self.stats.max_hang_ns, spent)
         delay = self.clockevent.ns_to_cycles(hang_delay_ns(spent))
-        self._program_event(now + delay, now, force=True)
+        HostCore._program_event(self, now + delay, now, force=True)
         if TRACE.enabled:
             emit("hrtimer_hang", spent_ns=spent, delay_ns=hang_delay_ns(spent))
 
@@ -487,4 +493,4 @@ class HostCore:
         while (next_t := self._next_t) is not None and next_t <= target:
             if next_t > self._now:  # max(self._now, next_t), without the call
                 self._now = next_t
-            self._interrupt()
+            HostCore._interrupt(self)

@@ -134,6 +134,34 @@ class PassWatch:
         self.tripped = False
 
 
+def pop_head(lst: SortedList) -> Item:
+    """`SortedList.pop(0)` of a non-empty list, with its common case done here.
+
+    Every expiry pops the queue's head, and through SortedList's method that is two
+    interpreted calls (`pop`, `_delete`).  While the head sublist stays above half the load
+    after the removal, `_delete(0, 0)` only drops the item, counts it off `_len`, and — if the
+    positional index is built — takes one off the index's nodes from the head leaf up to the
+    root; the head's maximum is unchanged.  That case is done here on the same fields; any
+    other (the head sublist would merge into the next one) is left to SortedList.  A
+    differential test compares the whole internal state with `pop(0)`'s.
+    """
+    lists: list[list[Item]] = lst._lists
+    head = lists[0]
+    if len(head) - 1 <= lst._load >> 1:
+        item: Item = lst.pop(0)
+        return item
+    item = head.pop(0)
+    lst._len -= 1
+    index: list[int] = lst._index
+    if index:
+        child: int = lst._offset
+        while child > 0:
+            index[child] -= 1
+            child = (child - 1) >> 1
+        index[0] -= 1
+    return item
+
+
 @mypyc_attr(allow_interpreted_subclasses=True)
 class HostTimerQueue:
     """Entries ordered by (host cycles, arming order).
@@ -212,7 +240,7 @@ class HostTimerQueue:
         lists = self._list._lists
         if not lists or lists[0][0][0] > cycles:
             return None
-        item: Item = self._list.pop(0)
+        item = pop_head(self._list)
         entry = item[2]
         entry._item = None
         return entry
@@ -235,7 +263,7 @@ class HostTimerQueue:
                 return None
         elif len(lists) > 1 and lists[1][0][0] <= cycles:
             return None
-        item: Item = lst.pop(0)
+        item = pop_head(lst)
         entry = item[2]
         entry._item = None
         return entry

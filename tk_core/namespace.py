@@ -21,7 +21,7 @@ import errno
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, TypeVar
 
 from gmpy2 import mpq
 
@@ -42,6 +42,7 @@ from .clockids import (
     KNOWN_UNMODELLED,
     clock_name,
 )
+from .host_core import HostCore
 from .hrtimer import CycleEntry
 from .posix_timers import PosixTimer, Sleeper, timens_ktime_to_host
 from .reference import Reference
@@ -68,12 +69,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .host import Host
-    from .host_core import HostCore
     from .host_stats import NamespaceStats
 
 #: glibc adjtime(3): MAX_SEC = INT_MAX / 1000000 − 2, MIN_SEC = INT_MIN / 1000000 + 2
-ADJTIME_MAX_SEC = (2**31 - 1) // 1_000_000 - 2
-ADJTIME_MIN_SEC = -(2**31 // 1_000_000) + 2
+ADJTIME_MAX_SEC: Final = (2**31 - 1) // 1_000_000 - 2
+ADJTIME_MIN_SEC: Final = -(2**31 // 1_000_000) + 2
 UPDATE_POLICIES = ("lazy", "periodic")
 _H = TypeVar("_H", PosixTimer, TimerFd, Sleeper)
 
@@ -499,7 +499,7 @@ class TimekeeperNamespace(Namespace):
             cycles = counter.last_ext + (0 if d > counter.max_delta else d)
             host._cache_cycles, host._cache_now = cycles, now
         else:
-            cycles = host.cycles_now()
+            cycles = HostCore.cycles_now(host)  # a direct call when compiled
         tk = self.tk
         seq = tk.read_seq
         if clockid == CLOCK_REALTIME and cycles != self._read_cycles:
@@ -653,7 +653,7 @@ class TimekeeperNamespace(Namespace):
         tk = self.tk
         if cycles - tk.cycle_last < tk.cycle_interval:
             return 0
-        tick = self.host.last_tick_cycles(cycles)
+        tick = HostCore.last_tick_cycles(self.host, cycles)
         if tick - tk.cycle_last < tk.cycle_interval:
             return 0
         return self.advance_to(tick, steer_at=cycles, last_tick=tick)

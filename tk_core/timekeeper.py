@@ -27,26 +27,26 @@ from __future__ import annotations
 import errno
 import itertools
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from ntp import drain
 from ntp.kernel import NtpState
 from ntp.trace import TRACE, emit
 
-NSEC_PER_SEC = 1_000_000_000
-NTP_SCALE_SHIFT = 32
-KTIME_MAX = (1 << 63) - 1
-KTIME_SEC_MAX = 9_223_372_036
-TIME_SETTOD_SEC_MAX = 8_277_292_036
-U32_MAX = (1 << 32) - 1
+NSEC_PER_SEC: Final = 1_000_000_000
+NTP_SCALE_SHIFT: Final = 32
+KTIME_MAX: Final = (1 << 63) - 1
+KTIME_SEC_MAX: Final = 9_223_372_036
+TIME_SETTOD_SEC_MAX: Final = 8_277_292_036
+U32_MAX: Final = (1 << 32) - 1
 
 # timekeeping_advance modes
-TK_ADV_TICK = 0
-TK_ADV_FREQ = 1
+TK_ADV_TICK: Final = 0
+TK_ADV_FREQ: Final = 1
 
 # timekeeping_update actions
-TK_CLEAR_NTP = 1 << 0
-TK_CLOCK_WAS_SET = 1 << 2
+TK_CLEAR_NTP: Final = 1 << 0
+TK_CLOCK_WAS_SET: Final = 1 << 2
 
 #: Source of `Timekeeper.read_seq`: unique over every timekeeper of the process, so a reader's
 #: cached value can never be taken for another timekeeper's, or for an older state of its own.

@@ -27,23 +27,23 @@ insertion on, the REALTIME offset is offs_real − 1 s.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ntp.trace import TRACE, emit
 
 from .clockids import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, WALL_CLOCKS
+from .host_core import HostCore
 from .hrtimer import ClockEntry
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from .host import Host
-    from .host_core import HostCore
     from .host_stats import NamespaceStats
     from .namespace import Namespace, TimekeeperNamespace
     from .timekeeper import Timekeeper
 
-NSEC_PER_SEC = 1_000_000_000
+NSEC_PER_SEC: Final = 1_000_000_000
 #: Re-key reasons after which an entry found due was made due by a clock step.
 STEP_REASONS = frozenset({"clock_was_set", "leap_state", "hrtimer_update_base"})
 
@@ -199,8 +199,10 @@ class TimerBase:
         return key
 
     def _drop(self, entry: TimerEntry) -> None:
-        self.near.entries.pop(entry, None)
-        self.far.entries.pop(entry, None)
+        # filed in one group at most (`key_for` drops before it files): the far group is
+        # looked at only when the entry was not near (the dicts' values are all None)
+        if self.near.entries.pop(entry, False) is not None:
+            self.far.entries.pop(entry, None)
 
     def discard(self, entry: TimerEntry) -> None:
         """`entry` is no longer armed."""
@@ -383,7 +385,7 @@ class TimerEntry(ClockEntry["Host", "TimekeeperNamespace"]):
         if cycles - tk.cycle_last >= tk.cycle_interval and dom.update == "lazy":
             # update_wall_time runs only in ticks: accumulate up to the last tick boundary,
             # steering the mult so the clock stays continuous now
-            tick = host.last_tick_cycles(cycles)
+            tick = HostCore.last_tick_cycles(host, cycles)
             if tick - tk.cycle_last >= tk.cycle_interval:
                 dom.advance_to(tick, steer_at=cycles, last_tick=tick)
         clockid = self.clockid
@@ -398,9 +400,9 @@ class TimerEntry(ClockEntry["Host", "TimekeeperNamespace"]):
             self._check(cycles)
         # Lateness is measured when this timer's callback runs, by its own clock: with expiry
         # costs, timers earlier in the same interrupt have already used up time.
-        later = host._cache_cycles if host._cache_now is host._now else host.cycles_now()
+        later = host._cache_cycles if host._cache_now is host._now else HostCore.cycles_now(host)
         fired = now if later == cycles else hrtimer_now(tk, clockid, later)
-        host.note_lateness(self, fired - self.expires)
+        HostCore.note_lateness(host, self, fired - self.expires)
         if TRACE.enabled:
             emit("timer_fire", ns=self.ns.name, clockid=self.clockid, late=now - self.expires)
         self.on_fire(self, now)
