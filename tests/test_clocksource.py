@@ -85,3 +85,20 @@ def test_wander_is_seeded_and_deterministic():
 def test_bad_clocksource_arguments_are_clear_errors(kwargs):
     with pytest.raises(ValueError, match="Clocksource"):
         Clocksource(**kwargs)
+
+
+@given(
+    st.integers(1, 10**10),
+    st.integers(-(10**6), 10**6),
+    st.integers(0, 2**40),
+    st.integers(-(2**41), 2**50),
+)
+def test_time_of_cycles_integer_path_matches_the_segment_formula(freq, error, start, cycles):
+    """At a constant rate from an integer start `time_of_cycles` builds one rational from
+    ints; it must be the segment formula's exact value, (cycles − start) / f0."""
+    cs = Clocksource(freq, 64, error_ppm=mpq(error, 1000), start_cycles=start)
+    assert cs.constant_rate is not None
+    expected = mpq(0) if cycles <= start else (mpq(cycles) - cs._seg_c[0]) / cs._seg_f[0]
+    got = cs.time_of_cycles(cycles)
+    assert got == expected
+    assert type(got) is type(expected)

@@ -192,6 +192,11 @@ class Clocksource:
             per_ns = self.constant_rate / NSEC_PER_SEC
             self.ns_read = (start_cycles, int(per_ns.numerator), int(per_ns.denominator),
                             self.mask)
+        #: What `time_of_cycles` needs at a constant rate p/q Hz from an integer start:
+        #: (start_cycles, q, p), so t = (cycles − start)·q / p is one rational built from ints.
+        self._time_read: tuple[int, int, int] | None = None
+        if self.constant_rate is not None:
+            self._time_read = (start_cycles, int(f0.denominator), int(f0.numerator))
 
     # -- physics -----------------------------------------------------------------------
 
@@ -255,6 +260,10 @@ class Clocksource:
         """The earliest true time at which `cycles_at` reaches `cycles` (exact)."""
         if cycles <= self.start_cycles:
             return mpq(0)
+        read = self._time_read
+        if read is not None and type(cycles) is int:
+            # the same exact value as the segment formula below: one rational, no divisions
+            return mpq((cycles - read[0]) * read[1], read[2])
         target = mpq(cycles)
         if self._constant:
             return (target - self._seg_c[0]) / self._seg_f[0]

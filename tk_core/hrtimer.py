@@ -134,7 +134,7 @@ class PassWatch:
         self.tripped = False
 
 
-def pop_head(lst: SortedList) -> Item:
+def pop_head(lst: SortedList, lists: list[list[Item]] | None = None) -> Item:
     """`SortedList.pop(0)` of a non-empty list, with its common case done here.
 
     Every expiry pops the queue's head, and through SortedList's method that is two
@@ -143,9 +143,11 @@ def pop_head(lst: SortedList) -> Item:
     positional index is built — takes one off the index's nodes from the head leaf up to the
     root; the head's maximum is unchanged.  That case is done here on the same fields; any
     other (the head sublist would merge into the next one) is left to SortedList.  A
-    differential test compares the whole internal state with `pop(0)`'s.
+    differential test compares the whole internal state with `pop(0)`'s.  `lists` is
+    `lst._lists` when the caller has already read it.
     """
-    lists: list[list[Item]] = lst._lists
+    if lists is None:
+        lists = lst._lists
     head = lists[0]
     if len(head) - 1 <= lst._load >> 1:
         item: Item = lst.pop(0)
@@ -240,7 +242,7 @@ class HostTimerQueue:
         lists = self._list._lists
         if not lists or lists[0][0][0] > cycles:
             return None
-        item = pop_head(self._list)
+        item = pop_head(self._list, lists)
         entry = item[2]
         entry._item = None
         return entry
@@ -263,7 +265,7 @@ class HostTimerQueue:
                 return None
         elif len(lists) > 1 and lists[1][0][0] <= cycles:
             return None
-        item = pop_head(lst)
+        item = pop_head(lst, lists)
         entry = item[2]
         entry._item = None
         return entry
