@@ -40,6 +40,7 @@ COMPILED_MODULES = (
     "tk_core/timerbase.py",
     "tk_core/namespace.py",
     "tk_core/host_core.py",
+    "tk_core/host_stats.py",
     "tk_core/reference.py",
     "ntp/kernel.py",
 )

@@ -13,6 +13,7 @@ one JSON answer per line on stdout.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -55,7 +56,8 @@ def _final_state(host: Any) -> Any:
     except CheckpointError:
         timekeepers = {name: ns.tk.snapshot() for name, ns in host.namespaces.items()
                        if hasattr(ns, "tk")}
-        return {"timekeepers": timekeepers, "stats": vars(host.stats), "true": host.true_ns}
+        stats = dataclasses.asdict(host.stats)  # compiled, the stats have no __dict__
+        return {"timekeepers": timekeepers, "stats": stats, "true": host.true_ns}
 
 
 _events: list[Any] = []

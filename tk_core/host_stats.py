@@ -1,8 +1,11 @@
 """What the host counts: per-namespace timer counters and the host's own (`HostStats`).
 
-Plain dataclasses, kept apart from the host's interrupt path (`tk_core.host_core`) so that
-the path can be compiled while these stay ordinary Python objects that `dataclasses.asdict`
-and the checkpoints read.  `tk_core.host` re-exports both.
+Plain dataclasses that `dataclasses.asdict`, `dataclasses.fields` and the checkpoints read.
+Every interrupt and every expiry counts into them, so the compiled build compiles this
+module too (`tk_compiled`): the counters are then native fields, and the host's interrupt
+path and `TimerEntry.expire` bump them without a generic attribute lookup.  Compiled, they
+have no `__dict__`: read them with `dataclasses.asdict`, not `vars`.  `tk_core.host`
+re-exports both.
 """
 
 from __future__ import annotations
