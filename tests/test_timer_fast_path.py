@@ -31,7 +31,7 @@ from sortedcontainers import SortedList
 import tk_core.host as host_module
 from ntp import ADJ_FREQUENCY, Timex
 from tk_core import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, Host
-from tk_core.hrtimer import HostEntry, HostTimerQueue, Item, pop_head
+from tk_core.hrtimer import HostEntry, HostTimerQueue, Item, add_item, pop_head
 
 NSEC = 1_000_000_000
 MS = 1_000_000
@@ -243,10 +243,13 @@ queue_ops = st.lists(
 @given(load=st.integers(1, 8), ops=queue_ops)
 @example(load=4, ops=[("fill", 12), ("build", 0), ("pop", 0), ("pop", 0)])  # index kept
 @example(load=4, ops=[("fill", 12), ("pop", 0), ("pop", 0), ("pop", 0)])  # head merges
+@example(load=4, ops=[("fill", 12), ("build", 0), ("add", 2), ("add", 99)])  # index kept
+@example(load=8, ops=[("fill", 5), ("pop", 0), ("pop", 0), ("pop", 0)])  # a lone sublist
 def test_pop_head_leaves_the_state_pop_0_leaves(load: int, ops: list[tuple[str, int]]) -> None:
     """`pop_head` and `SortedList.pop(0)` return the same item and leave the same sublists,
     maxima, length and positional index, whether or not the index is built and whether or
-    not the head sublist merges."""
+    not the head sublist merges; `add_item` and `SortedList.add` likewise, whether or not
+    the sublist splits."""
     ours, theirs = SortedList(), SortedList()
     ours._reset(load)
     theirs._reset(load)
@@ -255,7 +258,7 @@ def test_pop_head_leaves_the_state_pop_0_leaves(load: int, ops: list[tuple[str, 
         if op in ("add", "fill"):
             for key in [value] if op == "add" else range(value):
                 item = (key, next(seq), HostEntry())  # the queue's item shape
-                ours.add(item)
+                add_item(ours, item)
                 theirs.add(item)
         elif not theirs:
             continue

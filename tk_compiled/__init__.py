@@ -42,6 +42,7 @@ COMPILED_MODULES = (
     "tk_core/host_core.py",
     "tk_core/host_stats.py",
     "tk_core/reference.py",
+    "tk_core/scenario/exact.py",
     "ntp/kernel.py",
 )
 #: The packages copied into the build: the ones the compiled modules belong to (a package

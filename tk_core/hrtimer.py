@@ -15,6 +15,7 @@ cheap however many other timers are queued.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -149,9 +150,12 @@ def pop_head(lst: SortedList, lists: list[list[Item]] | None = None) -> Item:
     if lists is None:
         lists = lst._lists
     head = lists[0]
-    if len(head) - 1 <= lst._load >> 1:
+    if len(head) - 1 <= lst._load >> 1 and (len(lists) > 1 or len(head) == 1):
         item: Item = lst.pop(0)
         return item
+    # either the head stays above half the load, or it is the only sublist and keeps an
+    # item: `_delete` then leaves the maxima as they are (the head's last item stays), and
+    # a lone sublist has no positional index (merging down to one clears it)
     item = head.pop(0)
     lst._len -= 1
     index: list[int] = lst._index
@@ -162,6 +166,45 @@ def pop_head(lst: SortedList, lists: list[list[Item]] | None = None) -> Item:
             child = (child - 1) >> 1
         index[0] -= 1
     return item
+
+
+def add_item(lst: SortedList, item: Item) -> None:
+    """`SortedList.add(item)`, with its common case done here (as `pop_head` does for pops).
+
+    Every arming and every re-arm adds an item, and through SortedList's method that is two
+    interpreted calls (`add`, `_expand`).  Unless the list is empty or the sublist the item
+    goes into would split, `add` only puts the item in that sublist (appending it, and
+    raising that sublist's maximum, when it is beyond every maximum), counts it on `_len`
+    and — if the positional index is built — adds one to the index's nodes from that leaf
+    up to the root.  That case is done here on the same fields; the others are left to
+    SortedList.  The differential test of `pop_head` covers this too.
+    """
+    maxes: list[Item] = lst._maxes
+    if not maxes:
+        lst.add(item)
+        return
+    lists: list[list[Item]] = lst._lists
+    pos = bisect.bisect_right(maxes, item)
+    last = pos == len(maxes)
+    if last:
+        pos -= 1
+    sub = lists[pos]
+    if len(sub) >= lst._load << 1:  # one more would split it
+        lst.add(item)
+        return
+    if last:
+        sub.append(item)
+        maxes[pos] = item
+    else:
+        bisect.insort_right(sub, item)
+    index: list[int] = lst._index
+    if index:
+        child: int = lst._offset + pos
+        while child:
+            index[child] += 1
+            child = (child - 1) >> 1
+        index[0] += 1
+    lst._len += 1
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -203,7 +246,7 @@ class HostTimerQueue:
         item = (key, next(self._seq), entry)
         entry.key = key
         entry._item = item
-        self._list.add(item)
+        add_item(self._list, item)
         watch = self._watch
         if watch is not None:
             if key <= watch.cycles:
