@@ -135,6 +135,20 @@ class PassWatch:
         self.tripped = False
 
 
+def _count_item(lst: SortedList, pos: int, delta: int) -> None:
+    """An item put into (`delta` 1) or taken out of (−1) sublist `pos` without a split or a
+    merge: SortedList's length, and — when the positional index is built — its nodes from
+    that sublist's leaf up to the root, as `_expand` and `_delete` update them."""
+    lst._len += delta
+    index: list[int] = lst._index
+    if index:
+        child: int = lst._offset + pos
+        while child > 0:
+            index[child] += delta
+            child = (child - 1) >> 1
+        index[0] += delta
+
+
 def pop_head(lst: SortedList, lists: list[list[Item]] | None = None) -> Item:
     """`SortedList.pop(0)` of a non-empty list, with its common case done here.
 
@@ -157,14 +171,7 @@ def pop_head(lst: SortedList, lists: list[list[Item]] | None = None) -> Item:
     # item: `_delete` then leaves the maxima as they are (the head's last item stays), and
     # a lone sublist has no positional index (merging down to one clears it)
     item = head.pop(0)
-    lst._len -= 1
-    index: list[int] = lst._index
-    if index:
-        child: int = lst._offset
-        while child > 0:
-            index[child] -= 1
-            child = (child - 1) >> 1
-        index[0] -= 1
+    _count_item(lst, 0, -1)
     return item
 
 
@@ -197,14 +204,7 @@ def add_item(lst: SortedList, item: Item) -> None:
         maxes[pos] = item
     else:
         bisect.insort_right(sub, item)
-    index: list[int] = lst._index
-    if index:
-        child: int = lst._offset + pos
-        while child:
-            index[child] += 1
-            child = (child - 1) >> 1
-        index[0] += 1
-    lst._len += 1
+    _count_item(lst, pos, 1)
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)

@@ -931,7 +931,7 @@ class OffsetsNamespace(Namespace):
     def clock_gettime_ns(self, clockid: int) -> int:
         """The host's reading (its root's; EINVAL there) plus the offset, kept per instant."""
         host: HostCore = self.host  # typed as the core: its fields are native when compiled
-        cycles = host._cache_cycles if host._cache_now is host._now else host.cycles_now()
+        cycles = host._cache_cycles if host._cache_now is host._now else HostCore.cycles_now(host)
         seq = host.root.tk.read_seq
         if cycles == self._read_cycles and seq == self._read_seq:
             vals = self._read_vals
