@@ -58,6 +58,7 @@ NSEC = 1_000_000_000
 CLOCK_REALTIME = 0
 CLOCK_MONOTONIC = 1
 PPM = mpq(1, 1_000_000)
+_ZERO = mpq(0)
 MAX_FREQ = 500 * PPM
 TICK_UNIT = mpq(1, 10_000)  # one ADJ_TICK µs at USER_HZ 100 is 100 ppm
 LEAP_NONE, LEAP_INSERT, LEAP_DELETE = 0, 1, 2
@@ -443,15 +444,21 @@ class ChronyClient(NtpClient):
 
 
 def _fit(points: list[tuple[int, mpq]]) -> tuple[mpq, mpq, mpq]:
-    """Least-squares line through `points`, exactly: (mean x, mean y, slope of y over x)."""
+    """Least-squares line through `points`, exactly: (mean x, mean y, slope of y over x).
+
+    From the raw sums: the slope Σ(x − x̄)(y − ȳ) / Σ(x − x̄)² is (nΣxy − ΣxΣy) / (nΣx² − (Σx)²),
+    the same rational, with the x sums in integers and two rational operations a point
+    instead of seven (every update of every chrony-model client fits its samples).
+    """
     n = len(points)
-    mx = mpq(sum(x for x, _ in points), n)
-    my = sum((y for _, y in points), mpq(0)) / n
-    sxx = sum(((x - mx) ** 2 for x, _ in points), mpq(0))
+    sx = sum(x for x, _ in points)
+    sy = sum((y for _, y in points), _ZERO)
+    mx, my = mpq(sx, n), sy / n
+    sxx = n * sum(x * x for x, _ in points) - sx * sx
     if sxx == 0:
-        return mx, my, mpq(0)
-    sxy = sum(((x - mx) * (y - my) for x, y in points), mpq(0))
-    return mx, my, sxy / sxx
+        return mx, my, _ZERO
+    sxy = sum((x * y for x, y in points), _ZERO)
+    return mx, my, (n * sxy - sx * sy) / sxx
 
 
 def _predict(points: list[tuple[int, mpq]], x: int) -> mpq:

@@ -263,7 +263,15 @@ class Timex:
     tai: int = 0
 
     def __setattr__(self, name: str, value: Any) -> None:
-        """Type- and range-check every assignment, including those made by ``__init__``."""
+        """Type- and range-check every assignment, including those made by ``__init__``.
+
+        A plain int within its field's range, by far the common case (the generated
+        ``__init__`` assigns every field), is stored after one lookup and one comparison.
+        """
+        bounds = TIMEX_FIELD_RANGES.get(name)
+        if bounds is not None and type(value) is int and bounds[0] <= value <= bounds[1]:
+            object.__setattr__(self, name, value)
+            return
         if name == "time":
             value = _as_timeval(value)
         elif name in TIMEX_FIELD_RANGES:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from gmpy2 import mpq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ntp import ADJ_NANO, ADJ_SETOFFSET, LeapTable, Timex
 from ntp.discipline import (
@@ -136,3 +138,29 @@ def test_offset_formula_and_frequency_modes():
     assert tx.tick == 10_000 - 833
     assert abs(mpq(tx.freq, 65536 * 10**6) + mpq(tx.tick - 10_000, 10_000) + mpq(1, 12)) < 1e-10
     assert frequency_modes(mpq(100, 10**6)).tick == 10_000
+
+
+def centred_fit(points: list[tuple[int, mpq]]) -> tuple[mpq, mpq, mpq]:
+    """The least-squares line the textbook way: means first, then the centred sums."""
+    n = len(points)
+    mx = mpq(sum(x for x, _ in points), n)
+    my = sum((y for _, y in points), mpq(0)) / n
+    sxx = sum(((x - mx) ** 2 for x, _ in points), mpq(0))
+    if sxx == 0:
+        return mx, my, mpq(0)
+    return mx, my, sum(((x - mx) * (y - my) for x, y in points), mpq(0)) / sxx
+
+
+@settings(max_examples=300)
+@given(st.integers(0, 2 * 10**18), st.lists(
+    st.tuples(st.integers(-10**13, 10**13) | st.just(0),
+              st.integers(-10**12, 10**12), st.sampled_from([1, 2, 3, 1024])),
+    min_size=1, max_size=24))
+def test_the_fit_from_raw_sums_is_the_centred_fit(base: int,
+                                                  spec: list[tuple[int, int, int]]) -> None:
+    """chrony's fit uses nΣxy − ΣxΣy over nΣx² − (Σx)²: exactly the centred formula's rational,
+    for x near any epoch (Unix ns, where the raw squares are 10^37) and repeated x."""
+    from ntp.discipline import _fit
+
+    points = [(base + dx, mpq(num, den)) for dx, num, den in spec]
+    assert _fit(points) == centred_fit(points)

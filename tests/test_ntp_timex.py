@@ -4,6 +4,8 @@ Timex."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ntp
 from ntp import timex as t
@@ -167,3 +169,27 @@ def test_package_exports() -> None:
         if name.startswith(("ADJ_", "STA_")) or name in ("TIME_OK", "TIME_BAD", "TIME_ERROR"):
             assert name in ntp.__all__, name
             assert getattr(ntp, name) == getattr(t, name)
+
+
+# `Timex.__setattr__` stores an in-range plain int after one lookup; anything else goes the
+# checked way.  The shortcut must accept and reject exactly what the check does.
+_FIELD_NAMES = sorted(t.TIMEX_FIELD_RANGES)
+
+
+@settings(max_examples=400)
+@given(st.sampled_from(_FIELD_NAMES), st.data())
+def test_the_assignment_shortcut_accepts_exactly_what_the_check_accepts(
+        name: str, data: st.DataObject) -> None:
+    lo, hi = t.TIMEX_FIELD_RANGES[name]
+    value = data.draw(st.integers(lo - 2, lo + 2) | st.integers(hi - 2, hi + 2)
+                      | st.integers(lo, hi) | st.booleans() | st.floats(allow_nan=False))
+    tx = Timex()
+    try:
+        expected: object = t._check_c_int(name, value, (lo, hi))
+    except (TypeError, OverflowError) as error:
+        with pytest.raises(type(error), match=name):
+            setattr(tx, name, value)
+        assert getattr(tx, name) == 0  # a refused assignment leaves the field as it was
+        return
+    setattr(tx, name, value)
+    assert getattr(tx, name) == expected and type(getattr(tx, name)) is int
