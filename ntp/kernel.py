@@ -78,8 +78,10 @@ from ntp.timex import (
     TIME_OK,
     TIME_OOP,
     TIME_WAIT,
+    TIMEX_FIELD_RANGES,
     USEC_PER_SEC,
     USER_HZ,
+    Timeval,
     Timex,
     clamp,
     div_trunc,
@@ -128,6 +130,24 @@ FREQ_INPUT_MIN = div_trunc(LLONG_MIN, PPM_SCALE)
 FREQ_INPUT_MAX = div_trunc(LLONG_MAX, PPM_SCALE)
 _MAXERROR_GROWTH: Final = MAXFREQ // NSEC_PER_USEC
 _PPS_FIELDS = ("ppsfreq", "jitter", "shift", "stabil", "jitcnt", "calcnt", "errcnt", "stbcnt")
+#: `object.__setattr__`: stores into a `Timex` without its interpreted checked assignment
+_STORE: Final = object.__setattr__
+
+
+def _fill(tx: Timex, name: str, value: int) -> None:
+    """Write back a field the kernel computed, as ``tx.<name> = value`` would store it.
+
+    This module is compiled and `Timex` is not: the checked assignment is an interpreted
+    call per field, and the kernel's values are plain ints in their C range by construction,
+    so the range is checked here and the value stored directly.  A value outside it (a state
+    restored from a corrupt checkpoint, say) still goes through the checked assignment,
+    which raises naming the field.
+    """
+    lo, hi = TIMEX_FIELD_RANGES[name]
+    if lo <= value <= hi:
+        _STORE(tx, name, value)
+    else:
+        setattr(tx, name, value)
 
 
 def user_tick_usec(user_hz: int) -> int:
@@ -505,21 +525,24 @@ class NtpState:
 
     def _fill_timex(self, tx: Timex, ts_sec: int, ts_nsec: int, tai: int) -> None:
         """The read-back half of ``__do_adjtimex`` plus ``pps_fill_timex`` (all PPS zero)."""
-        tx.freq = shift_right(
+        _fill(tx, "freq", shift_right(
             (self.time_freq >> PPM_SCALE_INV_SHIFT) * PPM_SCALE_INV, NTP_SCALE_SHIFT
-        )
-        tx.maxerror = self.time_maxerror
-        tx.esterror = self.time_esterror
-        tx.status = self.time_status
-        tx.constant = self.time_constant
-        tx.precision = 1
-        tx.tolerance = MAXFREQ_SCALED // PPM_SCALE
-        tx.tick = self.tick_usec
-        tx.tai = tai
+        ))
+        _fill(tx, "maxerror", self.time_maxerror)
+        _fill(tx, "esterror", self.time_esterror)
+        _fill(tx, "status", self.time_status)
+        _fill(tx, "constant", self.time_constant)
+        _fill(tx, "precision", 1)
+        _fill(tx, "tolerance", MAXFREQ_SCALED // PPM_SCALE)
+        _fill(tx, "tick", self.tick_usec)
+        _fill(tx, "tai", tai)
         for name in _PPS_FIELDS:
-            setattr(tx, name, 0)
+            _fill(tx, name, 0)
         frac = ts_nsec if self.time_status & STA_NANO else div_trunc(ts_nsec, NSEC_PER_USEC)
-        tx.time = (ts_sec, frac)
+        if LLONG_MIN <= ts_sec <= LLONG_MAX and LLONG_MIN <= frac <= LLONG_MAX:
+            _STORE(tx, "time", Timeval(ts_sec, frac))
+        else:
+            tx.time = (ts_sec, frac)  # the checked assignment raises, naming the field
 
     def _leap_read_fixup(self, tx: Timex, ts_sec: int, result: int) -> int:
         """Report a leap from its exact boundary even if the tick has not run it yet."""

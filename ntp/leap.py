@@ -76,7 +76,14 @@ def exact(value: object, what: str = "time") -> mpq:
     """Return ``value`` as an exact ``mpq``; floats are refused because they are not exact.
 
     Accepts int, ``mpq``, ``Fraction`` and numeric strings such as ``"1/12"`` or ``"0.001024"``.
+    An ``mpq`` (immutable) comes back as it is and a plain int is converted at once: the smear
+    shapes call this for every instant they evaluate, and the checks below test against
+    ``Fraction``, an abstract-base-class check.
     """
+    if type(value) is mpq:
+        return value
+    if type(value) is int:
+        return mpq(value)
     if isinstance(value, bool) or value is None or isinstance(value, float):
         kind = type(value).__name__
         raise TypeError(

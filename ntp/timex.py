@@ -262,11 +262,35 @@ class Timex:
     stbcnt: int = 0
     tai: int = 0
 
+    def __init__(
+        self, modes: int = 0, offset: int = 0, freq: int = 0, maxerror: int = 0,
+        esterror: int = 0, status: int = 0, constant: int = 0, precision: int = 0,
+        tolerance: int = 0, time: tuple[int, int] = _TIMEVAL_ZERO, tick: int = 0,
+        ppsfreq: int = 0, jitter: int = 0, shift: int = 0, stabil: int = 0, jitcnt: int = 0,
+        calcnt: int = 0, errcnt: int = 0, stbcnt: int = 0, tai: int = 0,
+    ) -> None:
+        """Store every field, in field order, as its assignment (`__setattr__`) would.
+
+        Written out because the generated ``__init__`` makes one interpreted
+        ``__setattr__`` call per field, twenty for every Timex a caller builds; here a
+        plain in-range int (or the default ``time``) is stored at once and only any other
+        value goes through the checked assignment, which raises naming the field.
+        """
+        values = (modes, offset, freq, maxerror, esterror, status, constant, precision,
+                  tolerance, time, tick, ppsfreq, jitter, shift, stabil, jitcnt, calcnt,
+                  errcnt, stbcnt, tai)
+        store = object.__setattr__
+        for (name, lo, hi), value in zip(_FIELD_ORDER, values, strict=True):
+            if (type(value) is int and lo <= value <= hi) or value is _TIMEVAL_ZERO:
+                store(self, name, value)
+            else:
+                self.__setattr__(name, value)
+
     def __setattr__(self, name: str, value: Any) -> None:
         """Type- and range-check every assignment, including those made by ``__init__``.
 
-        A plain int within its field's range, by far the common case (the generated
-        ``__init__`` assigns every field), is stored after one lookup and one comparison.
+        A plain int within its field's range, by far the common case, is stored after one
+        lookup and one comparison.
         """
         bounds = TIMEX_FIELD_RANGES.get(name)
         if bounds is not None and type(value) is int and bounds[0] <= value <= bounds[1]:
@@ -281,3 +305,9 @@ class Timex:
     def copy(self) -> Timex:
         """An independent copy (``Timeval`` is immutable, so a shallow copy suffices)."""
         return dataclasses.replace(self)
+
+
+#: (name, lo, hi) of every field in declaration order, as `Timex.__init__` takes them; ``time``
+#: gets an empty range, so any value but the default goes through its checked assignment
+_FIELD_ORDER: tuple[tuple[str, int, int], ...] = tuple(
+    (f.name, *TIMEX_FIELD_RANGES.get(f.name, (1, 0))) for f in dataclasses.fields(Timex))

@@ -193,3 +193,37 @@ def test_the_assignment_shortcut_accepts_exactly_what_the_check_accepts(
         return
     setattr(tx, name, value)
     assert getattr(tx, name) == expected and type(getattr(tx, name)) is int
+
+
+def test_the_written_out_init_takes_the_fields_in_declaration_order() -> None:
+    """`Timex.__init__` is written out: its parameters are the dataclass fields, in order,
+    positionally and by name, each stored where `dataclasses.fields` says it lives."""
+    import dataclasses
+    import inspect
+
+    names = [f.name for f in dataclasses.fields(Timex)]
+    assert list(inspect.signature(Timex).parameters) == names
+    values = [Timeval(7, 8) if name == "time" else i + 1 for i, name in enumerate(names)]
+    for tx in (Timex(*values), Timex(**dict(zip(names, values, strict=True)))):
+        assert [getattr(tx, name) for name in names] == values
+    assert Timex(time=(3, 4)).time == Timeval(3, 4) and type(Timex(time=(3, 4)).time) is Timeval
+
+
+@settings(max_examples=200)
+@given(st.sampled_from(_FIELD_NAMES + ["time"]), st.data())
+def test_init_refuses_what_the_assignment_refuses(name: str, data: st.DataObject) -> None:
+    value = data.draw(st.integers(-(2**64), 2**64) | st.booleans() | st.floats(allow_nan=False)
+                      | st.tuples(st.integers(-(2**64), 2**64), st.integers(-(2**64), 2**64)))
+    try:
+        setattr(Timex(), name, value)
+    except (TypeError, OverflowError) as error:
+        with pytest.raises(type(error), match=name.split(".")[0]):
+            Timex(**{name: value})
+        return
+    assert getattr(Timex(**{name: value}), name) == getattr(_assigned(name, value), name)
+
+
+def _assigned(name: str, value: object) -> Timex:
+    tx = Timex()
+    setattr(tx, name, value)
+    return tx

@@ -189,6 +189,10 @@ class ExactTracker:
     def __init__(self, ts: Timescale, host: Host) -> None:
         self.ts = ts
         self.clocksource = host.clocksource
+        #: the counter's frequency when it never wanders (every change of every line asks
+        #: for it, and for the next rate change, which is then never), else None
+        self._steady_hz: mpq | None = (
+            host.clocksource.frequency_at(_ZERO) if host.clocksource.wander_ppm == 0 else None)
         self.lines: dict[str, dict[str, Line]] = {}
         self._distinct: dict[str, list[Line]] = {}  # each namespace's lines, shared ones once
         self.namespaces: dict[str, TimekeeperNamespace] = {}
@@ -283,7 +287,7 @@ class ExactTracker:
             label = line.label_at
             if label is not None and label < stop:
                 stop = max(label, line.t0)
-            change = cs.next_rate_change(line.t0)
+            change = None if self._steady_hz is not None else cs.next_rate_change(line.t0)
             if change is not None and change < stop:
                 stop = change
             line.extend(stop)
@@ -315,8 +319,10 @@ class ExactTracker:
             self.realtime_back[ns.name] += 1
         stepped = (tk.offs_real, tk.offs_tai) != self.last_offs[ns.name]
         self.last_offs[ns.name] = (tk.offs_real, tk.offs_tai)
-        per_cycle, slope, rate_ppm = self._rates(ns.name, tk.mult, tk.shift,
-                                                 self.clocksource.frequency_at(t),
+        hz = self._steady_hz
+        if hz is None:
+            hz = self.clocksource.frequency_at(t)
+        per_cycle, slope, rate_ppm = self._rates(ns.name, tk.mult, tk.shift, hz,
                                                  lines[0].dilation)
         for line in lines:
             self.advance(line, t)  # the left limit, on the old conversion
