@@ -210,7 +210,7 @@ def test_the_written_out_init_takes_the_fields_in_declaration_order() -> None:
 
 
 @settings(max_examples=200)
-@given(st.sampled_from(_FIELD_NAMES + ["time"]), st.data())
+@given(st.sampled_from([*_FIELD_NAMES, "time"]), st.data())
 def test_init_refuses_what_the_assignment_refuses(name: str, data: st.DataObject) -> None:
     value = data.draw(st.integers(-(2**64), 2**64) | st.booleans() | st.floats(allow_nan=False)
                       | st.tuples(st.integers(-(2**64), 2**64), st.integers(-(2**64), 2**64)))

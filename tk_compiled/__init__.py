@@ -25,7 +25,11 @@ from pathlib import Path
 #: run through: the timekeeper's arithmetic, the NTP state machine, the namespace read and
 #: accumulation code, the timer queue, and the host's interrupt path (`host_core.py`).
 #: Calls between compiled modules are C calls, which is where most of the gain comes from
-#: (compiling the arithmetic alone gained nothing measurable).  `clocksource.py` stays
+#: (compiling the arithmetic alone gained nothing measurable).  `tk_core/policy.py` is the
+#: leap followers' update loop, one adjtimex per update point of every following namespace.
+#: `ntp/discipline.py` stays interpreted: its client models are carried by checkpoints as
+#: plain Python objects (dataclass fields, `__new__` without `__init__`), which a compiled
+#: class is not (49 checkpoint tests failed when it was tried).  `clocksource.py` stays
 #: interpreted: its work is gmpy2 rationals, and its constructor's argument errors keep
 #: naming the argument.  `host.py` stays interpreted too, as the subclass of the compiled
 #: `HostCore` that users call: compiled, it would check its declared argument types itself,
@@ -44,6 +48,7 @@ COMPILED_MODULES = (
     "tk_core/reference.py",
     "tk_core/scenario/exact.py",
     "ntp/kernel.py",
+    "tk_core/policy.py",
 )
 #: The packages copied into the build: the ones the compiled modules belong to (a package
 #: is imported from one place, so all of it is copied; the others import it from there).

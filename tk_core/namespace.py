@@ -797,10 +797,14 @@ class TimekeeperNamespace(Namespace):
         try:
             yield change
         except OSError:
-            if self.tk.clock_was_set_seq != seq:
-                self._after_change(cycles, offs_real, was_set=True)
+            self._after_failed_change(cycles, seq, offs_real)
             raise
         self._after_change(cycles, offs_real, was_set=change.was_set, bases=change.bases)
+
+    def _after_failed_change(self, cycles: int, seq: int, offs_real_before: int) -> None:
+        """A clock-setting step raised: the dependents follow only if it still set the clock."""
+        if self.tk.clock_was_set_seq != seq:
+            self._after_change(cycles, offs_real_before, was_set=True)
 
     def _after_change(
         self, cycles: int, offs_real_before: int, *, was_set: bool, bases: bool = True
@@ -823,12 +827,18 @@ class TimekeeperNamespace(Namespace):
         self.tk.ntp.validate_timex(tx, has_cap)  # reject before anything moves
         if self.update == "lazy":
             self.catch_up_to_tick(cycles)
-        with self._clock_change(cycles) as change:
+        # `_clock_change`'s steps written out: adjtimex is every daemon's and policy's call,
+        # and a context manager is a few interpreted calls around it
+        seq, offs_real = self.tk.clock_was_set_seq, self.tk.offs_real
+        try:
             result, stepped, tai_or_leap = do_adjtimex_sets(self.tk, cycles, tx, has_cap)
-            change.was_set = stepped or tai_or_leap
-            # timekeeping_inject_offset notified CLOCK_SET_WALL itself before 7.x; do_adjtimex's
-            # own call for a TAI change or a leap had the empty mask on 5.15-6.10
-            change.bases = stepped or self.host.behaviour.adjtimex_clock_was_set_wall
+        except OSError:
+            self._after_failed_change(cycles, seq, offs_real)
+            raise
+        # timekeeping_inject_offset notified CLOCK_SET_WALL itself before 7.x; do_adjtimex's
+        # own call for a TAI change or a leap had the empty mask on 5.15-6.10
+        bases = stepped or self.host.behaviour.adjtimex_clock_was_set_wall
+        self._after_change(cycles, offs_real, was_set=stepped or tai_or_leap, bases=bases)
         return result
 
     def follow(self, policy: Any, **kwargs: Any) -> Any:
