@@ -31,7 +31,7 @@ from sortedcontainers import SortedList
 import tk_core.host as host_module
 from ntp import ADJ_FREQUENCY, Timex
 from tk_core import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, Host
-from tk_core.hrtimer import HostEntry, HostTimerQueue, Item, add_item, pop_head
+from tk_core.hrtimer import HostEntry, HostTimerQueue, Item, add_item, pop_head, remove_item
 
 NSEC = 1_000_000_000
 MS = 1_000_000
@@ -245,11 +245,15 @@ queue_ops = st.lists(
 @example(load=4, ops=[("fill", 12), ("pop", 0), ("pop", 0), ("pop", 0)])  # head merges
 @example(load=4, ops=[("fill", 12), ("build", 0), ("add", 2), ("add", 99)])  # index kept
 @example(load=8, ops=[("fill", 5), ("pop", 0), ("pop", 0), ("pop", 0)])  # a lone sublist
+@example(load=4, ops=[("fill", 12), ("build", 0), ("remove", 7), ("remove", 3)])  # a maximum
+@example(load=4, ops=[("fill", 12), ("remove", 0), ("remove", 0), ("remove", 0)])  # merges
+@example(load=8, ops=[("fill", 5), ("remove", 4), ("remove", 1), ("remove", 0)])  # lone sublist
 def test_pop_head_leaves_the_state_pop_0_leaves(load: int, ops: list[tuple[str, int]]) -> None:
     """`pop_head` and `SortedList.pop(0)` return the same item and leave the same sublists,
     maxima, length and positional index, whether or not the index is built and whether or
     not the head sublist merges; `add_item` and `SortedList.add` likewise, whether or not
-    the sublist splits."""
+    the sublist splits, and `remove_item` and `SortedList.remove`, whether or not it
+    merges."""
     ours, theirs = SortedList(), SortedList()
     ours._reset(load)
     theirs._reset(load)
@@ -274,8 +278,21 @@ def test_pop_head_leaves_the_state_pop_0_leaves(load: int, ops: list[tuple[str, 
         else:
             item = theirs[value % len(theirs)]
             assert ours[value % len(ours)] == item  # both build the index
-            ours.remove(item)
+            remove_item(ours, item)
             theirs.remove(item)
         assert sorted_list_state(ours) == sorted_list_state(theirs)
     if load >= 4:  # SortedList's own consistency check wants a load of 4 or more
         ours._check()
+
+
+@pytest.mark.parametrize("size", [0, 1, 5, 30])
+def test_remove_item_of_a_missing_item_raises_as_sorted_list_does(size: int) -> None:
+    lst = SortedList()
+    lst._reset(4)
+    for key in range(size):
+        lst.add((2 * key, key, HostEntry()))
+    before = sorted_list_state(lst)
+    for missing in [(-1, 0, HostEntry()), (3, 0, HostEntry()), (10**9, 0, HostEntry())]:
+        with pytest.raises(ValueError, match="not in list"):
+            remove_item(lst, missing)
+        assert sorted_list_state(lst) == before

@@ -207,6 +207,38 @@ def add_item(lst: SortedList, item: Item) -> None:
     _count_item(lst, pos, 1)
 
 
+def remove_item(lst: SortedList, item: Item) -> None:
+    """`SortedList.remove(item)`, with its common case done here (as `pop_head` does).
+
+    Every re-arm of a queued entry (a rekey, a lazy namespace's re-planned hook) removes its
+    old item first, and through SortedList's method that is two interpreted calls (`remove`,
+    `_delete`).  While the item's sublist stays above half the load after the removal, or
+    is the only sublist and keeps an item, `_delete` only drops it, sets the sublist's
+    maximum to its new last item, counts it off `_len` and off the positional index's nodes
+    (built only over two or more sublists).  That case is done here on the same fields; a
+    merge, and an item that is not there (SortedList raises), are left to SortedList.  The
+    differential test of `pop_head` covers this too.
+    """
+    maxes: list[Item] = lst._maxes
+    pos = bisect.bisect_left(maxes, item)
+    if pos == len(maxes):
+        lst.remove(item)
+        return
+    lists: list[list[Item]] = lst._lists
+    sub = lists[pos]
+    if len(sub) - 1 <= lst._load >> 1 and (len(lists) > 1 or len(sub) == 1):
+        lst.remove(item)
+        return
+    idx = bisect.bisect_left(sub, item)  # < len(sub): the sublist's maximum is ≥ item
+    if sub[idx] != item:
+        lst.remove(item)
+        return
+    del sub[idx]
+    if idx == len(sub):
+        maxes[pos] = sub[-1]
+    _count_item(lst, pos, -1)
+
+
 @mypyc_attr(allow_interpreted_subclasses=True)
 class HostTimerQueue:
     """Entries ordered by (host cycles, arming order).
@@ -237,7 +269,7 @@ class HostTimerQueue:
         if held and held.get(entry) == item:
             del held[entry]
         else:
-            self._list.remove(item)
+            remove_item(self._list, item)
 
     def add(self, entry: HostEntry, key: int) -> None:
         """Queue `entry` at `key` cycles (re-queues it if it was queued already)."""
