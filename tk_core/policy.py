@@ -70,7 +70,12 @@ class Follower:
 
     @property
     def is_step(self) -> bool:
-        return isinstance(self.bound.shape, Step)
+        """Whether the policy steps (a `Step` shape) rather than smears.
+
+        Asked several times at every update point; `Shape` is an abstract base class, whose
+        isinstance check goes through its registry, so the shape's class is looked at.
+        """
+        return Step in type(self.bound.shape).__mro__
 
     def true_unix(self) -> mpq:
         return self.epoch_unix + self.ns.host.true_time
