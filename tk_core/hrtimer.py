@@ -149,30 +149,41 @@ def _count_item(lst: SortedList, pos: int, delta: int) -> None:
         index[0] += delta
 
 
+def _delete_unless_merging(lst: SortedList, lists: list[list[Item]], pos: int, idx: int) -> bool:
+    """`SortedList._delete(pos, idx)` when it merges nothing; False (nothing done) otherwise.
+
+    While sublist `pos` stays above half the load after the removal, or is the only sublist
+    and keeps an item, `_delete` only drops the item, sets the sublist's maximum to its new
+    last item, and counts it off `_len` and off the positional index's nodes (built only
+    over two or more sublists).  That case is done here on the same fields; a merge is left
+    to SortedList.  `pop_head` and `remove_item` share it.
+    """
+    sub = lists[pos]
+    if len(sub) - 1 <= lst._load >> 1 and (len(lists) > 1 or len(sub) == 1):
+        return False
+    del sub[idx]
+    if idx == len(sub):
+        lst._maxes[pos] = sub[-1]
+    _count_item(lst, pos, -1)
+    return True
+
+
 def pop_head(lst: SortedList, lists: list[list[Item]] | None = None) -> Item:
     """`SortedList.pop(0)` of a non-empty list, with its common case done here.
 
     Every expiry pops the queue's head, and through SortedList's method that is two
-    interpreted calls (`pop`, `_delete`).  While the head sublist stays above half the load
-    after the removal, `_delete(0, 0)` only drops the item, counts it off `_len`, and — if the
-    positional index is built — takes one off the index's nodes from the head leaf up to the
-    root; the head's maximum is unchanged.  That case is done here on the same fields; any
-    other (the head sublist would merge into the next one) is left to SortedList.  A
-    differential test compares the whole internal state with `pop(0)`'s.  `lists` is
-    `lst._lists` when the caller has already read it.
+    interpreted calls (`pop`, `_delete`).  Unless the head sublist would merge into the next
+    one, `_delete_unless_merging` does `_delete(0, 0)` on the same fields; a merge is left to
+    SortedList.  A differential test compares the whole internal state with `pop(0)`'s.
+    `lists` is `lst._lists` when the caller has already read it.
     """
     if lists is None:
         lists = lst._lists
-    head = lists[0]
-    if len(head) - 1 <= lst._load >> 1 and (len(lists) > 1 or len(head) == 1):
-        item: Item = lst.pop(0)
+    item: Item = lists[0][0]
+    if _delete_unless_merging(lst, lists, 0, 0):
         return item
-    # either the head stays above half the load, or it is the only sublist and keeps an
-    # item: `_delete` then leaves the maxima as they are (the head's last item stays), and
-    # a lone sublist has no positional index (merging down to one clears it)
-    item = head.pop(0)
-    _count_item(lst, 0, -1)
-    return item
+    popped: Item = lst.pop(0)
+    return popped
 
 
 def add_item(lst: SortedList, item: Item) -> None:
@@ -212,31 +223,18 @@ def remove_item(lst: SortedList, item: Item) -> None:
 
     Every re-arm of a queued entry (a rekey, a lazy namespace's re-planned hook) removes its
     old item first, and through SortedList's method that is two interpreted calls (`remove`,
-    `_delete`).  While the item's sublist stays above half the load after the removal, or
-    is the only sublist and keeps an item, `_delete` only drops it, sets the sublist's
-    maximum to its new last item, counts it off `_len` and off the positional index's nodes
-    (built only over two or more sublists).  That case is done here on the same fields; a
-    merge, and an item that is not there (SortedList raises), are left to SortedList.  The
-    differential test of `pop_head` covers this too.
+    `_delete`).  The item is found as `remove` finds it and, unless its sublist would merge,
+    dropped by `_delete_unless_merging`; a merge, and an item that is not there (SortedList
+    raises), are left to SortedList.  The differential test of `pop_head` covers this too.
     """
     maxes: list[Item] = lst._maxes
     pos = bisect.bisect_left(maxes, item)
-    if pos == len(maxes):
-        lst.remove(item)
-        return
-    lists: list[list[Item]] = lst._lists
-    sub = lists[pos]
-    if len(sub) - 1 <= lst._load >> 1 and (len(lists) > 1 or len(sub) == 1):
-        lst.remove(item)
-        return
-    idx = bisect.bisect_left(sub, item)  # < len(sub): the sublist's maximum is ≥ item
-    if sub[idx] != item:
-        lst.remove(item)
-        return
-    del sub[idx]
-    if idx == len(sub):
-        maxes[pos] = sub[-1]
-    _count_item(lst, pos, -1)
+    if pos < len(maxes):
+        lists: list[list[Item]] = lst._lists
+        idx = bisect.bisect_left(lists[pos], item)  # < its length: the maximum is ≥ item
+        if lists[pos][idx] == item and _delete_unless_merging(lst, lists, pos, idx):
+            return
+    lst.remove(item)
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)

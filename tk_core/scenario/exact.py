@@ -43,9 +43,9 @@ THRESHOLDS_NS = (1_000, 1_000_000, 100_000_000)
 _NS = mpq(NSEC)
 _PPM = mpq(10**6)
 _ZERO = mpq(0)
-#: (index, θ, −θ) of each threshold as rationals: an mpq compared with an int converts the int
-#: on every comparison, and every piece compares with each threshold up to four times
-_THETAS = tuple((i, mpq(theta), mpq(-theta)) for i, theta in enumerate(THRESHOLDS_NS))
+#: (index, θ) of each threshold as a rational: an mpq compared with an int converts the int on
+#: every comparison, and every piece compares with each threshold up to four times
+_THETAS = tuple((i, mpq(theta)) for i, theta in enumerate(THRESHOLDS_NS))
 #: (mult → rates) entries an `ExactTracker` keeps per namespace (a dither needs two)
 _RATE_CACHE_SIZE = 8
 
@@ -99,10 +99,10 @@ class Line:
         self.sum_sq3 += d * (ya * (ya + yb) + yb * yb)
         lo, hi = (ya, yb) if ya <= yb else (yb, ya)
         peak = hi if hi >= -lo else -lo
-        for i, theta, neg in _THETAS:  # ascending: none beyond once θ ≥ peak
+        for i, theta in _THETAS:  # ascending: none beyond once θ ≥ peak
             if theta >= peak:
                 break
-            self.above[i] += _time_beyond(lo, hi, d, theta, neg)
+            self.above[i] += _time_beyond(lo, hi, d, theta)
         self.t0, self.y0 = t, yb
         self.extreme()
 
@@ -141,16 +141,15 @@ def slope_and_rate(ns_per_cycle: mpq, counter_hz: mpq, dilation: mpq) -> tuple[m
     return clock - _NS, (clock * dilation / _NS - 1) * _PPM
 
 
-def _time_beyond(lo: mpq, hi: mpq, d: mpq, theta: Any, neg: Any = None) -> mpq:
+def _time_beyond(lo: mpq, hi: mpq, d: mpq, theta: Any) -> mpq:
     """How long a linear piece from lo to hi (lo ≤ hi) over d seconds has |y| > θ.
 
     A piece wholly beyond θ on one side (the common case: a clock a steady µs or more off)
     or wholly within it needs no division; only a piece that crosses ±θ is split, by the
     fraction of its span beyond each side (each at most 1, as the piece starts or ends
-    within ±θ).  `neg` is −θ when the caller has it (`Line.extend` passes both as mpq).
+    within ±θ).  `Line.extend` passes θ as an mpq (`_THETAS`).
     """
-    if neg is None:
-        neg = -theta
+    neg = -theta
     if lo > theta or hi < neg:
         return d
     if neg <= lo and hi <= theta:
