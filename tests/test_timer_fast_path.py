@@ -31,6 +31,7 @@ from sortedcontainers import SortedList
 import tk_core.host as host_module
 from ntp import ADJ_FREQUENCY, Timex
 from tk_core import CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, Host
+from tk_core.checkpoint import checkpoint_host, register_callback, restore_host
 from tk_core.hrtimer import HostEntry, HostTimerQueue, Item, add_item, pop_head, remove_item
 
 NSEC = 1_000_000_000
@@ -296,3 +297,82 @@ def test_remove_item_of_a_missing_item_raises_as_sorted_list_does(size: int) -> 
         with pytest.raises(ValueError, match="not in list"):
             remove_item(lst, missing)
         assert sorted_list_state(lst) == before
+
+
+def filing_mismatches(h: Host) -> list[str]:
+    """Where an entry's own note of its filing (`group`, `in_wall`) and its base's sets
+    disagree: `TimerBase.discard` looks only where the entry says it is filed."""
+    bad = []
+    for ns in h.namespaces.values():
+        base = ns.timer_base
+        for entry in [*base.near.entries, *base.far.entries, *base.wall]:
+            if entry.group is not (base.near if entry in base.near.entries
+                                   else base.far if entry in base.far.entries else None):
+                bad.append(f"{ns.name}: group of {entry!r}")
+            if entry.in_wall != (entry in base.wall):
+                bad.append(f"{ns.name}: in_wall of {entry!r}")
+    return bad
+
+
+filing_op = st.one_of(
+    st.tuples(st.just("arm"), st.integers(0, 7),  # near (ms) and far (s away) deadlines
+              st.one_of(st.integers(1, 20 * MS), st.integers(NSEC, 30 * NSEC)), st.booleans()),
+    st.tuples(st.just("delete"), st.integers(0, 7)),
+    st.tuples(st.just("run"), st.integers(1, 15 * MS)),
+    st.tuples(st.just("settime"), st.integers(-NSEC, NSEC)),
+    st.tuples(st.just("freq"), st.integers(-500 << 16, 500 << 16)),
+    st.tuples(st.just("restore"),),
+)
+
+
+def _filed_noop(timer: object, overrun: int) -> None:
+    pass
+
+
+register_callback("fast_path.noop", _filed_noop)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=st.lists(filing_op, min_size=1, max_size=25))
+def test_entries_know_where_they_are_filed(ops: list[tuple]) -> None:
+    """Re-arms relative and absolute (a REALTIME timer armed relative runs on MONOTONIC),
+    deletes, clock settings (wall timers re-keyed), frequency changes (near and far groups
+    re-keyed), expiries and checkpoint round trips keep `group` and `in_wall` exact."""
+    h = Host(hz=250, realtime_ns=1_700_000_000 * NSEC)
+    for name in ("a", "b"):
+        h.create_namespace(name)
+
+    def timers(h: Host) -> list:
+        found = []
+        for name in ("a", "b"):
+            ns = h.namespaces[name]
+            for clockid in (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_TAI, CLOCK_BOOTTIME):
+                found.append((ns, clockid))
+        return found
+
+    made: dict[int, object] = {}
+    for op in ops:
+        if op[0] == "arm":
+            _, slot, value, absolute = op
+            ns, clockid = timers(h)[slot]
+            timer = made.get(slot)
+            if timer is None or timer.deleted:  # type: ignore[attr-defined]
+                timer = made[slot] = ns.timer_create(clockid, _filed_noop)
+            if absolute:
+                value += ns.clock_gettime_ns(clockid)
+            timer.settime(value, 0, absolute=absolute)  # type: ignore[attr-defined]
+        elif op[0] == "delete" and op[1] in made and not made[op[1]].deleted:  # type: ignore[attr-defined]
+            made.pop(op[1]).delete()  # type: ignore[attr-defined]
+        elif op[0] == "run":
+            h.run_for(op[1])
+        elif op[0] == "settime":
+            ns = h.namespaces["a"]
+            ns.clock_settime_ns(CLOCK_REALTIME, ns.clock_gettime_ns(CLOCK_REALTIME) + op[1])
+        elif op[0] == "freq":
+            h.namespaces["b"].adjtimex(Timex(modes=ADJ_FREQUENCY, freq=op[1]))
+        elif op[0] == "restore":
+            h = restore_host(checkpoint_host(h))
+            made = {}
+        assert filing_mismatches(h) == []
+    h.run_for(30 * MS)
+    assert filing_mismatches(h) == []

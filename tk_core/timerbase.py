@@ -191,23 +191,31 @@ class TimerBase:
         self._drop(entry)
         tk = self.ns.tk
         if far:
-            self.far.note(entry, key, dither_top(tk), now)
+            group = self.far
+            group.note(entry, key, dither_top(tk), now)
         else:
-            self.near.note(entry, key, tk.mult - tk.ntp_err_mult, now)
-        if entry.clockid in WALL_CLOCKS:
+            group = self.near
+            group.note(entry, key, tk.mult - tk.ntp_err_mult, now)
+        entry.group = group
+        if entry.clockid in WALL_CLOCKS and not entry.in_wall:
             self.wall[entry] = None
+            entry.in_wall = True
         return key
 
     def _drop(self, entry: TimerEntry) -> None:
-        # filed in one group at most (`key_for` drops before it files): the far group is
-        # looked at only when the entry was not near (the dicts' values are all None)
-        if self.near.entries.pop(entry, False) is not None:
-            self.far.entries.pop(entry, None)
+        # filed in one group at most (`key_for` drops before it files), the one the entry
+        # names: one dictionary looked at, not both (every expiry's path)
+        group = entry.group
+        if group is not None:
+            group.entries.pop(entry, None)
+            entry.group = None
 
     def discard(self, entry: TimerEntry) -> None:
         """`entry` is no longer armed."""
         self._drop(entry)
-        self.wall.pop(entry, None)
+        if entry.in_wall:
+            self.wall.pop(entry, None)
+            entry.in_wall = False
 
     def rekey(self, entries: Iterable[TimerEntry], reason: str) -> int:
         """Convert the queued `entries` again with today's conversion; returns how many."""
@@ -328,6 +336,8 @@ class TimerEntry(ClockEntry["Host", "TimekeeperNamespace"]):
         "base",
         "check_clockid",
         "check_expires",
+        "group",
+        "in_wall",
         "ns",
         "on_fire",
         "rechecks",
@@ -349,6 +359,8 @@ class TimerEntry(ClockEntry["Host", "TimekeeperNamespace"]):
         self.stepped = False
         self.rechecks = 0
         self.rekeys = 0
+        self.group: _Group | None = None  # the group of `base` it is filed in, if any
+        self.in_wall = False  # in `base.wall`
 
     def start(self, clockid: int, expires: int, check_clockid: int, check_expires: int) -> None:
         """Arm (or re-arm) at `expires` on the base clock `clockid`."""

@@ -306,6 +306,8 @@ def _restore_group(g: _Group, handles: list[Handle], ns: TimekeeperNamespace, d:
     if not isinstance(d, dict):
         raise fail(path, "an object", type(d).__name__)
     g.entries = {h._entry: None for h in _mine(handles, ns, d, "entries", path, taken)}
+    for entry in g.entries:
+        entry.group = g
     g.mult_min = int_in(d, "mult_min", path, 0, U64[1])
     g.mult_max = int_in(d, "mult_max", path, 0, U64[1])
     g.key_far = int_in(d, "key_far", path, *KEY)
@@ -323,6 +325,8 @@ def _restore_base(ns: TimekeeperNamespace, d: dict[str, Any], path: str,
         if h._entry.clockid not in WALL_CLOCKS:
             raise fail(f"{path}.wall[{j}]", "a timer on a wall clock (REALTIME, TAI)", show=False)
     b.wall = {h._entry: None for h in wall}
+    for entry in b.wall:
+        entry.in_wall = True
     cancel = _mine(handles, ns, d, "cancel_list", path, set())
     for j, h in enumerate(cancel):
         if not isinstance(h, TimerFd) or not h.might_cancel:
