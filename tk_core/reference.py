@@ -52,6 +52,19 @@ def _raw_rate(clock_mult: int, shift: int) -> mpq:
     return mpq(clock_mult, 1 << shift)
 
 
+@functools.lru_cache(maxsize=256)
+def _segment(tick_length: int, ntp_error_shift: int, xtime_remainder: int,
+             cycle_interval: int, shift: int, hz: int) -> tuple[int, int, int]:
+    """A segment's integers: the kernel rate's numerator and denominator, the nominal rate's
+    numerator (see `Reference`).
+
+    A pure function of its arguments, kept for reuse: the namespaces of a host mostly share
+    their parameters, so they share these integers instead of each holding its own.
+    """
+    return (tick_length - (xtime_remainder << ntp_error_shift),
+            cycle_interval << (shift + ntp_error_shift), tick_length * hz)
+
+
 class Reference:
     """Exact ideal MONOTONIC and RAW for one timekeeper (see the module docstring).
 
@@ -119,13 +132,14 @@ class Reference:
         """Start a segment at the rates of NTP's tick length now (the anchor is here)."""
         tick_length = tk.steered_tick_length()
         self.tick_length = tick_length
-        es = tk.ntp_error_shift
-        den = tk.cycle_interval << (tk.shift + es)
+        kernel_num, den, nominal_num = _segment(
+            tick_length, tk.ntp_error_shift, tk.xtime_remainder, tk.cycle_interval, tk.shift,
+            tk.hz)
         if den != self._kernel_den or self._kernel_num is None:
             self._settle()  # the sums so far are over the other denominator
             self._kernel_den = den
-        self._kernel_num = tick_length - (tk.xtime_remainder << es)
-        self._nominal_num = tick_length * tk.hz
+        self._kernel_num = kernel_num
+        self._nominal_num = nominal_num
         self._rate = self._nominal_rate = None
 
     def _move_anchor(self, cycles: int) -> None:
