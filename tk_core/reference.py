@@ -135,7 +135,7 @@ class Reference:
         kernel_num, den, nominal_num = _segment(
             tick_length, tk.ntp_error_shift, tk.xtime_remainder, tk.cycle_interval, tk.shift,
             tk.hz)
-        if den != self._kernel_den or self._kernel_num is None:
+        if den != self._kernel_den:
             self._settle()  # the sums so far are over the other denominator
             self._kernel_den = den
         self._kernel_num = kernel_num
@@ -146,13 +146,9 @@ class Reference:
         d = cycles - self._anchor
         if d:
             if self._kernel_num is None:  # rates given as rationals: integrate them so
-                self._settle()
                 assert self._rate is not None and self._nominal_rate is not None
-                self._mono += d * self._rate
-                self._nominal_mono += d * self._nominal_rate
-                self._raw += d * self._raw_rate
-                self._nominal_raw += d * (NSEC_PER_SEC / self._freq_eff)
-                self._base = cycles
+                self._mono += d * self._rate  # (the integer sums stay 0; RAW's span, too,
+                self._nominal_mono += d * self._nominal_rate  # waits for `_settle`)
             else:
                 self._sum_kernel += d * self._kernel_num
                 self._sum_nominal += d * self._nominal_num
@@ -163,8 +159,9 @@ class Reference:
         span = self._anchor - self._base
         if not span:
             return
-        self._mono += mpq(self._sum_kernel, self._kernel_den)
-        self._nominal_mono += mpq(self._sum_nominal) / (self._freq_eff * (1 << 32))
+        if self._sum_kernel or self._sum_nominal:
+            self._mono += mpq(self._sum_kernel, self._kernel_den)
+            self._nominal_mono += mpq(self._sum_nominal) / (self._freq_eff * (1 << 32))
         self._raw += span * self._raw_rate
         self._nominal_raw += span * (NSEC_PER_SEC / self._freq_eff)
         self._sum_kernel = self._sum_nominal = 0
