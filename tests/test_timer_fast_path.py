@@ -241,34 +241,40 @@ queue_ops = st.lists(
 
 
 @settings(max_examples=200, deadline=None)
-@given(load=st.integers(1, 8), ops=queue_ops)
-@example(load=4, ops=[("fill", 12), ("build", 0), ("pop", 0), ("pop", 0)])  # index kept
-@example(load=4, ops=[("fill", 12), ("pop", 0), ("pop", 0), ("pop", 0)])  # head merges
-@example(load=4, ops=[("fill", 12), ("build", 0), ("add", 2), ("add", 99)])  # index kept
-@example(load=8, ops=[("fill", 5), ("pop", 0), ("pop", 0), ("pop", 0)])  # a lone sublist
-@example(load=4, ops=[("fill", 12), ("build", 0), ("remove", 7), ("remove", 3)])  # a maximum
-@example(load=4, ops=[("fill", 12), ("remove", 0), ("remove", 0), ("remove", 0)])  # merges
-@example(load=8, ops=[("fill", 5), ("remove", 4), ("remove", 1), ("remove", 0)])  # lone sublist
-def test_pop_head_leaves_the_state_pop_0_leaves(load: int, ops: list[tuple[str, int]]) -> None:
+@given(load=st.integers(1, 8), ops=queue_ops, held=st.booleans())
+@example(load=4, ops=[("fill", 12), ("build", 0), ("pop", 0), ("pop", 0)], held=False)  # index kept
+@example(load=4, ops=[("fill", 12), ("pop", 0), ("pop", 0), ("pop", 0)], held=True)  # head merges
+@example(load=4,  # index kept
+         ops=[("fill", 12), ("build", 0), ("add", 2), ("add", 99)], held=False)
+@example(load=8, ops=[("fill", 5), ("pop", 0), ("pop", 0), ("pop", 0)], held=True)  # a lone sublist
+@example(load=4,  # a maximum
+         ops=[("fill", 12), ("build", 0), ("remove", 7), ("remove", 3)], held=False)
+@example(load=4,  # merges
+         ops=[("fill", 12), ("remove", 0), ("remove", 0), ("remove", 0)], held=True)
+@example(load=8,  # lone sublist
+         ops=[("fill", 5), ("remove", 4), ("remove", 1), ("remove", 0)], held=False)
+def test_pop_head_leaves_the_state_pop_0_leaves(load: int, ops: list[tuple[str, int]],
+                                                held: bool) -> None:
     """`pop_head` and `SortedList.pop(0)` return the same item and leave the same sublists,
     maxima, length and positional index, whether or not the index is built and whether or
     not the head sublist merges; `add_item` and `SortedList.add` likewise, whether or not
     the sublist splits, and `remove_item` and `SortedList.remove`, whether or not it
-    merges."""
+    merges.  `held`: the caller passes SortedList's lists in, as `HostTimerQueue` does."""
     ours, theirs = SortedList(), SortedList()
     ours._reset(load)
     theirs._reset(load)
+    lists = (ours._lists, ours._maxes, ours._index) if held else (None, None, None)
     seq = itertools.count()
     for op, value in ops:
         if op in ("add", "fill"):
             for key in [value] if op == "add" else range(value):
                 item = (key, next(seq), HostEntry())  # the queue's item shape
-                add_item(ours, item)
+                add_item(ours, item, *lists)
                 theirs.add(item)
         elif not theirs:
             continue
         elif op == "pop":
-            assert pop_head(ours) == theirs.pop(0)
+            assert pop_head(ours, *lists) == theirs.pop(0)
         elif op == "build":  # SortedList builds it only over two or more sublists
             if len(theirs._lists) < 2 or theirs._index:
                 continue
@@ -279,11 +285,45 @@ def test_pop_head_leaves_the_state_pop_0_leaves(load: int, ops: list[tuple[str, 
         else:
             item = theirs[value % len(theirs)]
             assert ours[value % len(ours)] == item  # both build the index
-            remove_item(ours, item)
+            remove_item(ours, item, *lists)
             theirs.remove(item)
         assert sorted_list_state(ours) == sorted_list_state(theirs)
     if load >= 4:  # SortedList's own consistency check wants a load of 4 or more
         ours._check()
+
+
+@settings(max_examples=60, deadline=None)
+@given(load=st.integers(1, 8), keys=st.lists(st.integers(0, 50), max_size=60),
+       due=st.integers(-1, 51))
+def test_the_queue_holds_its_sorted_lists_own_lists(load: int, keys: list[int],
+                                                    due: int) -> None:
+    """`HostTimerQueue` reads SortedList's sublists, maxima and index through fields of
+    its own: they must stay the very lists SortedList works on, whatever it does to them
+    (a new load, a positional index, a fair pass's hold and release, emptying)."""
+    queue = HostTimerQueue()
+    lst = queue._list
+    lst._reset(load)
+    entries = [HostEntry() for _ in keys]
+    for entry, key in zip(entries, keys, strict=True):
+        queue.add(entry, key)
+    if len(lst._lists) > 1:
+        lst._build_index()
+    queue.hold_due({}, due, set())
+    queue.release_held()
+    while queue.pop_due(due) is not None:
+        pass
+    for entry in entries[::2]:
+        queue.remove(entry)
+    assert list(lst) == sorted(lst)
+    for entry in entries:
+        queue.remove(entry)
+    assert not lst
+    for entry, key in zip(entries, keys, strict=True):
+        queue.add(entry, key)
+    assert (queue._lists, queue._maxes, queue._index) == (lst._lists, lst._maxes, lst._index)
+    assert queue._lists is lst._lists and queue._maxes is lst._maxes
+    assert queue._index is lst._index
+    assert queue.first_key() == (min(keys) if keys else None)
 
 
 @pytest.mark.parametrize("size", [0, 1, 5, 30])

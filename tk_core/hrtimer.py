@@ -135,12 +135,14 @@ class PassWatch:
         self.tripped = False
 
 
-def _count_item(lst: SortedList, pos: int, delta: int) -> None:
+def _count_item(lst: SortedList, pos: int, delta: int, index: list[int] | None = None) -> None:
     """An item put into (`delta` 1) or taken out of (−1) sublist `pos` without a split or a
     merge: SortedList's length, and — when the positional index is built — its nodes from
-    that sublist's leaf up to the root, as `_expand` and `_delete` update them."""
+    that sublist's leaf up to the root, as `_expand` and `_delete` update them.  `index`
+    is `lst._index` when the caller holds it (see `HostTimerQueue`)."""
     lst._len += delta
-    index: list[int] = lst._index
+    if index is None:
+        index = lst._index
     if index:
         child: int = lst._offset + pos
         while child > 0:
@@ -149,44 +151,52 @@ def _count_item(lst: SortedList, pos: int, delta: int) -> None:
         index[0] += delta
 
 
-def _delete_unless_merging(lst: SortedList, lists: list[list[Item]], pos: int, idx: int) -> bool:
+def _delete_unless_merging(lst: SortedList, lists: list[list[Item]], pos: int, idx: int,
+                           maxes: list[Item] | None = None,
+                           index: list[int] | None = None) -> bool:
     """`SortedList._delete(pos, idx)` when it merges nothing; False (nothing done) otherwise.
 
     While sublist `pos` stays above half the load after the removal, or is the only sublist
     and keeps an item, `_delete` only drops the item, sets the sublist's maximum to its new
     last item, and counts it off `_len` and off the positional index's nodes (built only
     over two or more sublists).  That case is done here on the same fields; a merge is left
-    to SortedList.  `pop_head` and `remove_item` share it.
+    to SortedList.  `pop_head` and `remove_item` share it; `maxes` and `index` are
+    `lst._maxes` and `lst._index` when the caller holds them.
     """
     sub = lists[pos]
     if len(sub) - 1 <= lst._load >> 1 and (len(lists) > 1 or len(sub) == 1):
         return False
     del sub[idx]
     if idx == len(sub):
-        lst._maxes[pos] = sub[-1]
-    _count_item(lst, pos, -1)
+        if maxes is None:
+            maxes = lst._maxes
+        maxes[pos] = sub[-1]
+    _count_item(lst, pos, -1, index)
     return True
 
 
-def pop_head(lst: SortedList, lists: list[list[Item]] | None = None) -> Item:
+def pop_head(lst: SortedList, lists: list[list[Item]] | None = None,
+             maxes: list[Item] | None = None, index: list[int] | None = None) -> Item:
     """`SortedList.pop(0)` of a non-empty list, with its common case done here.
 
     Every expiry pops the queue's head, and through SortedList's method that is two
     interpreted calls (`pop`, `_delete`).  Unless the head sublist would merge into the next
     one, `_delete_unless_merging` does `_delete(0, 0)` on the same fields; a merge is left to
     SortedList.  A differential test compares the whole internal state with `pop(0)`'s.
-    `lists` is `lst._lists` when the caller has already read it.
+    `lists`, `maxes` and `index` are `lst._lists`, `lst._maxes` and `lst._index` when the
+    caller holds them (see `HostTimerQueue`).
     """
     if lists is None:
         lists = lst._lists
     item: Item = lists[0][0]
-    if _delete_unless_merging(lst, lists, 0, 0):
+    if _delete_unless_merging(lst, lists, 0, 0, maxes, index):
         return item
     popped: Item = lst.pop(0)
     return popped
 
 
-def add_item(lst: SortedList, item: Item) -> None:
+def add_item(lst: SortedList, item: Item, lists: list[list[Item]] | None = None,
+             maxes: list[Item] | None = None, index: list[int] | None = None) -> None:
     """`SortedList.add(item)`, with its common case done here (as `pop_head` does for pops).
 
     Every arming and every re-arm adds an item, and through SortedList's method that is two
@@ -195,13 +205,16 @@ def add_item(lst: SortedList, item: Item) -> None:
     raising that sublist's maximum, when it is beyond every maximum), counts it on `_len`
     and — if the positional index is built — adds one to the index's nodes from that leaf
     up to the root.  That case is done here on the same fields; the others are left to
-    SortedList.  The differential test of `pop_head` covers this too.
+    SortedList.  The differential test of `pop_head` covers this too; `lists`, `maxes` and
+    `index` are as in `pop_head`.
     """
-    maxes: list[Item] = lst._maxes
+    if maxes is None:
+        maxes = lst._maxes
     if not maxes:
         lst.add(item)
         return
-    lists: list[list[Item]] = lst._lists
+    if lists is None:
+        lists = lst._lists
     pos = bisect.bisect_right(maxes, item)
     last = pos == len(maxes)
     if last:
@@ -215,24 +228,29 @@ def add_item(lst: SortedList, item: Item) -> None:
         maxes[pos] = item
     else:
         bisect.insort_right(sub, item)
-    _count_item(lst, pos, 1)
+    _count_item(lst, pos, 1, index)
 
 
-def remove_item(lst: SortedList, item: Item) -> None:
+def remove_item(lst: SortedList, item: Item, lists: list[list[Item]] | None = None,
+                maxes: list[Item] | None = None, index: list[int] | None = None) -> None:
     """`SortedList.remove(item)`, with its common case done here (as `pop_head` does).
 
     Every re-arm of a queued entry (a rekey, a lazy namespace's re-planned hook) removes its
     old item first, and through SortedList's method that is two interpreted calls (`remove`,
     `_delete`).  The item is found as `remove` finds it and, unless its sublist would merge,
     dropped by `_delete_unless_merging`; a merge, and an item that is not there (SortedList
-    raises), are left to SortedList.  The differential test of `pop_head` covers this too.
+    raises), are left to SortedList.  The differential test of `pop_head` covers this too;
+    `lists`, `maxes` and `index` are as in `pop_head`.
     """
-    maxes: list[Item] = lst._maxes
+    if maxes is None:
+        maxes = lst._maxes
     pos = bisect.bisect_left(maxes, item)
     if pos < len(maxes):
-        lists: list[list[Item]] = lst._lists
+        if lists is None:
+            lists = lst._lists
         idx = bisect.bisect_left(lists[pos], item)  # < its length: the maximum is ≥ item
-        if lists[pos][idx] == item and _delete_unless_merging(lst, lists, pos, idx):
+        if lists[pos][idx] == item and _delete_unless_merging(lst, lists, pos, idx, maxes,
+                                                              index):
             return
     lst.remove(item)
 
@@ -249,10 +267,16 @@ class HostTimerQueue:
     queued due by the pass's cycles (`tripped`) and the earliest key beyond its cursor.
     """
 
-    __slots__ = ("_held", "_list", "_seq", "_watch")
+    __slots__ = ("_held", "_index", "_list", "_lists", "_maxes", "_seq", "_watch")
 
     def __init__(self) -> None:
         self._list: SortedList = SortedList()
+        # SortedList's sublists, their maxima and its positional index: each one list
+        # object for the SortedList's life (its methods change them only in place), held
+        # here as typed fields, which compiled code reads without an attribute lookup
+        self._lists: list[list[Item]] = self._list._lists
+        self._maxes: list[Item] = self._list._maxes
+        self._index: list[int] = self._list._index
         self._seq = itertools.count()
         self._held: dict[HostEntry, Item] = {}
         self._watch: PassWatch | None = None
@@ -267,7 +291,7 @@ class HostTimerQueue:
         if held and held.get(entry) == item:
             del held[entry]
         else:
-            remove_item(self._list, item)
+            remove_item(self._list, item, self._lists, self._maxes, self._index)
 
     def add(self, entry: HostEntry, key: int) -> None:
         """Queue `entry` at `key` cycles (re-queues it if it was queued already)."""
@@ -276,7 +300,7 @@ class HostTimerQueue:
         item = (key, next(self._seq), entry)
         entry.key = key
         entry._item = item
-        add_item(self._list, item)
+        add_item(self._list, item, self._lists, self._maxes, self._index)
         watch = self._watch
         if watch is not None:
             if key <= watch.cycles:
@@ -303,7 +327,7 @@ class HostTimerQueue:
         return [item[2] for item in items]
 
     def first_key(self) -> int | None:
-        lists = self._list._lists  # the head sublist: SortedList's own `lst[0]`, inlined
+        lists = self._lists  # the head sublist: SortedList's own `lst[0]`, inlined
         key: int | None = lists[0][0][0] if lists else None
         if self._held:
             low = min(item[0] for item in self._held.values())
@@ -312,10 +336,10 @@ class HostTimerQueue:
 
     def pop_due(self, cycles: int) -> HostEntry | None:
         """Dequeue and return the earliest entry whose key ≤ `cycles`, or None."""
-        lists = self._list._lists
+        lists = self._lists
         if not lists or lists[0][0][0] > cycles:
             return None
-        item = pop_head(self._list, lists)
+        item = pop_head(self._list, lists, self._maxes, self._index)
         entry = item[2]
         entry._item = None
         return entry
@@ -326,8 +350,7 @@ class HostTimerQueue:
         The first two items are read off SortedList's sublists directly (`_lists`, sorted
         and never empty): the same items `lst[0]` and `lst[1]` give, without their calls.
         """
-        lst = self._list
-        lists = lst._lists
+        lists = self._lists
         if not lists:
             return None
         head = lists[0]
@@ -338,14 +361,14 @@ class HostTimerQueue:
                 return None
         elif len(lists) > 1 and lists[1][0][0] <= cycles:
             return None
-        item = pop_head(lst, lists)
+        item = pop_head(self._list, lists, self._maxes, self._index)
         entry = item[2]
         entry._item = None
         return entry
 
     def has_due(self, cycles: int) -> bool:
         """Whether the ordered list holds an entry due by `cycles`."""
-        lists = self._list._lists
+        lists = self._lists
         return bool(lists) and lists[0][0][0] <= cycles
 
     def due_groups(self, cycles: int) -> tuple[bool, list[object]]:
