@@ -49,6 +49,7 @@ COMPILED_MODULES = (
     "tk_core/scenario/exact.py",
     "ntp/kernel.py",
     "tk_core/policy.py",
+    "tk_core/adjtimex.py",
 )
 #: The packages copied into the build: the ones the compiled modules belong to (a package
 #: is imported from one place, so all of it is copied; the others import it from there).

@@ -194,9 +194,9 @@ class Clocksource:
                             self.mask)
         #: What `time_of_cycles` needs at a constant rate p/q Hz from an integer start:
         #: (start_cycles, q, p), so t = (cycles − start)·q / p is one rational built from ints.
-        self._time_read: tuple[int, int, int] | None = None
+        self.time_read: tuple[int, int, int] | None = None
         if self.constant_rate is not None:
-            self._time_read = (start_cycles, int(f0.denominator), int(f0.numerator))
+            self.time_read = (start_cycles, int(f0.denominator), int(f0.numerator))
 
     # -- physics -----------------------------------------------------------------------
 
@@ -260,7 +260,7 @@ class Clocksource:
         """The earliest true time at which `cycles_at` reaches `cycles` (exact)."""
         if cycles <= self.start_cycles:
             return mpq(0)
-        read = self._time_read
+        read = self.time_read
         if read is not None and type(cycles) is int:
             # the same exact value as the segment formula below: one rational, no divisions
             return mpq((cycles - read[0]) * read[1], read[2])

@@ -194,7 +194,12 @@ class HostCore:
         self._want = key
         cs = self.clocksource
         true = at + self._lost
-        t = cs.time_of_cycles(true)
+        read = cs.time_read
+        if read is not None and true > cs.start_cycles:
+            # `time_of_cycles` at a constant rate, inlined: the same one rational
+            t = mpq((true - read[0]) * read[1], read[2])
+        else:
+            t = cs.time_of_cycles(true)
         if t > self._now:
             self._next_t = t
             if cs.constant_rate is not None and true > cs.start_cycles:
