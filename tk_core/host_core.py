@@ -194,15 +194,17 @@ class HostCore:
         self._want = key
         cs = self.clocksource
         true = at + self._lost
-        read = cs.time_read
-        if read is not None and true > cs.start_cycles:
-            # `time_of_cycles` at a constant rate, inlined: the same one rational
+        read = cs.time_read  # set exactly when the rate is constant
+        on_constant_rate = read is not None and true > cs.start_cycles
+        if read is not None and on_constant_rate:
+            # `time_of_cycles`'s constant-rate case, the same one rational, written here
+            # because `clocksource.py` stays interpreted and this runs at every event
             t = mpq((true - read[0]) * read[1], read[2])
         else:
             t = cs.time_of_cycles(true)
         if t > self._now:
             self._next_t = t
-            if cs.constant_rate is not None and true > cs.start_cycles:
+            if on_constant_rate:
                 self._event_t, self._event_cycles = t, true
         else:
             self._next_t = self._now
